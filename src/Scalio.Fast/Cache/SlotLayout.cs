@@ -1,0 +1,140 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Scalio.Fast.Cache;
+
+/// <summary>
+/// Byte layout of a cache slot and bucket for one key/value schema. A slot:
+/// <code>
+/// offset 0   header word (8)        changed only by CAS, see SlotHeader
+/// offset 8   checksum (4)           XxHash3(lengths+key+value, seed = version) low 32 bits
+/// offset 12  access stamp (4)       server-clock ms of the last hit; written back off the critical path
+/// offset 16  key length (2), value length (2)
+/// offset 20  key (KeyCapacity bytes), then value (ValueCapacity bytes), padded to 8
+/// </code>
+/// A bucket is <see cref="SlotsPerBucket"/> slots padded to a multiple of 64 bytes and is read with one RDMA READ.
+/// </summary>
+public sealed class SlotLayout
+{
+    /// <summary>Offset of the header word in a slot.</summary>
+    public const int HeaderOffset = 0;
+    /// <summary>Offset of the checksum in a slot.</summary>
+    public const int ChecksumOffset = 8;
+    /// <summary>Offset of the access stamp in a slot.</summary>
+    public const int StampOffset = 12;
+    /// <summary>Offset of the key length (u16) in a slot; the value length (u16) follows.</summary>
+    public const int LengthsOffset = 16;
+    /// <summary>Offset of the key bytes in a slot.</summary>
+    public const int KeyOffset = 20;
+    /// <summary>Largest key or value the slot format can describe.</summary>
+    public const int MaxFieldSize = 16 * 1024;
+
+    /// <summary>The paper's default schema: 16-byte keys, 64-byte values, 8 slots a bucket.</summary>
+    public static SlotLayout Default { get; } = new(16, 64, 8);
+
+    /// <summary>Creates a layout.</summary>
+    public SlotLayout(int keyCapacity, int valueCapacity, int slotsPerBucket = 8)
+    {
+        if (keyCapacity < 1 || keyCapacity > MaxFieldSize) throw new ArgumentOutOfRangeException(nameof(keyCapacity), $"key capacity must be 1..{MaxFieldSize} bytes");
+        if (valueCapacity < 1 || valueCapacity > MaxFieldSize) throw new ArgumentOutOfRangeException(nameof(valueCapacity), $"value capacity must be 1..{MaxFieldSize} bytes");
+        if (slotsPerBucket < 1 || slotsPerBucket > 64) throw new ArgumentOutOfRangeException(nameof(slotsPerBucket), "a bucket holds 1..64 slots");
+        KeyCapacity = keyCapacity;
+        ValueCapacity = valueCapacity;
+        SlotsPerBucket = slotsPerBucket;
+        ValueOffset = KeyOffset + keyCapacity;
+        SlotSize = (ValueOffset + valueCapacity + 7) & ~7;
+        BucketSize = (SlotSize * slotsPerBucket + 63) & ~63;
+    }
+
+    /// <summary>Largest key in bytes.</summary>
+    public int KeyCapacity { get; }
+    /// <summary>Largest value in bytes.</summary>
+    public int ValueCapacity { get; }
+    /// <summary>Slots in a bucket.</summary>
+    public int SlotsPerBucket { get; }
+    /// <summary>Offset of the value bytes in a slot.</summary>
+    public int ValueOffset { get; }
+    /// <summary>Slot size in bytes (multiple of 8).</summary>
+    public int SlotSize { get; }
+    /// <summary>Bucket size in bytes (multiple of 64).</summary>
+    public int BucketSize { get; }
+
+    /// <summary>Throws a clear error when a key does not fit the schema (checked before any I/O).</summary>
+    public void ValidateKey(ReadOnlySpan<byte> key)
+    {
+        if (key.Length == 0) ThrowHelper.Argument("key", "a key must not be empty");
+        if (key.Length > KeyCapacity) ThrowHelper.Argument("key", $"key of {key.Length} bytes exceeds the schema's {KeyCapacity}-byte limit");
+    }
+
+    /// <summary>Throws a clear error when a value does not fit the schema (checked before any I/O).</summary>
+    public void ValidateValue(ReadOnlySpan<byte> value)
+    {
+        if (value.Length > ValueCapacity) ThrowHelper.Argument("value", $"value of {value.Length} bytes exceeds the schema's {ValueCapacity}-byte limit");
+    }
+
+    /// <summary>Checksum of a slot's lengths, key and value, seeded with the version it is published under.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Checksum(ReadOnlySpan<byte> lengthsKeyValue, uint version)
+        => (uint)XxHash3.HashToUInt64(lengthsKeyValue, version);
+
+    /// <summary>Computes the checksum over a slot image for <paramref name="version"/>.</summary>
+    public uint ComputeChecksum(ReadOnlySpan<byte> slot, uint version)
+    {
+        int keyLength = BinaryPrimitives.ReadUInt16LittleEndian(slot[LengthsOffset..]);
+        int valueLength = BinaryPrimitives.ReadUInt16LittleEndian(slot[(LengthsOffset + 2)..]);
+        if (keyLength > KeyCapacity || valueLength > ValueCapacity) return ~0u ^ version; // garbage lengths never verify
+        var hasher = new XxHash3((long)version);
+        hasher.Append(slot.Slice(LengthsOffset, 4 + keyLength));
+        hasher.Append(slot.Slice(ValueOffset, valueLength));
+        return (uint)hasher.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>Writes lengths, key, value and the checksum for <paramref name="version"/> into a slot image
+    /// (the header is left alone; the stamp is set to <paramref name="stamp"/>).</summary>
+    public void WriteBody(Span<byte> slot, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint version, uint stamp)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(slot[LengthsOffset..], (ushort)key.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(slot[(LengthsOffset + 2)..], (ushort)value.Length);
+        key.CopyTo(slot[KeyOffset..]);
+        value.CopyTo(slot[ValueOffset..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(slot[StampOffset..], stamp);
+        BinaryPrimitives.WriteUInt32LittleEndian(slot[ChecksumOffset..], ComputeChecksum(slot, version));
+    }
+
+    /// <summary>True when the slot image holds <paramref name="key"/> and its checksum verifies under the
+    /// header's version. Used on VALID slots; a torn image fails.</summary>
+    public bool Matches(ReadOnlySpan<byte> slot, ReadOnlySpan<byte> key, ulong header, out bool torn)
+    {
+        torn = false;
+        int keyLength = BinaryPrimitives.ReadUInt16LittleEndian(slot[LengthsOffset..]);
+        if (keyLength != key.Length || !slot.Slice(KeyOffset, keyLength).SequenceEqual(key))
+        {
+            // Different key, unless the image is torn; a torn image with a different key is just "not ours".
+            return false;
+        }
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(slot[ChecksumOffset..]);
+        if (stored != ComputeChecksum(slot, SlotHeader.Version(header)))
+        {
+            torn = true;
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Value length stored in a slot image.</summary>
+    public static int ValueLength(ReadOnlySpan<byte> slot) => BinaryPrimitives.ReadUInt16LittleEndian(slot[(LengthsOffset + 2)..]);
+
+    /// <summary>Header word of slot <paramref name="index"/> in a bucket image.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong HeaderAt(ReadOnlySpan<byte> bucket, int index)
+        => MemoryMarshal.Read<ulong>(bucket.Slice(index * SlotSize, 8));
+
+    /// <summary>Slot <paramref name="index"/> of a bucket image.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ReadOnlySpan<byte> SlotAt(ReadOnlySpan<byte> bucket, int index) => bucket.Slice(index * SlotSize, SlotSize);
+
+    /// <summary>Describes the layout.</summary>
+    public override string ToString() => $"key {KeyCapacity} B, value {ValueCapacity} B, slot {SlotSize} B, {SlotsPerBucket} slots, bucket {BucketSize} B";
+}

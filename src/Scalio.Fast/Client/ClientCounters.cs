@@ -1,0 +1,38 @@
+namespace Scalio.Fast.Client;
+
+/// <summary>Per-client operation counters (plain fields: one client is one thread).</summary>
+public struct ClientCounters
+{
+    /// <summary>GET calls.</summary>
+    public long Gets;
+    /// <summary>GETs served from the cache.</summary>
+    public long Hits;
+    /// <summary>GETs that filled a slot from the SSD.</summary>
+    public long Fills;
+    /// <summary>GETs that read the SSD without filling (slow filler bypassed, or no victim).</summary>
+    public long DirectReads;
+    /// <summary>PUT and DELETE calls.</summary>
+    public long Writes;
+    /// <summary>Network round trips (a chain posted with one doorbell counts once).</summary>
+    public long RoundTrips;
+    /// <summary>NVMe-oF reads through the offload target.</summary>
+    public long OffloadedReads;
+    /// <summary>Bucket reads retried because a slot image was torn (checksum mismatch).</summary>
+    public long TornRetries;
+    /// <summary>Lock attempts lost (CAS failed or another slot of the bucket already held the key).</summary>
+    public long LockConflicts;
+    /// <summary>Expired FILLING/ORPHAN slots reclaimed.</summary>
+    public long Reclaims;
+    /// <summary>Times a reader waited on another client's fill.</summary>
+    public long FillWaits;
+    /// <summary>Bytes moved over the fabric by this client.</summary>
+    public long BytesMoved;
+
+    /// <summary>Adds another client's counters.</summary>
+    public void Add(in ClientCounters o)
+    {
+        Gets += o.Gets; Hits += o.Hits; Fills += o.Fills; DirectReads += o.DirectReads; Writes += o.Writes;
+        RoundTrips += o.RoundTrips; OffloadedReads += o.OffloadedReads; TornRetries += o.TornRetries;
+        LockConflicts += o.LockConflicts; Reclaims += o.Reclaims; FillWaits += o.FillWaits; BytesMoved += o.BytesMoved;
+    }
+}

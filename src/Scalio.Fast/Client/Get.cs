@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using Scalio.Fast.Cache;
+using Scalio.Fast.Rpc;
+
+namespace Scalio.Fast.Client;
+
+public sealed unsafe partial class ScalioClient
+{
+    /// <summary>
+    /// Reads <paramref name="key"/> into <paramref name="value"/> (at least <see cref="SlotLayout.ValueCapacity"/> bytes).
+    /// A hit costs one RDMA READ; a miss locks a slot (CAS), reads the location index (READ) and the SSD through
+    /// NVMe-oF target offload, fills the slot (WRITE) and publishes it (CAS). The server CPU is never involved.
+    /// </summary>
+    /// <returns><see cref="OpStatus.Ok"/> with the value, <see cref="OpStatus.NotFound"/>, or an error status.</returns>
+    public OpStatus Get(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength)
+    {
+        _layout.ValidateKey(key);
+        if (value.Length < _layout.ValueCapacity) ThrowHelper.Argument(nameof(value), $"the value buffer must hold {_layout.ValueCapacity} bytes");
+        valueLength = 0;
+        _counters.Gets++;
+        var hash = new KeyHash(key);
+        int bucket = hash.CacheBucket(_server.CacheBuckets);
+        ushort fp = hash.Fingerprint;
+        long waitStart = 0;
+        int slots = _layout.SlotsPerBucket;
+
+        for (int attempt = 0; attempt < _options.MaxAttempts; attempt++)
+        {
+            ReadBucket(bucket);
+            var image = BucketImage;
+
+            int free = -1, oldest = -1, pending = -1, expired = -1;
+            uint oldestStamp = uint.MaxValue;
+            bool torn = false;
+            for (int i = 0; i < slots; i++)
+            {
+                ulong h = _layout.HeaderAt(image, i);
+                switch (SlotHeader.State(h))
+                {
+                    case SlotState.Valid:
+                    {
+                        var slot = _layout.SlotAt(image, i);
+                        if (SlotHeader.Fingerprint(h) == fp)
+                        {
+                            if (_layout.Matches(slot, key, h, out bool t))
+                            {
+                                valueLength = SlotLayout.ValueLength(slot);
+                                slot.Slice(_layout.ValueOffset, valueLength).CopyTo(value);
+                                _counters.Hits++;
+                                WriteStampUnsignaled(BucketOffset(bucket) + (long)i * _layout.SlotSize);
+                                return OpStatus.Ok;
+                            }
+                            torn |= t;
+                        }
+                        uint stamp = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(slot[SlotLayout.StampOffset..]);
+                        if (stamp < oldestStamp || oldest < 0) { oldestStamp = stamp; oldest = i; }
+                        break;
+                    }
+                    case SlotState.Free:
+                        if (free < 0) free = i;
+                        break;
+                    case SlotState.Filling:
+                        if (SlotHeader.Fingerprint(h) == fp && pending < 0) pending = i;
+                        else if (expired < 0 && LeaseExpired(h)) expired = i;
+                        break;
+                    case SlotState.Orphan:
+                        if (expired < 0 && LeaseExpired(h)) expired = i;
+                        break;
+                }
+            }
+
+            if (torn)
+            {
+                // A slot of this key was caught mid-change: re-read.
+                _counters.TornRetries++;
+                continue;
+            }
+
+            if (pending >= 0)
+            {
+                ulong ph = _layout.HeaderAt(image, pending);
+                long slotOffset = BucketOffset(bucket) + (long)pending * _layout.SlotSize;
+                if (LeaseExpired(ph))
+                {
+                    if (CompareSwap(slotOffset, ph, SlotHeader.Next(ph, SlotState.Free, 0, 0)) == ph) _counters.Reclaims++;
+                    continue;
+                }
+                long now = Stopwatch.GetTimestamp();
+                if (waitStart == 0) { waitStart = now; _counters.FillWaits++; }
+                if (now - waitStart < _fillWaitTicks)
+                {
+                    Backoff(attempt);
+                    continue;
+                }
+                // The filler is slow (descheduled, or dead but its lease not yet expired). Orphan it, so that it can
+                // never publish what it read, then read the SSD ourselves.
+                if (CompareSwap(slotOffset, ph, SlotHeader.Next(ph, SlotState.Orphan)) != ph) continue;
+                waitStart = 0;
+                var st = DirectRead(in hash, key, bucket, value, out valueLength);
+                if (st == OpStatus.Timeout) continue;
+                return st;
+            }
+
+            int victim = free >= 0 ? free : oldest;
+            if (victim < 0)
+            {
+                if (expired >= 0)
+                {
+                    ulong eh = _layout.HeaderAt(image, expired);
+                    if (CompareSwap(BucketOffset(bucket) + (long)expired * _layout.SlotSize, eh, SlotHeader.Next(eh, SlotState.Free, 0, 0)) == eh) _counters.Reclaims++;
+                    continue;
+                }
+                // Every slot is being filled by someone else: serve this read from the SSD without caching it.
+                var st = DirectRead(in hash, key, bucket, value, out valueLength);
+                if (st == OpStatus.Timeout) continue;
+                return st;
+            }
+
+            var result = MissFill(in hash, key, bucket, victim, _layout.HeaderAt(image, victim), value, out valueLength);
+            if (result != FillResult.Retry) return (OpStatus)result;
+            _counters.LockConflicts++;
+            Backoff(attempt);
+        }
+        return OpStatus.Timeout;
+    }
+
+    private void Backoff(int attempt)
+    {
+        if (attempt < 4) { Thread.SpinWait(16 + NextRandom(64)); return; }
+        if (attempt < 64) { Thread.Yield(); return; }
+        Thread.Sleep(0);
+    }
+}

@@ -1,0 +1,178 @@
+using Scalio.Fast.Cache;
+using Scalio.Fast.Rpc;
+using Scalio.Fast.Storage;
+using Scalio.Verbs;
+
+namespace Scalio.Fast.Client;
+
+public sealed unsafe partial class ScalioClient
+{
+    private enum FillResult : byte
+    {
+        Ok = OpStatus.Ok,
+        NotFound = OpStatus.NotFound,
+        Corrupt = OpStatus.Corrupt,
+        IoError = OpStatus.IoError,
+        Timeout = OpStatus.Timeout,
+        Retry = 255,
+    }
+
+    /// <summary>
+    /// The miss path (DESIGN.md steps 4-6): CAS the victim to FILLING (chained with a re-read of the bucket), make
+    /// sure no other slot of the bucket holds or fills this key, only then read the location index and the SSD,
+    /// WRITE the slot body and CAS FILLING -> VALID; if a write orphaned the slot meanwhile, turn it FREE instead.
+    /// </summary>
+    private FillResult MissFill(in KeyHash hash, ReadOnlySpan<byte> key, int bucket, int victim, ulong victimHeader, Span<byte> value, out int valueLength)
+    {
+        valueLength = 0;
+        ushort fp = hash.Fingerprint;
+        long slotOffset = BucketOffset(bucket) + (long)victim * _layout.SlotSize;
+        ulong locked = SlotHeader.Next(victimHeader, SlotState.Filling, fp, ClockMs16);
+        if (CompareSwapThenReadBucket(slotOffset, victimHeader, locked, bucket) != victimHeader) return FillResult.Retry;
+
+        // At most one slot per key: if another slot is filling this fingerprint or holds this key, step back.
+        var image = BucketImage;
+        for (int j = 0; j < _layout.SlotsPerBucket; j++)
+        {
+            if (j == victim) continue;
+            ulong h = _layout.HeaderAt(image, j);
+            if (SlotHeader.Fingerprint(h) != fp) continue;
+            var st = SlotHeader.State(h);
+            if (st == SlotState.Filling || (st == SlotState.Valid && _layout.Matches(_layout.SlotAt(image, j), key, h, out _)))
+            {
+                Release(slotOffset, locked);
+                return FillResult.Retry;
+            }
+        }
+
+        var status = ReadFromSsd(in hash, key, value, out valueLength);
+        if (status != OpStatus.Ok)
+        {
+            Release(slotOffset, locked);
+            return (FillResult)status;
+        }
+
+        // Fill: body (checksum seeded with the version VALID will carry), then publish, chained on one doorbell.
+        ulong valid = SlotHeader.Next(locked, SlotState.Valid);
+        var slotImage = _mr.Slice(_slotOff, _layout.SlotSize);
+        _layout.WriteBody(slotImage, key, value[..valueLength], SlotHeader.Version(valid), Stamp);
+        Span<WorkRequest> chain = stackalloc WorkRequest[2];
+        int bodyLength = _layout.ValueOffset + valueLength - SlotLayout.ChecksumOffset;
+        chain[0] = WorkRequest.Write(NextId(), _mr.AddressOf(_slotOff + SlotLayout.ChecksumOffset), (uint)bodyLength, _mr.LocalKey,
+            (ulong)(slotOffset + SlotLayout.ChecksumOffset), _server.CacheKey, WorkFlags.None);
+        ulong id = NextId();
+        chain[1] = WorkRequest.CompareSwap(id, _mr.AddressOf(_atomicOff), _mr.LocalKey, (ulong)slotOffset, _server.CacheKey, locked, valid);
+        _qp.PostSend(chain);
+        _counters.RoundTrips++;
+        _counters.BytesMoved += bodyLength + 8;
+        Await(id);
+        ulong seen = *(ulong*)(_mr.Address + _atomicOff);
+        if (seen != locked && SlotHeader.State(seen) == SlotState.Orphan)
+        {
+            // A write invalidated the key while we filled: the value we read is still a correct answer for this
+            // GET (it was current when we read it, after we locked), but it must not be cached.
+            CompareSwap(slotOffset, seen, SlotHeader.Next(seen, SlotState.Free, 0, 0));
+        }
+        _counters.Fills++;
+        return FillResult.Ok;
+    }
+
+    /// <summary>Gives a locked slot back: FILLING -> FREE, or ORPHAN -> FREE when a write orphaned it meanwhile.</summary>
+    private void Release(long slotOffset, ulong locked)
+    {
+        ulong seen = CompareSwap(slotOffset, locked, SlotHeader.Next(locked, SlotState.Free, 0, 0));
+        if (seen != locked && SlotHeader.State(seen) == SlotState.Orphan && SlotHeader.Version(seen) == ((SlotHeader.Version(locked) + 1) & (uint)SlotHeader.VersionMask))
+            CompareSwap(slotOffset, seen, SlotHeader.Next(seen, SlotState.Free, 0, 0));
+    }
+
+    /// <summary>Reads the key's location one-sided, then its SSD block through NVMe-oF target offload.</summary>
+    private OpStatus ReadFromSsd(in KeyHash hash, ReadOnlySpan<byte> key, Span<byte> value, out int valueLength)
+    {
+        valueLength = 0;
+        int ssdBucket = hash.SsdBucket(_server.SsdBuckets);
+        for (int attempt = 0; attempt < 64; attempt++)
+        {
+            ulong id = NextId();
+            _qp.PostSend(WorkRequest.Read(id, _mr.AddressOf(_indexOff), Location.EntrySize, _mr.LocalKey, (ulong)ssdBucket * Location.EntrySize, _server.IndexKey));
+            _counters.RoundTrips++;
+            _counters.BytesMoved += Location.EntrySize;
+            Await(id);
+            var loc = Location.Decode(*(ulong*)(_mr.Address + _indexOff), *(ulong*)(_mr.Address + _indexOff + 8));
+            if (!loc.Exists) return OpStatus.NotFound;
+            if ((uint)loc.Device >= (uint)_server.DeviceLbaSizes.Length) continue; // torn entry
+            int lba = _server.DeviceLbaSizes[loc.Device];
+            int lbasPerPage = _server.PageSize / lba;
+            var st = _nvme.Read((uint)loc.Device + 1, loc.Page * (ulong)lbasPerPage, lbasPerPage * loc.Pages, lba, _mr, _dataOff);
+            _counters.RoundTrips++;
+            _counters.OffloadedReads++;
+            _counters.BytesMoved += _server.PageSize;
+            if (!st.IsSuccess)
+            {
+                if (st.StatusCode == 0x80) continue; // LBA out of range: torn entry
+                return OpStatus.IoError;
+            }
+            var page = _mr.Slice(_dataOff, _server.PageSize * loc.Pages);
+            switch (BucketBlock.Find(page, (uint)ssdBucket, loc.Sequence, key, out var found))
+            {
+                case BlockLookup.Found:
+                    if (found.Length > value.Length) return OpStatus.Corrupt;
+                    found.CopyTo(value);
+                    valueLength = found.Length;
+                    return OpStatus.Ok;
+                case BlockLookup.NotFound:
+                    return OpStatus.NotFound;
+                case BlockLookup.Corrupt:
+                    // Corrupt for a block the index still names is real corruption; otherwise the page was recycled.
+                    if (attempt >= 2) return OpStatus.Corrupt;
+                    continue;
+                default:
+                    continue; // stale: the bucket was rewritten meanwhile
+            }
+        }
+        return OpStatus.Timeout;
+    }
+
+    /// <summary>
+    /// A GET that reads the SSD without holding a slot. Afterwards it orphans any slot of the bucket still filling
+    /// this fingerprint and frees any VALID copy of the key with a different value: such a filler may have read an
+    /// older location than we did, and must not publish it after this GET returned the newer value.
+    /// </summary>
+    private OpStatus DirectRead(in KeyHash hash, ReadOnlySpan<byte> key, int bucket, Span<byte> value, out int valueLength)
+    {
+        var status = ReadFromSsd(in hash, key, value, out valueLength);
+        if (status is not (OpStatus.Ok or OpStatus.NotFound)) return status;
+        _counters.DirectReads++;
+        ushort fp = hash.Fingerprint;
+        for (int pass = 0; pass < 64; pass++)
+        {
+            ReadBucket(bucket);
+            var image = BucketImage;
+            bool clean = true;
+            for (int j = 0; j < _layout.SlotsPerBucket; j++)
+            {
+                ulong h = _layout.HeaderAt(image, j);
+                if (SlotHeader.Fingerprint(h) != fp) continue;
+                var st = SlotHeader.State(h);
+                long off = BucketOffset(bucket) + (long)j * _layout.SlotSize;
+                if (st == SlotState.Filling)
+                {
+                    if (CompareSwap(off, h, SlotHeader.Next(h, SlotState.Orphan)) != h) clean = false;
+                }
+                else if (st == SlotState.Valid)
+                {
+                    var slot = _layout.SlotAt(image, j);
+                    if (!_layout.Matches(slot, key, h, out bool torn))
+                    {
+                        if (torn) clean = false;
+                        continue;
+                    }
+                    bool same = status == OpStatus.Ok && SlotLayout.ValueLength(slot) == valueLength
+                        && slot.Slice(_layout.ValueOffset, valueLength).SequenceEqual(value[..valueLength]);
+                    if (!same && CompareSwap(off, h, SlotHeader.Next(h, SlotState.Free, 0, 0)) != h) clean = false;
+                }
+            }
+            if (clean) return status;
+        }
+        return OpStatus.Timeout;
+    }
+}

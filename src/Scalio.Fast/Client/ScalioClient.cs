@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Scalio.Fast.Cache;
+using Scalio.Fast.Rpc;
+using Scalio.Fast.Server;
+using Scalio.Verbs;
+using Scalio.Verbs.Offload;
+
+namespace Scalio.Fast.Client;
+
+/// <summary>Options of a client.</summary>
+public sealed class ScalioClientOptions
+{
+    /// <summary>How long a reader waits for another client's fill of the same key before reading the SSD itself, in microseconds.</summary>
+    public int FillWaitMicroseconds { get; init; } = 500;
+
+    /// <summary>How long a PUT/DELETE waits for the server's reply, in milliseconds.</summary>
+    public int RequestTimeoutMilliseconds { get; init; } = 10_000;
+
+    /// <summary>Attempts a GET makes before giving up with <see cref="OpStatus.Timeout"/>.</summary>
+    public int MaxAttempts { get; init; } = 100_000;
+}
+
+/// <summary>
+/// A Scalio client session: one per thread (not thread-safe). GETs touch only one-sided RDMA on the server's cache
+/// and index and NVMe-oF reads served by the offload target; PUT/DELETE are two-sided requests to the server.
+/// The hot path allocates nothing.
+/// </summary>
+public sealed unsafe partial class ScalioClient : IDisposable
+{
+    private readonly ServerDescriptor _server;
+    private readonly SlotLayout _layout;
+    private readonly ScalioClientOptions _options;
+    private readonly ProtectionDomain _domain;
+    private readonly QueuePair _qp;
+    private readonly OffloadInitiator _nvme;
+    private readonly MemoryRegion _mr;
+    private readonly long _leaseTicks, _fillWaitTicks;
+    private readonly int _bucketOff, _atomicOff, _indexOff, _slotOff, _stampOff, _sendOff, _recvOff, _dataOff, _messageSize;
+    private ulong _nextWrId, _nextRequestId;
+    private uint _random;
+    private ClientCounters _counters;
+    private bool _disposed;
+
+    internal ScalioClient(ProtectionDomain domain, ScalioServer server, OffloadTarget target, ScalioClientOptions? options = null)
+    {
+        _domain = domain;
+        _server = server.Describe();
+        _layout = _server.Layout;
+        _options = options ?? new ScalioClientOptions();
+        _messageSize = (RpcFormat.RequestHeaderSize + _layout.KeyCapacity + _layout.ValueCapacity + 63) & ~63;
+        int off = 0;
+        _bucketOff = off; off += (_layout.BucketSize + 63) & ~63;
+        _atomicOff = off; off += 64;
+        _indexOff = off; off += 64;
+        _slotOff = off; off += (_layout.SlotSize + 63) & ~63;
+        _stampOff = off; off += 64;
+        _sendOff = off; off += _messageSize;
+        _recvOff = off; off += 2 * _messageSize;
+        off = (off + 4095) & ~4095;
+        _dataOff = off; off += _server.PageSize;
+        _mr = domain.Allocate((nuint)off, MemoryAccess.All, 4096);
+        _qp = domain.CreateQueuePair(domain.CreateCompletionQueue(256), domain.CreateCompletionQueue(16), new QueuePairOptions { MaxReceives = 2 });
+        server.Accept(_qp);
+        for (int i = 0; i < 2; i++) PostReplyReceive(i);
+        _nvme = new OffloadInitiator(domain, target);
+        _leaseTicks = _server.LeaseMilliseconds * Stopwatch.Frequency / 1000;
+        _fillWaitTicks = _options.FillWaitMicroseconds * Stopwatch.Frequency / 1_000_000;
+        _random = (uint)Environment.TickCount | 1;
+    }
+
+    /// <summary>The schema layout.</summary>
+    public SlotLayout Layout => _layout;
+
+    /// <summary>This client's counters.</summary>
+    public ref readonly ClientCounters Counters => ref _counters;
+
+    /// <summary>Server clock in milliseconds (the shared monotonic clock on one machine).</summary>
+    private ushort ClockMs16 => (ushort)((Stopwatch.GetTimestamp() - _server.ClockBase) * 1000 / Stopwatch.Frequency);
+
+    private uint Stamp => (uint)((Stopwatch.GetTimestamp() - _server.ClockBase) * 1000 / Stopwatch.Frequency);
+
+    private bool LeaseExpired(ulong header)
+    {
+        int age = (ushort)(ClockMs16 - SlotHeader.Lease(header));
+        return age > _server.LeaseMilliseconds;
+    }
+
+    private long BucketOffset(int bucket) => _server.BucketsOffset + (long)bucket * _layout.BucketSize;
+
+    private Span<byte> BucketImage => _mr.Slice(_bucketOff, _layout.BucketSize);
+
+    // ---- one-sided primitives (each is one round trip) ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong NextId() => ++_nextWrId;
+
+    private void Await(ulong id)
+    {
+        var cq = _qp.SendQueue;
+        while (true)
+        {
+            if (cq.TryPoll(out var wc))
+            {
+                if (!wc.IsSuccess) ThrowFabric(wc);
+                if (wc.Id == id) return;
+                continue;
+            }
+            if (!cq.PollBlocking(out wc, spinIterations: 1000, timeoutMilliseconds: _options.RequestTimeoutMilliseconds)) ThrowHelper.Fabric("no completion from the fabric in time");
+            if (!wc.IsSuccess) ThrowFabric(wc);
+            if (wc.Id == id) return;
+        }
+    }
+
+    private static void ThrowFabric(in Completion wc) => ThrowHelper.Fabric($"fabric request {wc.Opcode} failed: {wc.Status}");
+
+    private void ReadBucket(int bucket)
+    {
+        ulong id = NextId();
+        _qp.PostSend(WorkRequest.Read(id, _mr.AddressOf(_bucketOff), (uint)_layout.BucketSize, _mr.LocalKey, (ulong)BucketOffset(bucket), _server.CacheKey));
+        _counters.RoundTrips++;
+        _counters.BytesMoved += _layout.BucketSize;
+        Await(id);
+    }
+
+    private ulong CompareSwap(long remoteOffset, ulong expected, ulong desired)
+    {
+        ulong id = NextId();
+        _qp.PostSend(WorkRequest.CompareSwap(id, _mr.AddressOf(_atomicOff), _mr.LocalKey, (ulong)remoteOffset, _server.CacheKey, expected, desired));
+        _counters.RoundTrips++;
+        _counters.BytesMoved += 8;
+        Await(id);
+        return *(ulong*)(_mr.Address + _atomicOff);
+    }
+
+    /// <summary>CAS then READ of the whole bucket, chained with one doorbell (one round trip).</summary>
+    private ulong CompareSwapThenReadBucket(long slotOffset, ulong expected, ulong desired, int bucket)
+    {
+        Span<WorkRequest> chain = stackalloc WorkRequest[2];
+        chain[0] = WorkRequest.CompareSwap(NextId(), _mr.AddressOf(_atomicOff), _mr.LocalKey, (ulong)slotOffset, _server.CacheKey, expected, desired, WorkFlags.None);
+        ulong id = NextId();
+        chain[1] = WorkRequest.Read(id, _mr.AddressOf(_bucketOff), (uint)_layout.BucketSize, _mr.LocalKey, (ulong)BucketOffset(bucket), _server.CacheKey, WorkFlags.Signaled | WorkFlags.Fence);
+        _qp.PostSend(chain);
+        _counters.RoundTrips++;
+        _counters.BytesMoved += 8 + _layout.BucketSize;
+        Await(id);
+        return *(ulong*)(_mr.Address + _atomicOff);
+    }
+
+    private void WriteStampUnsignaled(long slotOffset)
+    {
+        *(uint*)(_mr.Address + _stampOff) = Stamp;
+        _qp.PostSend(WorkRequest.Write(NextId(), _mr.AddressOf(_stampOff), 4, _mr.LocalKey, (ulong)(slotOffset + SlotLayout.StampOffset), _server.CacheKey, WorkFlags.None));
+        _counters.BytesMoved += 4;
+    }
+
+    // ---- two-sided requests ----
+
+    /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>; durable when it returns <see cref="OpStatus.Ok"/>.</summary>
+    /// <exception cref="ArgumentException">The key or value does not fit the schema (nothing was sent).</exception>
+    public OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        _layout.ValidateKey(key);
+        _layout.ValidateValue(value);
+        return Request(RpcOp.Put, key, value);
+    }
+
+    /// <summary>Removes <paramref name="key"/>; durable when it returns <see cref="OpStatus.Ok"/>.</summary>
+    public OpStatus Delete(ReadOnlySpan<byte> key)
+    {
+        _layout.ValidateKey(key);
+        return Request(RpcOp.Delete, key, default);
+    }
+
+    private void PostReplyReceive(int slot)
+        => _qp.PostReceive(new ReceiveRequest((ulong)slot, _mr.AddressOf(_recvOff + slot * _messageSize), (uint)_messageSize, _mr.LocalKey));
+
+    private OpStatus Request(RpcOp op, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        _counters.Writes++;
+        ulong requestId = ++_nextRequestId;
+        int n = RpcFormat.WriteRequest(_mr.Slice(_sendOff, _messageSize), op, requestId, key, value);
+        ulong id = NextId();
+        _qp.PostSend(WorkRequest.Send(id, _mr.AddressOf(_sendOff), (uint)n, _mr.LocalKey));
+        _counters.RoundTrips++;
+        _counters.BytesMoved += n;
+        Await(id);
+        if (!_qp.ReceiveQueue.PollBlocking(out var wc, spinIterations: 2000, timeoutMilliseconds: _options.RequestTimeoutMilliseconds))
+            return OpStatus.Timeout;
+        int slot = (int)wc.Id;
+        if (!wc.IsSuccess) return OpStatus.Unavailable;
+        var reply = _mr.Slice(_recvOff + slot * _messageSize, (int)wc.ByteLength);
+        bool ok = RpcFormat.TryReadReply(reply, out var status, out ulong replyId, out _);
+        PostReplyReceive(slot);
+        if (!ok || replyId != requestId) ThrowHelper.Fabric("malformed or mismatched reply from the server");
+        return status;
+    }
+
+    private int NextRandom(int bound)
+    {
+        uint x = _random;
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        _random = x;
+        return (int)(x % (uint)bound);
+    }
+
+    /// <summary>Disconnects.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _nvme.Dispose();
+        _qp.Dispose();
+        _mr.Dispose();
+        _domain.Dispose();
+    }
+}

@@ -1,0 +1,168 @@
+using Scalio.Fast.Cache;
+using Scalio.Fast.Client;
+using Scalio.Fast.Server;
+using Scalio.Verbs;
+using Scalio.Verbs.Nvme;
+using Scalio.Verbs.Offload;
+
+namespace Scalio.Fast;
+
+/// <summary>Options of an embedded store.</summary>
+public sealed class ScalioStoreOptions
+{
+    /// <summary>Key/value schema layout.</summary>
+    public SlotLayout Layout { get; init; } = SlotLayout.Default;
+
+    /// <summary>Records the store is sized for; sets the SSD bucket count and device size when those are not given.</summary>
+    public long ExpectedRecords { get; init; } = 100_000;
+
+    /// <summary>Cache capacity as a fraction of <see cref="ExpectedRecords"/> (the paper uses ~10%).</summary>
+    public double CacheFraction { get; init; } = 0.10;
+
+    /// <summary>Cache buckets; 0 derives them from <see cref="CacheFraction"/>.</summary>
+    public int CacheBuckets { get; init; }
+
+    /// <summary>Number of SSDs (namespaces).</summary>
+    public int Devices { get; init; } = 1;
+
+    /// <summary>LBA size of the namespaces: 512 or 4096.</summary>
+    public int LbaSize { get; init; } = 4096;
+
+    /// <summary>Directory for file-backed namespaces (real I/O); null keeps them in RAM.</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>Server worker threads.</summary>
+    public int ServerWorkers { get; init; } = 1;
+
+    /// <summary>Threads of the emulated offload target.</summary>
+    public int OffloadThreads { get; init; } = 1;
+
+    /// <summary>Loopback fabric options (latency, fault injection).</summary>
+    public LoopbackOptions? Fabric { get; init; }
+
+    /// <summary>Client options.</summary>
+    public ScalioClientOptions? Client { get; init; }
+
+    /// <summary>Lease after which a stuck FILLING slot may be reclaimed, in milliseconds.</summary>
+    public int LeaseMilliseconds { get; init; } = 1000;
+}
+
+/// <summary>Whole-store counters, summed over the server, the offload target, the devices and every client.</summary>
+public readonly record struct StoreCounters(
+    ClientCounters Clients,
+    long ServerRequests,
+    long ServerBusyNanoseconds,
+    long OffloadBusyNanoseconds,
+    long OffloadCommands,
+    long DeviceReads,
+    long DeviceWrites,
+    long Invalidations);
+
+/// <summary>
+/// The embedded store: server, emulated offload target, namespaces and clients in one process over the loopback
+/// fabric. Open one client per thread with <see cref="OpenClient"/>.
+/// </summary>
+public sealed class ScalioStore : IDisposable
+{
+    private readonly LoopbackFabric _fabric;
+    private readonly NvmeNamespace[] _devices;
+    private readonly ScalioServer _server;
+    private readonly OffloadTarget _target;
+    private readonly List<ScalioClient> _clients = [];
+
+    /// <summary>Creates and starts an embedded store.</summary>
+    public ScalioStore(ScalioStoreOptions? options = null)
+    {
+        Options = options ?? new ScalioStoreOptions();
+        var o = Options;
+        if (o.ExpectedRecords < 1) throw new ArgumentOutOfRangeException(nameof(options), "ExpectedRecords must be positive");
+        if (o.Devices < 1 || o.Devices > 64) throw new ArgumentOutOfRangeException(nameof(options), "1..64 devices");
+        if (o.LbaSize is not (512 or 4096)) throw new ArgumentOutOfRangeException(nameof(options), "LBA size must be 512 or 4096");
+        const int pageSize = 4096;
+        int record = Storage.BucketBlock.RecordSize(o.Layout.KeyCapacity, o.Layout.ValueCapacity);
+        int perPage = Math.Max(1, (pageSize - Storage.BucketBlock.HeaderSize) / record);
+        // Fill SSD buckets to a quarter on average, so that a bucket overflowing its page is vanishingly rare.
+        int ssdBuckets = (int)Math.Clamp((o.ExpectedRecords * 4 + perPage - 1) / perPage, 1, int.MaxValue / 2);
+        int cacheBuckets = o.CacheBuckets > 0 ? o.CacheBuckets
+            : (int)Math.Max(1, Math.Ceiling(o.ExpectedRecords * o.CacheFraction / o.Layout.SlotsPerBucket));
+        ulong pagesPerDevice = (ulong)(ssdBuckets / o.Devices + 1) * 2 + 64;
+        ulong lbaCount = pagesPerDevice * (ulong)(pageSize / o.LbaSize);
+
+        _fabric = new LoopbackFabric(o.Fabric);
+        _devices = new NvmeNamespace[o.Devices];
+        try
+        {
+            for (int i = 0; i < o.Devices; i++)
+            {
+                _devices[i] = o.DataDirectory is null
+                    ? new RamNamespace((uint)i + 1, o.LbaSize, lbaCount)
+                    : FileNamespace.Open(Path.Combine(o.DataDirectory, $"ssd{i}.img"), (uint)i + 1, o.LbaSize, lbaCount);
+            }
+            _server = new ScalioServer(_fabric, _devices, new ScalioServerOptions
+            {
+                Layout = o.Layout,
+                CacheBuckets = cacheBuckets,
+                SsdBuckets = ssdBuckets,
+                PageSize = pageSize,
+                Workers = o.ServerWorkers,
+                LeaseMilliseconds = o.LeaseMilliseconds,
+            });
+            _target = new OffloadTarget(_fabric, _devices, new OffloadTargetOptions { Threads = o.OffloadThreads });
+        }
+        catch
+        {
+            _server?.Dispose();
+            foreach (var d in _devices) d?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The options the store was created with.</summary>
+    public ScalioStoreOptions Options { get; }
+
+    /// <summary>The schema layout.</summary>
+    public SlotLayout Layout => _server.Layout;
+
+    /// <summary>The server.</summary>
+    public ScalioServer Server => _server;
+
+    /// <summary>The emulated offload target.</summary>
+    public OffloadTarget OffloadTarget => _target;
+
+    /// <summary>The fabric.</summary>
+    public LoopbackFabric Fabric => _fabric;
+
+    /// <summary>Cache slots in server DRAM.</summary>
+    public int CacheSlots => _server.Describe().CacheBuckets * Layout.SlotsPerBucket;
+
+    /// <summary>Opens a client session (one per thread). Dispose it when done.</summary>
+    public ScalioClient OpenClient()
+    {
+        var client = new ScalioClient(_fabric.CreateDomain(), _server, _target, Options.Client);
+        lock (_clients) _clients.Add(client);
+        return client;
+    }
+
+    /// <summary>Sums the counters of every part.</summary>
+    public StoreCounters ReadCounters()
+    {
+        var c = new ClientCounters();
+        lock (_clients) foreach (var cl in _clients) c.Add(in cl.Counters);
+        long reads = 0, writes = 0;
+        foreach (var d in _devices) { reads += d.ReadCount; writes += d.WriteCount; }
+        return new StoreCounters(c, _server.Requests, _server.BusyNanoseconds, _target.BusyNanoseconds, _target.Commands, reads, writes, _server.Invalidations);
+    }
+
+    /// <summary>Stops everything and releases memory (file namespaces keep their data).</summary>
+    public void Dispose()
+    {
+        lock (_clients)
+        {
+            foreach (var c in _clients) c.Dispose();
+            _clients.Clear();
+        }
+        _target.Dispose();
+        _server.Dispose();
+        foreach (var d in _devices) d.Dispose();
+    }
+}

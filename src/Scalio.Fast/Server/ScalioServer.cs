@@ -1,0 +1,261 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Scalio.Fast.Cache;
+using Scalio.Fast.Rpc;
+using Scalio.Fast.Storage;
+using Scalio.Verbs;
+using Scalio.Verbs.Nvme;
+
+namespace Scalio.Fast.Server;
+
+/// <summary>
+/// The server: owns the DRAM cache (registered for one-sided client access), the location index and the SSD store.
+/// Its worker threads only handle writes (PUT/DELETE over two-sided messages): durable SSD write, index update,
+/// invalidation of every cached slot of the key, reply. It never serves a cache hit or an SSD read for a client.
+/// </summary>
+public sealed unsafe partial class ScalioServer : IDisposable
+{
+    /// <summary>Offset of bucket 0 in the cache region (the first 64 bytes are a control block).</summary>
+    public const int BucketsOffset = 64;
+    private const ulong ControlMagic = 0x314F494C414353; // "SCALIO1"
+
+    private readonly ScalioServerOptions _options;
+    private readonly SlotLayout _layout;
+    private readonly ProtectionDomain _domain;
+    private readonly MemoryRegion _cache;
+    private readonly SsdStore _store;
+    private readonly ServerAtomics _atomics;
+    private readonly Worker[] _workers;
+    private readonly long _clockBase;
+    private volatile bool _stopping;
+    private int _nextWorker;
+    private long _requests, _busyTicks, _invalidations, _badRequests;
+
+    /// <summary>Creates a server on a loopback fabric over the given devices and starts its workers.</summary>
+    public ScalioServer(LoopbackFabric fabric, IReadOnlyList<NvmeNamespace> devices, ScalioServerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(fabric);
+        ArgumentNullException.ThrowIfNull(devices);
+        _options = options ?? new ScalioServerOptions();
+        _options.Validate();
+        _layout = _options.Layout;
+        _domain = fabric.CreateDomain();
+        _cache = _domain.Allocate((nuint)BucketsOffset + (nuint)_options.CacheBuckets * (nuint)_layout.BucketSize, MemoryAccess.All, 4096);
+        var control = _cache.Span[..BucketsOffset];
+        BinaryPrimitives.WriteUInt64LittleEndian(control, ControlMagic);
+        BinaryPrimitives.WriteInt32LittleEndian(control[8..], _options.CacheBuckets);
+        BinaryPrimitives.WriteInt32LittleEndian(control[12..], _layout.SlotSize);
+        BinaryPrimitives.WriteInt32LittleEndian(control[16..], _layout.SlotsPerBucket);
+        _store = new SsdStore(_domain, [.. devices], _options.SsdBuckets, _options.PageSize);
+        _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics);
+        _clockBase = Stopwatch.GetTimestamp();
+        _workers = new Worker[_options.Workers];
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            _workers[i] = new Worker(this, i);
+            _workers[i].Thread.Start();
+        }
+    }
+
+    /// <summary>The schema layout.</summary>
+    public SlotLayout Layout => _layout;
+
+    /// <summary>The server's protection domain.</summary>
+    public ProtectionDomain Domain => _domain;
+
+    /// <summary>The registered cache region.</summary>
+    public MemoryRegion CacheRegion => _cache;
+
+    /// <summary>The SSD devices.</summary>
+    public IReadOnlyList<NvmeNamespace> Devices => _store.Devices;
+
+    /// <summary>True when slot headers change through fabric atomics rather than CPU atomics.</summary>
+    public bool UsesFabricAtomics => _atomics.ThroughFabric;
+
+    /// <summary>Requests handled.</summary>
+    public long Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Malformed or over-limit requests refused.</summary>
+    public long BadRequests => Volatile.Read(ref _badRequests);
+
+    /// <summary>Cache slots invalidated by writes.</summary>
+    public long Invalidations => Volatile.Read(ref _invalidations);
+
+    /// <summary>Busy time of the worker threads (the server CPU time the design spends), in nanoseconds.</summary>
+    public long BusyNanoseconds => (long)(Volatile.Read(ref _busyTicks) * (1e9 / Stopwatch.Frequency));
+
+    /// <summary>SSD page reads issued by the server CPU.</summary>
+    public long SsdReads => _store.ServerReads;
+
+    /// <summary>SSD page writes issued by the server CPU.</summary>
+    public long SsdWrites => _store.ServerWrites;
+
+    internal SsdStore Store => _store;
+
+    /// <summary>Milliseconds on the server clock.</summary>
+    public long ClockMilliseconds => (Stopwatch.GetTimestamp() - _clockBase) * 1000 / Stopwatch.Frequency;
+
+    /// <summary>What a connecting client needs to know.</summary>
+    public ServerDescriptor Describe()
+    {
+        var lbas = new int[_store.Devices.Count];
+        for (int i = 0; i < lbas.Length; i++) lbas[i] = _store.Devices[i].LbaSize;
+        return new ServerDescriptor(_layout, _cache.RemoteKey, BucketsOffset, _options.CacheBuckets, _store.IndexRegion.RemoteKey,
+            _options.SsdBuckets, _options.PageSize, lbas, _clockBase, _options.LeaseMilliseconds);
+    }
+
+    /// <summary>Accepts a client: connects <paramref name="clientQueuePair"/> (unconnected, loopback) to a new server queue pair
+    /// served by one of the workers.</summary>
+    public void Accept(QueuePair clientQueuePair)
+    {
+        if (_stopping) ThrowHelper.InvalidOperation("the server is stopping");
+        lock (_workers)
+        {
+            var worker = _workers[_nextWorker++ % _workers.Length];
+            worker.Add(clientQueuePair);
+        }
+    }
+
+    /// <summary>Handles one request; returns the reply length written to <paramref name="reply"/>.</summary>
+    private int Handle(ReadOnlySpan<byte> message, Span<byte> reply, Span<byte> scratchA, Span<byte> scratchB)
+    {
+        Interlocked.Increment(ref _requests);
+        if (!RpcFormat.TryReadRequest(message, out var op, out ulong id, out var key, out var value)
+            || key.Length == 0 || key.Length > _layout.KeyCapacity || value.Length > _layout.ValueCapacity)
+        {
+            Interlocked.Increment(ref _badRequests);
+            return RpcFormat.WriteReply(reply, OpStatus.InvalidArgument, id, default);
+        }
+        var hash = new KeyHash(key);
+        switch (op)
+        {
+            case RpcOp.Put:
+            case RpcOp.Delete:
+            {
+                var status = _store.Write(in hash, key, value, remove: op == RpcOp.Delete, scratchA, scratchB);
+                if (status == OpStatus.Ok) Invalidate(in hash, key);
+                return RpcFormat.WriteReply(reply, status, id, default);
+            }
+            default:
+            {
+                var status = _store.Read(in hash, key, scratchA, out var found);
+                return RpcFormat.WriteReply(reply, status, id, status == OpStatus.Ok ? found : default);
+            }
+        }
+    }
+
+    /// <summary>Stops the workers and releases memory.</summary>
+    public void Dispose()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        foreach (var w in _workers) { w.ReceiveQueue.WakeAll(); w.Thread.Join(); w.Dispose(); }
+        _atomics.Dispose();
+        _store.Dispose();
+        _domain.Dispose();
+    }
+
+    private sealed class Worker : IDisposable
+    {
+        private readonly ScalioServer _server;
+        private readonly List<Connection> _connections = [];
+        private Connection[] _byIndex = [];
+        public readonly CompletionQueue SendQueue = new(1024);
+        public readonly CompletionQueue ReceiveQueue = new(4096);
+        public readonly Thread Thread;
+        private readonly byte* _scratch;
+
+        public Worker(ScalioServer server, int index)
+        {
+            _server = server;
+            _scratch = (byte*)NativeMemory.AlignedAlloc((nuint)server._options.PageSize * 2, 4096);
+            Thread = new Thread(Run) { IsBackground = true, Name = $"scalio-server-{index}" };
+        }
+
+        public void Add(QueuePair clientQp)
+        {
+            var s = _server;
+            int messageSize = RpcFormat.RequestHeaderSize + s._layout.KeyCapacity + s._layout.ValueCapacity;
+            lock (_connections)
+            {
+                var qp = s._domain.CreateQueuePair(SendQueue, ReceiveQueue, new QueuePairOptions { MaxReceives = s._options.ReceivesPerConnection });
+                var conn = new Connection(qp, s._domain, _connections.Count, s._options.ReceivesPerConnection, messageSize);
+                _connections.Add(conn);
+                Volatile.Write(ref _byIndex, [.. _connections]);
+                LoopbackFabric.Connect(clientQp, qp);
+            }
+        }
+
+        private void Run()
+        {
+            var s = _server;
+            var scratchA = new Span<byte>(_scratch, s._options.PageSize);
+            var scratchB = new Span<byte>(_scratch + s._options.PageSize, s._options.PageSize);
+            while (!s._stopping)
+            {
+                if (!ReceiveQueue.PollBlocking(out var wc, spinIterations: 500, timeoutMilliseconds: 100)) continue;
+                long start = Stopwatch.GetTimestamp();
+                var conns = Volatile.Read(ref _byIndex);
+                int ci = (int)(wc.Id >> 16), slot = (int)(wc.Id & 0xFFFF);
+                if ((uint)ci >= (uint)conns.Length) continue;
+                var conn = conns[ci];
+                if (wc.IsSuccess)
+                {
+                    var message = conn.Receive(slot)[..(int)wc.ByteLength];
+                    int n = s.Handle(message, conn.Reply, scratchA, scratchB);
+                    conn.PostReceive(slot);
+                    conn.SendReply(n);
+                    while (SendQueue.TryPoll(out _)) { }
+                }
+                Interlocked.Add(ref s._busyTicks, Stopwatch.GetTimestamp() - start);
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_connections)
+            {
+                foreach (var c in _connections) c.Dispose();
+                _connections.Clear();
+            }
+            NativeMemory.AlignedFree(_scratch);
+        }
+    }
+
+    private sealed class Connection : IDisposable
+    {
+        private readonly QueuePair _qp;
+        private readonly MemoryRegion _buffers; // [receives][reply]
+        private readonly int _index, _messageSize, _replyOffset;
+
+        public Connection(QueuePair qp, ProtectionDomain domain, int index, int receives, int messageSize)
+        {
+            _qp = qp;
+            _index = index;
+            _messageSize = (messageSize + 63) & ~63;
+            _replyOffset = receives * _messageSize;
+            _buffers = domain.Allocate((nuint)(_replyOffset + _messageSize), MemoryAccess.LocalWrite, 64);
+            for (int i = 0; i < receives; i++) PostReceive(i);
+        }
+
+        public Span<byte> Receive(int slot) => _buffers.Slice(slot * _messageSize, _messageSize);
+
+        public Span<byte> Reply => _buffers.Slice(_replyOffset, _messageSize);
+
+        public void PostReceive(int slot)
+        {
+            if (_qp.State is QueuePairState.Closed or QueuePairState.Error) return;
+            _qp.PostReceive(new ReceiveRequest(((ulong)_index << 16) | (uint)slot, _buffers.AddressOf(slot * _messageSize), (uint)_messageSize, _buffers.LocalKey));
+        }
+
+        public void SendReply(int length)
+            => _qp.PostSend(WorkRequest.Send(0, _buffers.AddressOf(_replyOffset), (uint)length, _buffers.LocalKey, WorkFlags.None));
+
+        public void Dispose()
+        {
+            _qp.Dispose();
+            _buffers.Dispose();
+        }
+    }
+}

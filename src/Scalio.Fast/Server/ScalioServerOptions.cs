@@ -1,0 +1,45 @@
+using Scalio.Fast.Cache;
+
+namespace Scalio.Fast.Server;
+
+/// <summary>Options of a <see cref="ScalioServer"/>.</summary>
+public sealed class ScalioServerOptions
+{
+    /// <summary>Key/value schema layout (default: 16-byte keys, 64-byte values, 8 slots a bucket).</summary>
+    public SlotLayout Layout { get; init; } = SlotLayout.Default;
+
+    /// <summary>Cache buckets in server DRAM (slots = buckets x slots per bucket).</summary>
+    public int CacheBuckets { get; init; } = 1024;
+
+    /// <summary>SSD buckets (each one page holding its records inline).</summary>
+    public int SsdBuckets { get; init; } = 4096;
+
+    /// <summary>Bytes per SSD page.</summary>
+    public int PageSize { get; init; } = 4096;
+
+    /// <summary>Server worker threads: the scarce CPU; their busy time is measured.</summary>
+    public int Workers { get; init; } = 1;
+
+    /// <summary>Receive buffers posted per client connection (requests a client may have outstanding).</summary>
+    public int ReceivesPerConnection { get; init; } = 2;
+
+    /// <summary>Age after which a FILLING or ORPHAN slot may be reclaimed by readers, in milliseconds.</summary>
+    public int LeaseMilliseconds { get; init; } = 1000;
+
+    /// <summary>Change slot headers through the fabric's own atomics even when the provider declares CPU atomics coherent.</summary>
+    public bool ForceFabricAtomics { get; init; }
+
+    /// <summary>Checks the options and throws a clear error when they do not make sense.</summary>
+    public void Validate()
+    {
+        if (CacheBuckets < 1) throw new ArgumentOutOfRangeException(nameof(CacheBuckets), "the cache needs at least one bucket");
+        if (SsdBuckets < 1) throw new ArgumentOutOfRangeException(nameof(SsdBuckets), "the store needs at least one SSD bucket");
+        if (PageSize < 512 || (PageSize & (PageSize - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(PageSize), "page size must be a power of two >= 512");
+        if (Workers < 1 || Workers > 64) throw new ArgumentOutOfRangeException(nameof(Workers), "1..64 workers");
+        if (ReceivesPerConnection < 1) throw new ArgumentOutOfRangeException(nameof(ReceivesPerConnection));
+        if (LeaseMilliseconds < 1 || LeaseMilliseconds > 30_000) throw new ArgumentOutOfRangeException(nameof(LeaseMilliseconds), "lease must be 1..30000 ms");
+        int record = Storage.BucketBlock.RecordSize(Layout.KeyCapacity, Layout.ValueCapacity);
+        if (Storage.BucketBlock.HeaderSize + record > PageSize)
+            throw new ArgumentException($"a record of the largest key and value ({record} B) does not fit a {PageSize}-byte page");
+    }
+}

@@ -1,0 +1,127 @@
+namespace Scalio.Verbs;
+
+/// <summary>
+/// A completion queue: a bounded ring that the fabric fills and the owner polls. Polling never allocates.
+/// <see cref="Wait"/> blocks until an entry arrives, for owners that poll adaptively (spin briefly, then block),
+/// which matters on machines whose cores are shared.
+/// </summary>
+public sealed class CompletionQueue
+{
+    private readonly Completion[] _ring;
+    private readonly int _mask;
+    private readonly object _gate = new();
+    private long _head; // next to poll
+    private long _tail; // next to fill
+    private int _waiters;
+    private volatile bool _overrun;
+
+    /// <summary>Creates a queue with room for at least <paramref name="capacity"/> entries.</summary>
+    public CompletionQueue(int capacity = 4096)
+    {
+        if (capacity < 1 || capacity > 1 << 24) ThrowHelper.ArgumentOutOfRange(nameof(capacity), "capacity must be between 1 and 16M");
+        int size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity);
+        _ring = new Completion[size];
+        _mask = size - 1;
+    }
+
+    /// <summary>Entries waiting to be polled.</summary>
+    public int Count { get { lock (_gate) return (int)(_tail - _head); } }
+
+    /// <summary>True once a completion was dropped because the queue was full (a fatal condition, as in verbs).</summary>
+    public bool HasOverrun => _overrun;
+
+    internal void Push(in Completion completion)
+    {
+        lock (_gate)
+        {
+            if (_tail - _head > _mask)
+            {
+                _overrun = true;
+                return;
+            }
+            _ring[_tail & _mask] = completion;
+            _tail++;
+            if (_waiters > 0) Monitor.Pulse(_gate);
+        }
+    }
+
+    /// <summary>Moves up to <c>destination.Length</c> completions into <paramref name="destination"/>; returns how many.</summary>
+    /// <exception cref="InvalidOperationException">The queue overran and completions were lost.</exception>
+    public int Poll(Span<Completion> destination)
+    {
+        if (_overrun) ThrowOverrun();
+        if (Volatile.Read(ref _tail) == Volatile.Read(ref _head)) return 0;
+        lock (_gate)
+        {
+            int n = 0;
+            while (n < destination.Length && _head < _tail)
+            {
+                destination[n++] = _ring[_head & _mask];
+                _head++;
+            }
+            return n;
+        }
+    }
+
+    /// <summary>Polls one completion.</summary>
+    public bool TryPoll(out Completion completion)
+    {
+        if (_overrun) ThrowOverrun();
+        if (Volatile.Read(ref _tail) == Volatile.Read(ref _head)) { completion = default; return false; }
+        lock (_gate)
+        {
+            if (_head == _tail) { completion = default; return false; }
+            completion = _ring[_head & _mask];
+            _head++;
+            return true;
+        }
+    }
+
+    /// <summary>Blocks until at least one completion is queued or the timeout passes; true when one is queued.</summary>
+    public bool Wait(int timeoutMilliseconds)
+    {
+        lock (_gate)
+        {
+            if (_tail != _head) return true;
+            _waiters++;
+            try
+            {
+                Monitor.Wait(_gate, timeoutMilliseconds);
+            }
+            finally
+            {
+                _waiters--;
+            }
+            return _tail != _head;
+        }
+    }
+
+    /// <summary>Wakes every thread blocked in <see cref="Wait"/> (used at shutdown).</summary>
+    public void WakeAll()
+    {
+        lock (_gate) Monitor.PulseAll(_gate);
+    }
+
+    /// <summary>
+    /// Waits for one completion: spins for <paramref name="spinIterations"/> polls, then blocks in slices until
+    /// <paramref name="timeoutMilliseconds"/> passes (-1: forever). Returns false on time-out.
+    /// </summary>
+    public bool PollBlocking(out Completion completion, int spinIterations = 200, int timeoutMilliseconds = -1)
+    {
+        for (int i = 0; i < spinIterations; i++)
+        {
+            if (TryPoll(out completion)) return true;
+            Thread.SpinWait(8);
+        }
+        long deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
+        while (true)
+        {
+            if (TryPoll(out completion)) return true;
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0) return false;
+            Wait((int)Math.Min(left, 50));
+        }
+    }
+
+    private static void ThrowOverrun() => ThrowHelper.InvalidOperation("completion queue overrun: completions were lost; size the queue for the requests in flight");
+}

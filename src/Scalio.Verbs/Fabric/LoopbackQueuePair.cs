@@ -1,0 +1,244 @@
+using System.Diagnostics;
+
+namespace Scalio.Verbs;
+
+/// <summary>Queue pair of the loopback provider. Requests execute in the posting thread under the queue pair's
+/// lock, which keeps them in order; their effects on the peer's memory are plain memory operations.</summary>
+internal sealed unsafe class LoopbackQueuePair : QueuePair
+{
+    private readonly LoopbackDomain _domain;
+    private readonly QueuePairOptions _options;
+    private readonly Lock _sendGate = new();
+    private readonly object _receiveGate = new();
+    private readonly ReceiveRequest[] _receives;
+    private int _receiveHead, _receiveCount;
+    private LoopbackQueuePair? _peer;
+    private volatile QueuePairState _state = QueuePairState.Reset;
+
+    public LoopbackQueuePair(LoopbackDomain domain, CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairOptions options)
+        : base(domain, sendQueue, receiveQueue)
+    {
+        _domain = domain;
+        _options = options;
+        _receives = new ReceiveRequest[Math.Max(1, options.MaxReceives)];
+    }
+
+    public override QueuePairState State => _state;
+
+    public override bool AtomicsCoherentWithCpu => true;
+
+    internal void ConnectTo(LoopbackQueuePair peer)
+    {
+        if (_state != QueuePairState.Reset) ThrowHelper.InvalidOperation("queue pair is already connected or closed");
+        _peer = peer;
+        _state = QueuePairState.ReadyToSend;
+    }
+
+    public override void PostSend(in WorkRequest request)
+    {
+        lock (_sendGate) Execute(in request);
+    }
+
+    public override void PostSend(ReadOnlySpan<WorkRequest> chain)
+    {
+        lock (_sendGate)
+        {
+            for (int i = 0; i < chain.Length; i++) Execute(in chain[i]);
+        }
+    }
+
+    public override void PostReceive(in ReceiveRequest request)
+    {
+        lock (_receiveGate)
+        {
+            if (_state == QueuePairState.Closed) ThrowHelper.ObjectDisposed(nameof(QueuePair));
+            if (_receiveCount == _receives.Length) ThrowHelper.InvalidOperation($"receive queue full ({_receives.Length} receives posted)");
+            _receives[(_receiveHead + _receiveCount) % _receives.Length] = request;
+            _receiveCount++;
+            Monitor.PulseAll(_receiveGate);
+        }
+    }
+
+    private void Execute(in WorkRequest wr)
+    {
+        var peer = _peer;
+        CompletionStatus status;
+        uint bytes = wr.Length;
+        if (_state != QueuePairState.ReadyToSend)
+        {
+            status = _state == QueuePairState.Reset ? CompletionStatus.RemoteInvalidRequest : CompletionStatus.Flushed;
+        }
+        else if (peer is null || peer._state == QueuePairState.Closed)
+        {
+            status = CompletionStatus.PeerGone;
+        }
+        else
+        {
+            var faults = _domain.Fabric.Options.Faults;
+            faults?.BeforeExecute(Number, in wr);
+            LoopbackFabric.SpinNanoseconds(_domain.Fabric.Options.LatencyNanoseconds);
+            status = ExecuteOn(peer, in wr, faults);
+        }
+
+        if (status != CompletionStatus.Success)
+        {
+            if (_state == QueuePairState.ReadyToSend) _state = QueuePairState.Error;
+        }
+        if (status != CompletionStatus.Success || (wr.Flags & WorkFlags.Signaled) != 0 || _options.SignalAll)
+        {
+            SendQueue.Push(new Completion
+            {
+                Id = wr.Id,
+                Opcode = wr.Opcode,
+                Status = status,
+                ByteLength = status == CompletionStatus.Success ? bytes : 0,
+                QueuePairNumber = Number,
+            });
+        }
+    }
+
+    private CompletionStatus ExecuteOn(LoopbackQueuePair peer, in WorkRequest wr, LoopbackFaults? faults)
+    {
+        // Local buffer check: every opcode names a local buffer; READ and atomics write into it.
+        bool writesLocal = wr.Opcode is WorkOpcode.Read or WorkOpcode.CompareSwap or WorkOpcode.FetchAdd;
+        if (wr.Length > 0)
+        {
+            var local = _domain.FindLocal(wr.LocalKey);
+            if (local is null || !local.Contains(wr.LocalAddress, wr.Length) || (writesLocal && (local.Access & MemoryAccess.LocalWrite) == 0))
+                return CompletionStatus.LocalProtectionError;
+        }
+
+        switch (wr.Opcode)
+        {
+            case WorkOpcode.Read:
+            {
+                byte* remote = ResolveRemote(peer, wr.RemoteKey, wr.RemoteOffset, wr.Length, MemoryAccess.RemoteRead);
+                if (remote == null) return CompletionStatus.RemoteAccessError;
+                byte* dst = (byte*)wr.LocalAddress;
+                int tear = faults is null ? 0 : faults.TearReadAt(wr.RemoteKey, wr.RemoteOffset, wr.Length);
+                if (tear > 0 && (uint)tear < wr.Length)
+                {
+                    Buffer.MemoryCopy(remote, dst, tear, tear);
+                    faults!.BetweenTornHalves();
+                    Buffer.MemoryCopy(remote + tear, dst + tear, wr.Length - tear, wr.Length - tear);
+                }
+                else
+                {
+                    Buffer.MemoryCopy(remote, dst, wr.Length, wr.Length);
+                }
+                return CompletionStatus.Success;
+            }
+            case WorkOpcode.Write:
+            case WorkOpcode.WriteWithImmediate:
+            {
+                byte* remote = ResolveRemote(peer, wr.RemoteKey, wr.RemoteOffset, wr.Length, MemoryAccess.RemoteWrite);
+                if (remote == null) return CompletionStatus.RemoteAccessError;
+                Buffer.MemoryCopy((byte*)wr.LocalAddress, remote, wr.Length, wr.Length);
+                if (wr.Opcode == WorkOpcode.WriteWithImmediate)
+                    return peer.Deliver(null, 0, wr.Immediate, hasImmediate: true, WorkOpcode.WriteWithImmediate, _domain.Fabric.Options.ReceiverNotReadyTimeoutMilliseconds);
+                return CompletionStatus.Success;
+            }
+            case WorkOpcode.CompareSwap:
+            case WorkOpcode.FetchAdd:
+            {
+                if (wr.Length != 8 || (wr.RemoteOffset & 7) != 0) return CompletionStatus.RemoteInvalidRequest;
+                byte* remote = ResolveRemote(peer, wr.RemoteKey, wr.RemoteOffset, 8, MemoryAccess.RemoteAtomic);
+                if (remote == null) return CompletionStatus.RemoteAccessError;
+                if (((ulong)remote & 7) != 0) return CompletionStatus.RemoteInvalidRequest;
+                ulong old = wr.Opcode == WorkOpcode.CompareSwap
+                    ? Interlocked.CompareExchange(ref *(ulong*)remote, wr.Swap, wr.CompareAdd)
+                    : Interlocked.Add(ref *(ulong*)remote, wr.CompareAdd) - wr.CompareAdd;
+                *(ulong*)wr.LocalAddress = old;
+                return CompletionStatus.Success;
+            }
+            case WorkOpcode.Send:
+            case WorkOpcode.SendWithImmediate:
+                return peer.Deliver((byte*)wr.LocalAddress, wr.Length, wr.Immediate, wr.Opcode == WorkOpcode.SendWithImmediate, WorkOpcode.Send, _domain.Fabric.Options.ReceiverNotReadyTimeoutMilliseconds);
+            default:
+                return CompletionStatus.RemoteInvalidRequest;
+        }
+    }
+
+    private static byte* ResolveRemote(LoopbackQueuePair peer, uint rkey, ulong offset, uint length, MemoryAccess right)
+    {
+        var region = peer.Domain.FindRemote(rkey);
+        if (region is null || (region.Access & right) == 0) return null;
+        if (offset > region.Length || length > region.Length - offset) return null;
+        return region.Address + offset;
+    }
+
+    // Consumes one posted receive of this (the receiving) queue pair. Waits up to the RNR timeout for one to be posted.
+    private CompletionStatus Deliver(byte* source, uint length, uint immediate, bool hasImmediate, WorkOpcode opcode, int rnrTimeoutMs)
+    {
+        ReceiveRequest rr;
+        lock (_receiveGate)
+        {
+            if (_receiveCount == 0)
+            {
+                long deadline = Environment.TickCount64 + rnrTimeoutMs;
+                while (_receiveCount == 0 && _state != QueuePairState.Closed)
+                {
+                    long left = deadline - Environment.TickCount64;
+                    if (left <= 0) return CompletionStatus.ReceiverNotReady;
+                    Monitor.Wait(_receiveGate, (int)Math.Min(left, 20));
+                }
+                if (_state == QueuePairState.Closed) return CompletionStatus.PeerGone;
+            }
+            rr = _receives[_receiveHead];
+            _receiveHead = (_receiveHead + 1) % _receives.Length;
+            _receiveCount--;
+        }
+
+        CompletionStatus receiverStatus = CompletionStatus.Success;
+        CompletionStatus senderStatus = CompletionStatus.Success;
+        if (length > rr.Length)
+        {
+            receiverStatus = CompletionStatus.LocalLengthError;
+            senderStatus = CompletionStatus.RemoteInvalidRequest;
+        }
+        else if (length > 0)
+        {
+            var region = _domain.FindLocal(rr.LocalKey);
+            if (region is null || !region.Contains(rr.LocalAddress, length) || (region.Access & MemoryAccess.LocalWrite) == 0)
+            {
+                receiverStatus = CompletionStatus.LocalProtectionError;
+                senderStatus = CompletionStatus.RemoteInvalidRequest;
+            }
+            else
+            {
+                Buffer.MemoryCopy(source, (byte*)rr.LocalAddress, rr.Length, length);
+            }
+        }
+        ReceiveQueue.Push(new Completion
+        {
+            Id = rr.Id,
+            Opcode = opcode == WorkOpcode.WriteWithImmediate ? WorkOpcode.WriteWithImmediate : WorkOpcode.Receive,
+            Status = receiverStatus,
+            ByteLength = receiverStatus == CompletionStatus.Success ? length : 0,
+            Immediate = immediate,
+            HasImmediate = hasImmediate,
+            QueuePairNumber = Number,
+        });
+        if (receiverStatus != CompletionStatus.Success) _state = QueuePairState.Error;
+        return senderStatus;
+    }
+
+    public override void Dispose()
+    {
+        lock (_receiveGate)
+        {
+            if (_state == QueuePairState.Closed) return;
+            _state = QueuePairState.Closed;
+            // Pending receives are flushed with an error completion, as when a verbs QP is destroyed in the error state.
+            while (_receiveCount > 0)
+            {
+                var rr = _receives[_receiveHead];
+                _receiveHead = (_receiveHead + 1) % _receives.Length;
+                _receiveCount--;
+                ReceiveQueue.Push(new Completion { Id = rr.Id, Opcode = WorkOpcode.Receive, Status = CompletionStatus.Flushed, QueuePairNumber = Number });
+            }
+            Monitor.PulseAll(_receiveGate);
+        }
+        Debug.Assert(_state == QueuePairState.Closed);
+    }
+}

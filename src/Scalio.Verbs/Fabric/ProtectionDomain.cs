@@ -1,0 +1,119 @@
+using System.Runtime.InteropServices;
+
+namespace Scalio.Verbs;
+
+/// <summary>
+/// A protection domain: the set of memory regions a peer's queue pairs may reach. Keys are checked on every
+/// access: an unknown key, an access out of bounds or without the right completes with an error.
+/// </summary>
+public abstract unsafe class ProtectionDomain : IDisposable
+{
+    // Key = (slot index + 1) in the low 16 bits and a per-registration tag in the high 16 bits, so a stale or
+    // guessed key misses even when its slot is reused.
+    private MemoryRegion?[] _regions = new MemoryRegion?[16];
+    private int _tag = Environment.TickCount & 0x7FFF;
+    private readonly Lock _gate = new();
+    private bool _disposed;
+
+    /// <summary>Allocates pinned native memory (zeroed) and registers it.</summary>
+    /// <param name="length">Size in bytes.</param>
+    /// <param name="access">Rights granted to local and remote users.</param>
+    /// <param name="alignment">Alignment of the start address; a power of two of at least 8.</param>
+    public MemoryRegion Allocate(nuint length, MemoryAccess access, nuint alignment = 4096)
+    {
+        if (length == 0) ThrowHelper.ArgumentOutOfRange(nameof(length), "a memory region needs at least one byte");
+        if (alignment < 8 || (alignment & (alignment - 1)) != 0) ThrowHelper.ArgumentOutOfRange(nameof(alignment), "alignment must be a power of two >= 8");
+        byte* p = (byte*)NativeMemory.AlignedAlloc(length, alignment);
+        NativeMemory.Clear(p, length);
+        return Add(p, length, access, owned: true);
+    }
+
+    /// <summary>Registers memory the caller owns and keeps pinned for the region's lifetime.</summary>
+    public MemoryRegion Register(byte* address, nuint length, MemoryAccess access)
+    {
+        if (address == null || length == 0) ThrowHelper.Argument(nameof(address), "cannot register an empty or null buffer");
+        return Add(address, length, access, owned: false);
+    }
+
+    private MemoryRegion Add(byte* p, nuint length, MemoryAccess access, bool owned)
+    {
+        lock (_gate)
+        {
+            if (_disposed) ThrowHelper.ObjectDisposed(nameof(ProtectionDomain));
+            int slot = Array.IndexOf(_regions, null);
+            if (slot < 0)
+            {
+                slot = _regions.Length;
+                if (slot >= 0xFFFF) ThrowHelper.InvalidOperation("too many memory regions in one protection domain");
+                var grown = new MemoryRegion?[_regions.Length * 2];
+                _regions.CopyTo(grown, 0);
+                _regions = grown;
+            }
+            _tag = (_tag + 0x2F1) & 0x7FFF;
+            uint key = (uint)(slot + 1) | ((uint)(_tag | 0x8000) << 16);
+            var region = new MemoryRegion(this, p, length, access, key, key ^ 0x5A5A0000u, owned);
+            Volatile.Write(ref _regions[slot], region);
+            return region;
+        }
+    }
+
+    internal void Deregister(MemoryRegion region)
+    {
+        lock (_gate)
+        {
+            int slot = (int)(region.LocalKey & 0xFFFF) - 1;
+            if ((uint)slot < (uint)_regions.Length && ReferenceEquals(_regions[slot], region))
+                Volatile.Write(ref _regions[slot], null);
+        }
+    }
+
+    /// <summary>Finds the region a local key names; null when none.</summary>
+    public MemoryRegion? FindLocal(uint localKey)
+    {
+        var regions = Volatile.Read(ref _regions);
+        int slot = (int)(localKey & 0xFFFF) - 1;
+        if ((uint)slot >= (uint)regions.Length) return null;
+        var r = Volatile.Read(ref regions[slot]);
+        return r is not null && r.LocalKey == localKey ? r : null;
+    }
+
+    /// <summary>Finds the region a remote key names; null when none.</summary>
+    public MemoryRegion? FindRemote(uint remoteKey)
+    {
+        var regions = Volatile.Read(ref _regions);
+        int slot = (int)(remoteKey & 0xFFFF) - 1;
+        if ((uint)slot >= (uint)regions.Length) return null;
+        var r = Volatile.Read(ref regions[slot]);
+        return r is not null && r.RemoteKey == remoteKey ? r : null;
+    }
+
+    /// <summary>Creates a completion queue with room for <paramref name="capacity"/> entries.</summary>
+    public virtual CompletionQueue CreateCompletionQueue(int capacity = 4096) => new(capacity);
+
+    /// <summary>Creates an unconnected queue pair whose completions go to the given queues.</summary>
+    public abstract QueuePair CreateQueuePair(CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairOptions? options = null);
+
+    /// <summary>Deregisters every region (owned memory is freed).</summary>
+    public void Dispose()
+    {
+        MemoryRegion?[] regions;
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            regions = (MemoryRegion?[])_regions.Clone();
+        }
+        foreach (var r in regions) r?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>Sizes and behaviour of a queue pair.</summary>
+public sealed class QueuePairOptions
+{
+    /// <summary>Maximum receives that may be posted and not yet consumed.</summary>
+    public int MaxReceives { get; init; } = 256;
+
+    /// <summary>Generate a completion for every send-queue request, signaled or not.</summary>
+    public bool SignalAll { get; init; }
+}

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using Scalio.Verbs.Nvme;
+
+namespace Scalio.Verbs.Offload;
+
+/// <summary>Options of the emulated offload target.</summary>
+public sealed class OffloadTargetOptions
+{
+    /// <summary>Threads that execute commands (the "NIC engines"). They are never the server's worker threads.</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>Largest data transfer of one command, in bytes.</summary>
+    public int MaxTransferSize { get; init; } = 128 * 1024;
+
+    /// <summary>Command capsules a connection may have outstanding.</summary>
+    public int QueueDepth { get; init; } = 8;
+}
+
+/// <summary>
+/// EMULATION of NVMe-oF target offload. On a BlueField-class DPU the NIC itself executes NVMe-oF commands against
+/// the SSDs with zero CPU; here a dedicated thread plays the NIC. The protocol is NVMe over RDMA, as a real
+/// initiator speaks it: the host SENDs a 64-byte command capsule whose data pointer is a keyed SGL data block
+/// descriptor naming host memory (address = offset in the host's region, key = its remote key); the target moves
+/// the data with RDMA WRITE (reads) or RDMA READ (writes) and SENDs back the 16-byte completion as the response
+/// capsule. Its busy time is reported as NIC time, apart from the server's CPU time.
+/// </summary>
+public sealed unsafe class OffloadTarget : IDisposable
+{
+    private readonly NvmeNamespace[] _namespaces;
+    private readonly OffloadTargetOptions _options;
+    private readonly ProtectionDomain _domain;
+    private readonly Engine[] _engines;
+    private readonly List<Connection> _connections = [];
+    private volatile bool _stopping;
+    private int _nextEngine;
+    private long _busyTicks, _commands, _errors;
+
+    /// <summary>Creates a target over <paramref name="namespaces"/> (NSID = index + 1) on a loopback fabric and starts its threads.</summary>
+    public OffloadTarget(LoopbackFabric fabric, IReadOnlyList<NvmeNamespace> namespaces, OffloadTargetOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(fabric);
+        _namespaces = [.. namespaces];
+        _options = options ?? new OffloadTargetOptions();
+        if (_options.Threads < 1) ThrowHelper.ArgumentOutOfRange(nameof(options), "the offload target needs at least one thread");
+        _domain = fabric.CreateDomain();
+        _engines = new Engine[_options.Threads];
+        for (int i = 0; i < _engines.Length; i++)
+        {
+            _engines[i] = new Engine(this, i);
+            _engines[i].Thread.Start();
+        }
+    }
+
+    /// <summary>The target's protection domain.</summary>
+    public ProtectionDomain Domain => _domain;
+
+    /// <summary>Namespaces served (NSID = index + 1).</summary>
+    public IReadOnlyList<NvmeNamespace> Namespaces => _namespaces;
+
+    /// <summary>Time the engines spent executing commands (the emulated NIC's time), in nanoseconds.</summary>
+    public long BusyNanoseconds => (long)(Volatile.Read(ref _busyTicks) * (1e9 / Stopwatch.Frequency));
+
+    /// <summary>Commands executed.</summary>
+    public long Commands => Volatile.Read(ref _commands);
+
+    /// <summary>Commands that completed with an error status.</summary>
+    public long Errors => Volatile.Read(ref _errors);
+
+    /// <summary>Accepts a host: connects <paramref name="hostQueuePair"/> (unconnected, loopback) to a new target queue pair.</summary>
+    public void Accept(QueuePair hostQueuePair)
+    {
+        if (_stopping) ThrowHelper.ObjectDisposed(nameof(OffloadTarget));
+        lock (_connections)
+        {
+            var engine = _engines[_nextEngine++ % _engines.Length];
+            var qp = _domain.CreateQueuePair(engine.SendQueue, engine.ReceiveQueue, new QueuePairOptions { MaxReceives = _options.QueueDepth });
+            var conn = new Connection(this, qp, engine);
+            engine.Add(conn);
+            _connections.Add(conn);
+            LoopbackFabric.Connect(hostQueuePair, qp);
+        }
+    }
+
+    private sealed class Connection
+    {
+        public readonly QueuePair QueuePair;
+        public readonly MemoryRegion Buffers; // [capsules][response][data]
+        public readonly int Depth;
+        public readonly int DataOffset;
+        public readonly int ResponseOffset;
+
+        public Connection(OffloadTarget target, QueuePair qp, Engine engine)
+        {
+            QueuePair = qp;
+            Depth = target._options.QueueDepth;
+            ResponseOffset = Depth * SubmissionQueueEntry.Size;
+            DataOffset = (ResponseOffset + CompletionQueueEntry.Size + 4095) & ~4095;
+            Buffers = target._domain.Allocate((nuint)(DataOffset + target._options.MaxTransferSize), MemoryAccess.LocalWrite);
+            Index = engine.NextIndex();
+            for (int i = 0; i < Depth; i++) PostCapsuleReceive(i);
+        }
+
+        public int Index;
+
+        public void PostCapsuleReceive(int i)
+            => QueuePair.PostReceive(new ReceiveRequest(((ulong)Index << 16) | (uint)i, Buffers.AddressOf(i * SubmissionQueueEntry.Size), SubmissionQueueEntry.Size, Buffers.LocalKey));
+    }
+
+    private sealed class Engine
+    {
+        private readonly OffloadTarget _target;
+        private Connection?[] _byIndex = new Connection?[16];
+        private int _count;
+        public readonly CompletionQueue SendQueue = new(1024);
+        public readonly CompletionQueue ReceiveQueue = new(4096);
+        public readonly Thread Thread;
+
+        public Engine(OffloadTarget target, int i)
+        {
+            _target = target;
+            Thread = new Thread(Run) { IsBackground = true, Name = $"scalio-offload-{i}" };
+        }
+
+        public int NextIndex() { lock (this) return _count; }
+
+        public void Add(Connection c)
+        {
+            lock (this)
+            {
+                if (c.Index >= _byIndex.Length) Array.Resize(ref _byIndex, _byIndex.Length * 2);
+                _byIndex[c.Index] = c;
+                _count = Math.Max(_count, c.Index + 1);
+            }
+        }
+
+        private void Run()
+        {
+            while (!_target._stopping)
+            {
+                if (!ReceiveQueue.PollBlocking(out var wc, spinIterations: 2000, timeoutMilliseconds: 100)) continue;
+                long start = Stopwatch.GetTimestamp();
+                int connIndex = (int)(wc.Id >> 16);
+                int slot = (int)(wc.Id & 0xFFFF);
+                Connection? conn;
+                lock (this) conn = connIndex < _byIndex.Length ? _byIndex[connIndex] : null;
+                if (conn is null) continue;
+                if (wc.Status != CompletionStatus.Success) continue; // flushed at disconnect
+                _target.Execute(conn, slot, wc.ByteLength);
+                // Drain our own send completions (error ones only: sends are unsignaled).
+                while (SendQueue.TryPoll(out _)) { }
+                Interlocked.Add(ref _target._busyTicks, Stopwatch.GetTimestamp() - start);
+            }
+        }
+    }
+
+    private void Execute(Connection conn, int slot, uint length)
+    {
+        Interlocked.Increment(ref _commands);
+        var capsule = conn.Buffers.Slice(slot * SubmissionQueueEntry.Size, SubmissionQueueEntry.Size);
+        NvmeStatus status;
+        ushort cid = 0;
+        if (length < SubmissionQueueEntry.Size)
+        {
+            status = NvmeStatus.InvalidField;
+        }
+        else
+        {
+            var sqe = SubmissionQueueEntry.Read(capsule);
+            cid = sqe.CommandId;
+            status = ExecuteCommand(conn, in sqe);
+        }
+        conn.PostCapsuleReceive(slot);
+        if (!status.IsSuccess) Interlocked.Increment(ref _errors);
+
+        var cqe = new CompletionQueueEntry { CommandId = cid, SqHead = (ushort)slot, SqId = 1, Status = status };
+        var response = conn.Buffers.Slice(conn.ResponseOffset, CompletionQueueEntry.Size);
+        cqe.WriteTo(response);
+        conn.QueuePair.PostSend(WorkRequest.Send(0, conn.Buffers.AddressOf(conn.ResponseOffset), CompletionQueueEntry.Size, conn.Buffers.LocalKey, WorkFlags.None));
+    }
+
+    private NvmeStatus ExecuteCommand(Connection conn, in SubmissionQueueEntry sqe)
+    {
+        uint nsid = sqe.Nsid;
+        if (sqe.Opcode == NvmOpcode.Flush)
+        {
+            if (nsid == 0xFFFFFFFF)
+            {
+                foreach (var n in _namespaces) { var s = n.Flush(); if (!s.IsSuccess) return s; }
+                return NvmeStatus.Success;
+            }
+            return nsid == 0 || nsid > (uint)_namespaces.Length ? NvmeStatus.InvalidNamespace : _namespaces[nsid - 1].Flush();
+        }
+        if (sqe.Opcode is not (NvmOpcode.Read or NvmOpcode.Write)) return NvmeStatus.InvalidOpcode;
+        if (nsid == 0 || nsid > (uint)_namespaces.Length) return NvmeStatus.InvalidNamespace;
+        var ns = _namespaces[nsid - 1];
+        var sgl = sqe.Sgl;
+        if (sqe.Psdt == DataPointerKind.Prp || sgl.Type != SglDescriptorType.KeyedDataBlock) return NvmeStatus.InvalidField;
+        long bytes = (long)sqe.BlockCount * ns.LbaSize;
+        if (bytes > _options.MaxTransferSize) return NvmeStatus.InvalidField;
+        if (sgl.KeyedLength < bytes) return NvmeStatus.DataSglLengthInvalid;
+        var data = conn.Buffers.Slice(conn.DataOffset, (int)bytes);
+        ulong local = conn.Buffers.AddressOf(conn.DataOffset);
+        if (sqe.Opcode == NvmOpcode.Read)
+        {
+            var st = ns.Read(sqe.StartingLba, sqe.BlockCount, data);
+            if (!st.IsSuccess) return st;
+            conn.QueuePair.PostSend(WorkRequest.Write(1, local, (uint)bytes, conn.Buffers.LocalKey, sgl.Address, sgl.Key, WorkFlags.None));
+            return conn.QueuePair.State == QueuePairState.ReadyToSend ? NvmeStatus.Success : NvmeStatus.DataTransferError;
+        }
+        conn.QueuePair.PostSend(WorkRequest.Read(2, local, (uint)bytes, conn.Buffers.LocalKey, sgl.Address, sgl.Key, WorkFlags.None));
+        if (conn.QueuePair.State != QueuePairState.ReadyToSend) return NvmeStatus.DataTransferError;
+        return ns.Write(sqe.StartingLba, sqe.BlockCount, data, sqe.ForceUnitAccess);
+    }
+
+    /// <summary>Stops the engines and releases every connection.</summary>
+    public void Dispose()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        foreach (var e in _engines) { e.ReceiveQueue.WakeAll(); e.Thread.Join(); }
+        lock (_connections)
+        {
+            foreach (var c in _connections) { c.QueuePair.Dispose(); c.Buffers.Dispose(); }
+            _connections.Clear();
+        }
+        _domain.Dispose();
+    }
+}
