@@ -1,1 +1,12 @@
-return 0;
+using System.CommandLine;
+using Scalio.Cli;
+using Spectre.Console;
+
+// Tables stay readable when the output goes to a file or a CI log (Spectre falls back to 80 columns there).
+if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 220;
+
+var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-based JBOF servers (OSDI 2025), in C#")
+{
+    YcsbCommand.Create(),
+};
+return root.Parse(args).Invoke();

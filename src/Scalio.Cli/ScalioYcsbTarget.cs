@@ -1,0 +1,43 @@
+using Scalio.Fast;
+using Scalio.Fast.Client;
+using Scalio.Fast.Rpc;
+using Scalio.Ycsb;
+
+namespace Scalio.Cli;
+
+/// <summary>Drives an embedded <see cref="ScalioStore"/> from the YCSB runner.</summary>
+internal sealed class ScalioYcsbTarget(ScalioStore store, string name) : IYcsbTarget
+{
+    public string Name => name;
+
+    public IYcsbSession OpenSession(int threadIndex) => new Session(store.OpenClient());
+
+    public TargetCounters ReadCounters()
+    {
+        var c = store.ReadCounters();
+        return new TargetCounters(c.Clients.RoundTrips, c.ServerBusyNanoseconds, c.OffloadBusyNanoseconds, c.DeviceReads, c.DeviceWrites,
+            c.Clients.Hits, c.Clients.Gets - c.Clients.Hits, c.Clients.BytesMoved);
+    }
+
+    private sealed class Session(ScalioClient client) : IYcsbSession
+    {
+        public bool Read(ReadOnlySpan<byte> key, Span<byte> value)
+        {
+            var st = client.Get(key, value, out _);
+            if (st == OpStatus.Ok) return true;
+            if (st == OpStatus.NotFound) return false;
+            throw new ScalioException($"GET failed: {st}");
+        }
+
+        public void Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Check(client.Put(key, value));
+
+        public void Insert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Check(client.Put(key, value));
+
+        private static void Check(OpStatus st)
+        {
+            if (st != OpStatus.Ok) throw new ScalioException($"PUT failed: {st}");
+        }
+
+        public void Dispose() => client.Dispose();
+    }
+}

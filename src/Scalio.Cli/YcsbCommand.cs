@@ -1,0 +1,108 @@
+using System.CommandLine;
+using Scalio.Fast;
+using Scalio.Fast.Cache;
+using Scalio.Ycsb;
+using Spectre.Console;
+
+namespace Scalio.Cli;
+
+/// <summary><c>scalio ycsb</c>: load an embedded store and run a YCSB workload against it.</summary>
+internal static class YcsbCommand
+{
+    public static Command Create()
+    {
+        var workload = new Option<string>("--workload", "-w") { Description = "YCSB workload: A, B, C, D or F (E needs range scans, which a hash store does not have)", DefaultValueFactory = _ => "C" };
+        var records = new Option<long>("--records") { Description = "Records loaded before the run", DefaultValueFactory = _ => 200_000 };
+        var operations = new Option<long>("--operations") { Description = "Operations in the run phase", DefaultValueFactory = _ => 400_000 };
+        var seconds = new Option<double>("--seconds") { Description = "Upper bound on the run phase in seconds (0: none)", DefaultValueFactory = _ => 30 };
+        var threads = new Option<int>("--threads", "-t") { Description = "Client threads", DefaultValueFactory = _ => 2 };
+        var cache = new Option<double>("--cache-fraction") { Description = "Cache slots as a fraction of the records", DefaultValueFactory = _ => 0.10 };
+        var ssds = new Option<int>("--ssds") { Description = "Number of SSD namespaces", DefaultValueFactory = _ => 1 };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Put the namespaces in files in this directory (real I/O) instead of RAM" };
+        var variant = new Option<string>("--variant") { Description = "Key choice: ycsb-c (the C++ port used by LEED and Scalio) or official (Java CoreWorkload)", DefaultValueFactory = _ => "ycsb-c" };
+        var seed = new Option<long>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
+        var workers = new Option<int>("--server-workers") { Description = "Server worker threads", DefaultValueFactory = _ => 1 };
+
+        var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload")
+        {
+            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers,
+        };
+        cmd.SetAction(parse =>
+        {
+            YcsbWorkload parsed;
+            try
+            {
+                parsed = WorkloadSpec.ParseWorkload(parse.GetValue(workload)!);
+            }
+            catch (Exception e) when (e is NotSupportedException or ArgumentException)
+            {
+                Console.Error.WriteLine(e.Message);
+                return 2;
+            }
+            var v = parse.GetValue(variant) switch
+            {
+                "official" => YcsbVariant.Official,
+                "ycsb-c" => YcsbVariant.YcsbC,
+                var other => throw new ArgumentException($"unknown variant '{other}': use ycsb-c or official"),
+            };
+            long n = parse.GetValue(records);
+            double secs = parse.GetValue(seconds);
+            var options = new YcsbOptions
+            {
+                Workload = parsed,
+                Variant = v,
+                RecordCount = n,
+                OperationCount = parse.GetValue(operations),
+                Duration = secs > 0 ? TimeSpan.FromSeconds(secs) : null,
+                Threads = parse.GetValue(threads),
+                Seed = parse.GetValue(seed),
+                WarmupOperations = Math.Min(20_000, parse.GetValue(operations) / 10),
+            };
+            options.Validate();
+            string? dir = parse.GetValue(dataDir);
+            if (dir is not null) Directory.CreateDirectory(dir);
+            using var store = new ScalioStore(new ScalioStoreOptions
+            {
+                ExpectedRecords = n + n / 4,
+                CacheFraction = parse.GetValue(cache) * n / (n + n / 4),
+                Devices = parse.GetValue(ssds),
+                DataDirectory = dir,
+                ServerWorkers = parse.GetValue(workers),
+                Layout = SlotLayout.Default,
+            });
+            var target = new ScalioYcsbTarget(store, "scalio");
+            var runner = new YcsbRunner(options);
+            AnsiConsole.MarkupLine($"[grey]Scalio.Fast embedded: {store.CacheSlots:N0} cache slots for {n:N0} records, {store.Options.Devices} SSD ({(dir is null ? "RAM" : "file: " + Markup.Escape(dir))}), {options.Threads} client thread(s), workload {parsed}, {v}[/]");
+            YcsbResult result = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var load = ctx.AddTask("load", maxValue: n);
+                    var run = ctx.AddTask("run", maxValue: options.OperationCount, autoStart: false);
+                    var progress = new Progress(load, run);
+                    result = runner.Run(target, progress);
+                    load.Value = load.MaxValue;
+                    run.Value = run.MaxValue;
+                });
+            ResultTable.Print([result]);
+            return result.ValueMismatches == 0 ? 0 : 1;
+        });
+        return cmd;
+    }
+
+    private sealed class Progress(ProgressTask load, ProgressTask run) : IProgress<YcsbProgress>
+    {
+        public void Report(YcsbProgress value)
+        {
+            if (value.Phase == YcsbPhase.Load) { load.MaxValue = value.Total; load.Value = value.Done; }
+            else
+            {
+                load.Value = load.MaxValue;
+                if (!run.IsStarted) run.StartTask();
+                run.MaxValue = Math.Max(1, value.Total);
+                run.Value = value.Done;
+            }
+        }
+    }
+}
