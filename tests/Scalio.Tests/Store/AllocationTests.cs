@@ -1,0 +1,39 @@
+using System.Text;
+using Scalio.Fast;
+using Scalio.Fast.Rpc;
+
+namespace Scalio.Tests.Store;
+
+public class AllocationTests
+{
+    [Fact]
+    public void Get_hit_get_miss_with_fill_and_put_allocate_nothing()
+    {
+        using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 4000, CacheBuckets = 2 });
+        using var c = store.OpenClient();
+        var keys = new byte[400][];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = Encoding.ASCII.GetBytes($"k{i:D6}");
+            Assert.Equal(OpStatus.Ok, c.Put(keys[i], new byte[64]));
+        }
+        var value = new byte[64];
+        // Warm up: JIT, tiering, first-use lazies.
+        for (int r = 0; r < 3; r++)
+            foreach (var k in keys) c.Get(k, value, out _);
+
+        long hitsBefore = c.Counters.Hits, fillsBefore = c.Counters.Fills;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int r = 0; r < 5; r++)
+        {
+            foreach (var k in keys) c.Get(k, value, out _);   // 16-slot cache: mostly misses with fills
+            for (int i = 0; i < 50; i++) c.Get(keys[0], value, out _); // hits
+        }
+        for (int i = 0; i < 200; i++) c.Put(keys[i], value);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(c.Counters.Hits - hitsBefore > 200, "expected hits");
+        Assert.True(c.Counters.Fills - fillsBefore > 1000, "expected misses with fills");
+        Assert.Equal(0, allocated);
+    }
+}
