@@ -9,7 +9,7 @@ namespace Scalio.Fast.Cache;
 /// Byte layout of a cache slot and bucket for one key/value schema. A slot:
 /// <code>
 /// offset 0   header word (8)        changed only by CAS, see SlotHeader
-/// offset 8   checksum (4)           XxHash3(lengths+key+value, seed = version) low 32 bits
+/// offset 8   checksum (4)           XxHash3(lengths + padded key + value, seed = version), low 32 bits
 /// offset 12  access stamp (4)       server-clock ms of the last hit; written back off the critical path
 /// offset 16  key length (2), value length (2)
 /// offset 20  key (KeyCapacity bytes), then value (ValueCapacity bytes), padded to 8
@@ -79,25 +79,24 @@ public sealed class SlotLayout
     public static uint Checksum(ReadOnlySpan<byte> lengthsKeyValue, uint version)
         => (uint)XxHash3.HashToUInt64(lengthsKeyValue, version);
 
-    /// <summary>Computes the checksum over a slot image for <paramref name="version"/>.</summary>
+    /// <summary>Computes the checksum over a slot image for <paramref name="version"/>: one XxHash3 over the lengths,
+    /// the whole (zero-padded) key field and the value, seeded with the version.</summary>
     public uint ComputeChecksum(ReadOnlySpan<byte> slot, uint version)
     {
         int keyLength = BinaryPrimitives.ReadUInt16LittleEndian(slot[LengthsOffset..]);
         int valueLength = BinaryPrimitives.ReadUInt16LittleEndian(slot[(LengthsOffset + 2)..]);
         if (keyLength > KeyCapacity || valueLength > ValueCapacity) return ~0u ^ version; // garbage lengths never verify
-        var hasher = new XxHash3((long)version);
-        hasher.Append(slot.Slice(LengthsOffset, 4 + keyLength));
-        hasher.Append(slot.Slice(ValueOffset, valueLength));
-        return (uint)hasher.GetCurrentHashAsUInt64();
+        return (uint)XxHash3.HashToUInt64(slot[LengthsOffset..(ValueOffset + valueLength)], version);
     }
 
-    /// <summary>Writes lengths, key, value and the checksum for <paramref name="version"/> into a slot image
-    /// (the header is left alone; the stamp is set to <paramref name="stamp"/>).</summary>
+    /// <summary>Writes lengths, key (zero-padded to the key capacity), value and the checksum for
+    /// <paramref name="version"/> into a slot image (the header is left alone; the stamp is set to <paramref name="stamp"/>).</summary>
     public void WriteBody(Span<byte> slot, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint version, uint stamp)
     {
         BinaryPrimitives.WriteUInt16LittleEndian(slot[LengthsOffset..], (ushort)key.Length);
         BinaryPrimitives.WriteUInt16LittleEndian(slot[(LengthsOffset + 2)..], (ushort)value.Length);
         key.CopyTo(slot[KeyOffset..]);
+        slot[(KeyOffset + key.Length)..ValueOffset].Clear();
         value.CopyTo(slot[ValueOffset..]);
         BinaryPrimitives.WriteUInt32LittleEndian(slot[StampOffset..], stamp);
         BinaryPrimitives.WriteUInt32LittleEndian(slot[ChecksumOffset..], ComputeChecksum(slot, version));

@@ -27,6 +27,7 @@ public sealed class OffloadTargetOptions
 public sealed unsafe class OffloadTarget : IDisposable
 {
     private readonly NvmeNamespace[] _namespaces;
+    private readonly NvmeCommandExecutor _executor;
     private readonly OffloadTargetOptions _options;
     private readonly ProtectionDomain _domain;
     private readonly Engine[] _engines;
@@ -40,6 +41,7 @@ public sealed unsafe class OffloadTarget : IDisposable
     {
         ArgumentNullException.ThrowIfNull(fabric);
         _namespaces = [.. namespaces];
+        _executor = new NvmeCommandExecutor(_namespaces);
         _options = options ?? new OffloadTargetOptions();
         if (_options.Threads < 1) ThrowHelper.ArgumentOutOfRange(nameof(options), "the offload target needs at least one thread");
         _domain = fabric.CreateDomain();
@@ -157,59 +159,51 @@ public sealed unsafe class OffloadTarget : IDisposable
     {
         Interlocked.Increment(ref _commands);
         var capsule = conn.Buffers.Slice(slot * SubmissionQueueEntry.Size, SubmissionQueueEntry.Size);
-        NvmeStatus status;
-        ushort cid = 0;
+        CompletionQueueEntry cqe;
         if (length < SubmissionQueueEntry.Size)
         {
-            status = NvmeStatus.InvalidField;
+            cqe = new CompletionQueueEntry { SqHead = (ushort)slot, SqId = 1, Status = NvmeStatus.InvalidField };
         }
         else
         {
             var sqe = SubmissionQueueEntry.Read(capsule);
-            cid = sqe.CommandId;
-            status = ExecuteCommand(conn, in sqe);
+            var status = Transfer(conn, in sqe, out cqe, (ushort)slot);
+            if (!status.IsSuccess) cqe = new CompletionQueueEntry { CommandId = sqe.CommandId, SqHead = (ushort)slot, SqId = 1, Status = status };
         }
         conn.PostCapsuleReceive(slot);
-        if (!status.IsSuccess) Interlocked.Increment(ref _errors);
-
-        var cqe = new CompletionQueueEntry { CommandId = cid, SqHead = (ushort)slot, SqId = 1, Status = status };
-        var response = conn.Buffers.Slice(conn.ResponseOffset, CompletionQueueEntry.Size);
-        cqe.WriteTo(response);
+        if (!cqe.Status.IsSuccess) Interlocked.Increment(ref _errors);
+        cqe.WriteTo(conn.Buffers.Slice(conn.ResponseOffset, CompletionQueueEntry.Size));
         conn.QueuePair.PostSend(WorkRequest.Send(0, conn.Buffers.AddressOf(conn.ResponseOffset), CompletionQueueEntry.Size, conn.Buffers.LocalKey, WorkFlags.None));
     }
 
-    private NvmeStatus ExecuteCommand(Connection conn, in SubmissionQueueEntry sqe)
+    /// <summary>Moves the command's data over the fabric around its execution: RDMA READ of host memory before a
+    /// write, RDMA WRITE into host memory after a read. Only keyed SGL data blocks are accepted (NVMe over RDMA).</summary>
+    private NvmeStatus Transfer(Connection conn, in SubmissionQueueEntry sqe, out CompletionQueueEntry cqe, ushort sqHead)
     {
-        uint nsid = sqe.Nsid;
-        if (sqe.Opcode == NvmOpcode.Flush)
-        {
-            if (nsid == 0xFFFFFFFF)
-            {
-                foreach (var n in _namespaces) { var s = n.Flush(); if (!s.IsSuccess) return s; }
-                return NvmeStatus.Success;
-            }
-            return nsid == 0 || nsid > (uint)_namespaces.Length ? NvmeStatus.InvalidNamespace : _namespaces[nsid - 1].Flush();
-        }
-        if (sqe.Opcode is not (NvmOpcode.Read or NvmOpcode.Write)) return NvmeStatus.InvalidOpcode;
-        if (nsid == 0 || nsid > (uint)_namespaces.Length) return NvmeStatus.InvalidNamespace;
-        var ns = _namespaces[nsid - 1];
-        var sgl = sqe.Sgl;
-        if (sqe.Psdt == DataPointerKind.Prp || sgl.Type != SglDescriptorType.KeyedDataBlock) return NvmeStatus.InvalidField;
-        long bytes = (long)sqe.BlockCount * ns.LbaSize;
+        cqe = default;
+        var status = _executor.GetDataTransfer(in sqe, out var direction, out int bytes);
+        if (!status.IsSuccess) return status;
         if (bytes > _options.MaxTransferSize) return NvmeStatus.InvalidField;
-        if (sgl.KeyedLength < bytes) return NvmeStatus.DataSglLengthInvalid;
-        var data = conn.Buffers.Slice(conn.DataOffset, (int)bytes);
+        var sgl = sqe.Sgl;
         ulong local = conn.Buffers.AddressOf(conn.DataOffset);
-        if (sqe.Opcode == NvmOpcode.Read)
+        var data = conn.Buffers.Slice(conn.DataOffset, bytes);
+        if (direction != NvmeDataDirection.None)
         {
-            var st = ns.Read(sqe.StartingLba, sqe.BlockCount, data);
-            if (!st.IsSuccess) return st;
-            conn.QueuePair.PostSend(WorkRequest.Write(1, local, (uint)bytes, conn.Buffers.LocalKey, sgl.Address, sgl.Key, WorkFlags.None));
-            return conn.QueuePair.State == QueuePairState.ReadyToSend ? NvmeStatus.Success : NvmeStatus.DataTransferError;
+            if (sqe.Psdt == DataPointerKind.Prp || sgl.Type != SglDescriptorType.KeyedDataBlock) return NvmeStatus.InvalidField;
+            if (sgl.KeyedLength < bytes) return NvmeStatus.DataSglLengthInvalid;
         }
-        conn.QueuePair.PostSend(WorkRequest.Read(2, local, (uint)bytes, conn.Buffers.LocalKey, sgl.Address, sgl.Key, WorkFlags.None));
-        if (conn.QueuePair.State != QueuePairState.ReadyToSend) return NvmeStatus.DataTransferError;
-        return ns.Write(sqe.StartingLba, sqe.BlockCount, data, sqe.ForceUnitAccess);
+        if (direction == NvmeDataDirection.HostToController)
+        {
+            conn.QueuePair.PostSend(WorkRequest.Read(2, local, (uint)bytes, conn.Buffers.LocalKey, sgl.Address, sgl.Key, WorkFlags.None));
+            if (conn.QueuePair.State != QueuePairState.ReadyToSend) return NvmeStatus.DataTransferError;
+        }
+        status = _executor.Execute(in sqe, data, 1, sqHead, out cqe);
+        if (status.IsSuccess && direction == NvmeDataDirection.ControllerToHost)
+        {
+            conn.QueuePair.PostSend(WorkRequest.Write(1, local, (uint)bytes, conn.Buffers.LocalKey, sgl.Address, sgl.Key, WorkFlags.None));
+            if (conn.QueuePair.State != QueuePairState.ReadyToSend) return NvmeStatus.DataTransferError;
+        }
+        return status;
     }
 
     /// <summary>Stops the engines and releases every connection.</summary>

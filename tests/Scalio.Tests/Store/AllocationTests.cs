@@ -24,13 +24,15 @@ public class AllocationTests
 
         long hitsBefore = c.Counters.Hits, fillsBefore = c.Counters.Fills;
         long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 250; i++) c.Get(keys[0], value, out _); // hits
+        long afterHits = GC.GetAllocatedBytesForCurrentThread();
         for (int r = 0; r < 5; r++)
-        {
             foreach (var k in keys) c.Get(k, value, out _);   // 16-slot cache: mostly misses with fills
-            for (int i = 0; i < 50; i++) c.Get(keys[0], value, out _); // hits
-        }
+        long afterMisses = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 200; i++) c.Put(keys[i], value);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long afterPuts = GC.GetAllocatedBytesForCurrentThread();
+        long allocated = afterPuts - before;
+        Assert.True(allocated == 0, $"hits {afterHits - before} B, misses {afterMisses - afterHits} B, puts {afterPuts - afterMisses} B");
 
         Assert.True(c.Counters.Hits - hitsBefore > 200, "expected hits");
         Assert.True(c.Counters.Fills - fillsBefore > 1000, "expected misses with fills");
