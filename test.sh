@@ -8,9 +8,16 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 dotnet test Scalio.Fast.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-# Sum the per-assembly summaries: "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ..."
-read -r passed failed skipped < <(grep -Eo 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" \
-  | awk -F'[:,]' '{f+=$2; p+=$4; s+=$6} END {printf "%d %d %d\n", p, f, s}')
+# Sum the per-run summaries. vstest prints, per test run:
+#   "Total tests: 12" / "     Passed: 12" / "     Failed: 0" / "    Skipped: 0"   (normal verbosity)
+#   "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12"                 (minimal verbosity)
+read -r passed failed skipped < <(awk '
+  /^ +Passed: +[0-9]+ *$/  { p += $2 }
+  /^ +Failed: +[0-9]+ *$/  { f += $2 }
+  /^ +Skipped: +[0-9]+ *$/ { s += $2 }
+  /(Passed|Failed)! +- +Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+/ {
+    gsub(/,/, ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+  END { printf "%d %d %d\n", p, f, s }' "$log")
 if [ "${passed:-0}" -eq 0 ] && [ "${failed:-0}" -eq 0 ]; then
   echo "no test was executed (build failure or empty filter); dotnet test exited with $rc" >&2
   echo "0 passed, 1 failed, 0 skipped"
