@@ -185,7 +185,7 @@ public sealed unsafe partial class ScalioClient : IDisposable
         _counters.RoundTrips++;
         _counters.BytesMoved += n;
         Await(id);
-        if (!_qp.ReceiveQueue.PollBlocking(out var wc, spinIterations: 2000, timeoutMilliseconds: _options.RequestTimeoutMilliseconds))
+        if (!_qp.ReceiveQueue.PollBlocking(out var wc, spinIterations: 64, timeoutMilliseconds: _options.RequestTimeoutMilliseconds))
             return OpStatus.Timeout;
         int slot = (int)wc.Id;
         if (!wc.IsSuccess) return OpStatus.Unavailable;
