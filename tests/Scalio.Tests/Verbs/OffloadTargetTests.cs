@@ -1,0 +1,66 @@
+using Scalio.Verbs;
+using Scalio.Verbs.Nvme;
+using Scalio.Verbs.Offload;
+
+namespace Scalio.Tests.Verbs;
+
+public class OffloadTargetTests
+{
+    [Theory]
+    [InlineData(512)]
+    [InlineData(4096)]
+    public void Write_then_read_through_the_target_moves_data_with_rdma_and_reports_nic_time(int lbaSize)
+    {
+        var fabric = new LoopbackFabric();
+        using var ns = new RamNamespace(1, lbaSize, 64);
+        using var target = new OffloadTarget(fabric, [ns]);
+        var host = fabric.CreateDomain();
+        using var initiator = new OffloadInitiator(host, target);
+        var mr = host.Allocate(16384, MemoryAccess.All);
+        for (int i = 0; i < 8192; i++) mr.Span[i] = (byte)(i * 7);
+
+        int blocks = 8192 / lbaSize;
+        Assert.True(initiator.Write(1, 3, blocks, lbaSize, mr, 0, forceUnitAccess: true).IsSuccess);
+        Assert.True(initiator.Read(1, 3, blocks, lbaSize, mr, 8192).IsSuccess);
+        Assert.Equal(mr.Span[..8192].ToArray(), mr.Span.Slice(8192, 8192).ToArray());
+        Assert.True(initiator.Flush(1).IsSuccess);
+        Assert.Equal(3, target.Commands);
+        Assert.True(target.BusyNanoseconds > 0);
+        Assert.Equal(1, ns.ReadCount);
+        host.Dispose();
+    }
+
+    [Fact]
+    public void Bad_commands_get_nvme_errors_and_the_target_keeps_serving()
+    {
+        var fabric = new LoopbackFabric();
+        using var ns = new RamNamespace(1, 4096, 16);
+        using var target = new OffloadTarget(fabric, [ns]);
+        var host = fabric.CreateDomain();
+        using var initiator = new OffloadInitiator(host, target);
+        var mr = host.Allocate(8192, MemoryAccess.All);
+
+        Assert.Equal(NvmeStatus.InvalidNamespace.StatusCode, initiator.Read(9, 0, 1, 4096, mr, 0).StatusCode);
+        Assert.Equal(NvmeStatus.LbaOutOfRange.StatusCode, initiator.Read(1, 15, 2, 4096, mr, 0).StatusCode);
+        Assert.Throws<ArgumentOutOfRangeException>(() => initiator.Read(1, 0, 2, 4096, mr, 4096)); // buffer past the region: refused before sending
+        Assert.True(initiator.Read(1, 0, 1, 4096, mr, 0).IsSuccess);
+        Assert.Equal(2, target.Errors);
+        host.Dispose();
+    }
+
+    [Fact]
+    public void A_data_buffer_without_remote_write_right_fails_the_transfer_and_leaves_host_memory_untouched()
+    {
+        var fabric = new LoopbackFabric();
+        using var ns = new RamNamespace(1, 4096, 16);
+        ns.Write(0, 1, new byte[4096].AsSpan().ToArray().Select(_ => (byte)0x5A).ToArray(), fua: false);
+        using var target = new OffloadTarget(fabric, [ns]);
+        var host = fabric.CreateDomain();
+        using var initiator = new OffloadInitiator(host, target) { TimeoutMilliseconds = 300 };
+        var readOnly = host.Allocate(4096, MemoryAccess.LocalWrite | MemoryAccess.RemoteRead);
+        var status = initiator.Read(1, 0, 1, 4096, readOnly, 0);
+        Assert.False(status.IsSuccess);
+        Assert.True(readOnly.Span.ToArray().All(b => b == 0));
+        host.Dispose();
+    }
+}
