@@ -39,12 +39,7 @@ internal static class YcsbCommand
                 Console.Error.WriteLine(e.Message);
                 return 2;
             }
-            var v = parse.GetValue(variant) switch
-            {
-                "official" => YcsbVariant.Official,
-                "ycsb-c" => YcsbVariant.YcsbC,
-                var other => throw new ArgumentException($"unknown variant '{other}': use ycsb-c or official"),
-            };
+            var v = ParseVariant(parse.GetValue(variant)!);
             long n = parse.GetValue(records);
             double secs = parse.GetValue(seconds);
             var options = new YcsbOptions
@@ -88,8 +83,35 @@ internal static class YcsbCommand
             ResultTable.Print([result]);
             return result.ValueMismatches == 0 ? 0 : 1;
         });
+        cmd.Subcommands.Add(CreateKeys());
         return cmd;
     }
+
+    /// <summary><c>scalio ycsb keys</c>: the key names the load phase inserts, in order.</summary>
+    private static Command CreateKeys()
+    {
+        var variant = new Option<string>("--variant") { Description = "official (Java CoreWorkload) or ycsb-c (the C++ port)", DefaultValueFactory = _ => "official" };
+        var count = new Option<long>("--count") { Description = "How many keys", DefaultValueFactory = _ => 10 };
+        var start = new Option<long>("--start") { Description = "First record number", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("keys", "Print the keys the YCSB load phase inserts, in order, one per line") { variant, count, start };
+        cmd.SetAction(parse =>
+        {
+            var v = ParseVariant(parse.GetValue(variant)!);
+            long first = parse.GetValue(start), n = parse.GetValue(count);
+            if (first < 0 || n < 0) { Console.Error.WriteLine("--start and --count must not be negative"); return 2; }
+            using var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
+            for (long i = first; i < first + n; i++) output.WriteLine(KeyCodec.KeyName(v, i));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static YcsbVariant ParseVariant(string text) => text switch
+    {
+        "official" => YcsbVariant.Official,
+        "ycsb-c" => YcsbVariant.YcsbC,
+        _ => throw new ArgumentException($"unknown variant '{text}': use ycsb-c or official"),
+    };
 
     private sealed class Progress(ProgressTask load, ProgressTask run) : IProgress<YcsbProgress>
     {
