@@ -47,7 +47,7 @@ public sealed unsafe partial class ScalioClient
                                 valueLength = SlotLayout.ValueLength(slot);
                                 slot.Slice(_layout.ValueOffset, valueLength).CopyTo(value);
                                 _counters.Hits++;
-                                WriteStampUnsignaled(BucketOffset(bucket) + (long)i * _layout.SlotSize);
+                                WriteStampUnsignaled(SlotOffset(bucket, i));
                                 return OpStatus.Ok;
                             }
                             torn |= t;
@@ -79,10 +79,10 @@ public sealed unsafe partial class ScalioClient
             if (pending >= 0)
             {
                 ulong ph = _layout.HeaderAt(image, pending);
-                long slotOffset = BucketOffset(bucket) + (long)pending * _layout.SlotSize;
+                long slotOffset = SlotOffset(bucket, pending);
                 if (LeaseExpired(ph))
                 {
-                    if (CompareSwap(slotOffset, ph, SlotHeader.Next(ph, SlotState.Free, 0, 0)) == ph) _counters.Reclaims++;
+                    if (TryFree(slotOffset, ph)) _counters.Reclaims++;
                     continue;
                 }
                 long now = Stopwatch.GetTimestamp();
@@ -107,7 +107,7 @@ public sealed unsafe partial class ScalioClient
                 if (expired >= 0)
                 {
                     ulong eh = _layout.HeaderAt(image, expired);
-                    if (CompareSwap(BucketOffset(bucket) + (long)expired * _layout.SlotSize, eh, SlotHeader.Next(eh, SlotState.Free, 0, 0)) == eh) _counters.Reclaims++;
+                    if (TryFree(SlotOffset(bucket, expired), eh)) _counters.Reclaims++;
                     continue;
                 }
                 // Every slot is being filled by someone else: serve this read from the SSD without caching it.

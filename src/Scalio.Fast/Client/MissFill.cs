@@ -26,7 +26,7 @@ public sealed unsafe partial class ScalioClient
     {
         valueLength = 0;
         ushort fp = hash.Fingerprint;
-        long slotOffset = BucketOffset(bucket) + (long)victim * _layout.SlotSize;
+        long slotOffset = SlotOffset(bucket, victim);
         ulong locked = SlotHeader.Next(victimHeader, SlotState.Filling, fp, ClockMs16);
         if (CompareSwapThenReadBucket(slotOffset, victimHeader, locked, bucket) != victimHeader) return FillResult.Retry;
 
@@ -71,7 +71,7 @@ public sealed unsafe partial class ScalioClient
         {
             // A write invalidated the key while we filled: the value we read is still a correct answer for this
             // GET (it was current when we read it, after we locked), but it must not be cached.
-            CompareSwap(slotOffset, seen, SlotHeader.Next(seen, SlotState.Free, 0, 0));
+            TryFree(slotOffset, seen);
         }
         _counters.Fills++;
         return FillResult.Ok;
@@ -82,7 +82,7 @@ public sealed unsafe partial class ScalioClient
     {
         ulong seen = CompareSwap(slotOffset, locked, SlotHeader.Next(locked, SlotState.Free, 0, 0));
         if (seen != locked && SlotHeader.State(seen) == SlotState.Orphan && SlotHeader.Version(seen) == ((SlotHeader.Version(locked) + 1) & (uint)SlotHeader.VersionMask))
-            CompareSwap(slotOffset, seen, SlotHeader.Next(seen, SlotState.Free, 0, 0));
+            TryFree(slotOffset, seen);
     }
 
     /// <summary>Reads the key's location one-sided, then its SSD block through NVMe-oF target offload.</summary>
@@ -153,7 +153,7 @@ public sealed unsafe partial class ScalioClient
                 ulong h = _layout.HeaderAt(image, j);
                 if (SlotHeader.Fingerprint(h) != fp) continue;
                 var st = SlotHeader.State(h);
-                long off = BucketOffset(bucket) + (long)j * _layout.SlotSize;
+                long off = SlotOffset(bucket, j);
                 if (st == SlotState.Filling)
                 {
                     if (CompareSwap(off, h, SlotHeader.Next(h, SlotState.Orphan)) != h) clean = false;
@@ -168,7 +168,7 @@ public sealed unsafe partial class ScalioClient
                     }
                     bool same = status == OpStatus.Ok && SlotLayout.ValueLength(slot) == valueLength
                         && slot.Slice(_layout.ValueOffset, valueLength).SequenceEqual(value[..valueLength]);
-                    if (!same && CompareSwap(off, h, SlotHeader.Next(h, SlotState.Free, 0, 0)) != h) clean = false;
+                    if (!same && !TryFree(off, h)) clean = false;
                 }
             }
             if (clean) return status;

@@ -88,6 +88,12 @@ public sealed unsafe partial class ScalioClient : IDisposable
 
     private long BucketOffset(int bucket) => _server.BucketsOffset + (long)bucket * _layout.BucketSize;
 
+    private long SlotOffset(int bucket, int slot) => BucketOffset(bucket) + (long)slot * _layout.SlotSize;
+
+    /// <summary>CAS a slot from <paramref name="expected"/> to FREE (next version, no fingerprint or lease); true when it won.</summary>
+    private bool TryFree(long slotOffset, ulong expected)
+        => CompareSwap(slotOffset, expected, SlotHeader.Next(expected, SlotState.Free, 0, 0)) == expected;
+
     private Span<byte> BucketImage => _mr.Slice(_bucketOff, _layout.BucketSize);
 
     // ---- one-sided primitives (each is one round trip) ----

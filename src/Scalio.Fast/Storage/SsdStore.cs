@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Rpc;
 using Scalio.Verbs;

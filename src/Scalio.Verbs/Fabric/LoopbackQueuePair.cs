@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Scalio.Verbs;
 
 /// <summary>Queue pair of the loopback provider. Requests execute in the posting thread under the queue pair's
@@ -239,6 +237,5 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
             }
             Monitor.PulseAll(_receiveGate);
         }
-        Debug.Assert(_state == QueuePairState.Closed);
     }
 }
