@@ -45,6 +45,9 @@ public sealed class ScalioStoreOptions
 
     /// <summary>Lease after which a stuck FILLING slot may be reclaimed, in milliseconds.</summary>
     public int LeaseMilliseconds { get; init; } = 1000;
+
+    /// <summary>Checker harness only: a deliberately wrong write path (see <see cref="Server.BrokenWriteMode"/>).</summary>
+    internal BrokenWriteMode BrokenWriteMode { get; init; }
 }
 
 /// <summary>Whole-store counters, summed over the server, the offload target, the devices and every client.</summary>
@@ -106,6 +109,7 @@ public sealed class ScalioStore : IDisposable
                 PageSize = pageSize,
                 Workers = o.ServerWorkers,
                 LeaseMilliseconds = o.LeaseMilliseconds,
+                BrokenWriteMode = o.BrokenWriteMode,
             });
             _target = new OffloadTarget(_fabric, _devices, new OffloadTargetOptions { Threads = o.OffloadThreads });
         }

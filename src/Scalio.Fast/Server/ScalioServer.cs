@@ -133,8 +133,9 @@ public sealed unsafe partial class ScalioServer : IDisposable
             case RpcOp.Put:
             case RpcOp.Delete:
             {
+                if (_options.BrokenWriteMode == BrokenWriteMode.WriteCacheFirst) Invalidate(in hash, key); // harness-only bug
                 var status = _store.Write(in hash, key, value, remove: op == RpcOp.Delete, scratchA, scratchB);
-                if (status == OpStatus.Ok) Invalidate(in hash, key);
+                if (status == OpStatus.Ok && _options.BrokenWriteMode != BrokenWriteMode.WriteCacheFirst) Invalidate(in hash, key);
                 return RpcFormat.WriteReply(reply, status, id, default);
             }
             default:

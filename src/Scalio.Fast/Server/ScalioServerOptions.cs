@@ -29,6 +29,9 @@ public sealed class ScalioServerOptions
     /// <summary>Change slot headers through the fabric's own atomics even when the provider declares CPU atomics coherent.</summary>
     public bool ForceFabricAtomics { get; init; }
 
+    /// <summary>Checker harness only: a deliberately wrong write ordering (see <see cref="BrokenWriteMode"/>).</summary>
+    internal BrokenWriteMode BrokenWriteMode { get; init; }
+
     /// <summary>Checks the options and throws a clear error when they do not make sense.</summary>
     public void Validate()
     {
