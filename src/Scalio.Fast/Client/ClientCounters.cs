@@ -25,6 +25,9 @@ public struct ClientCounters
     public long Reclaims;
     /// <summary>Times a reader waited on another client's fill.</summary>
     public long FillWaits;
+    /// <summary>VALID slots freed because their body never verified under an unchanged header (overwritten by the late
+    /// body WRITE of a filler whose slot had been reclaimed).</summary>
+    public long StaleBodiesFreed;
     /// <summary>Bytes moved over the fabric by this client.</summary>
     public long BytesMoved;
 
@@ -34,5 +37,6 @@ public struct ClientCounters
         Gets += o.Gets; Hits += o.Hits; Fills += o.Fills; DirectReads += o.DirectReads; Writes += o.Writes;
         RoundTrips += o.RoundTrips; OffloadedReads += o.OffloadedReads; TornRetries += o.TornRetries;
         LockConflicts += o.LockConflicts; Reclaims += o.Reclaims; FillWaits += o.FillWaits; BytesMoved += o.BytesMoved;
+        StaleBodiesFreed += o.StaleBodiesFreed;
     }
 }

@@ -23,13 +23,15 @@ public sealed unsafe partial class ScalioClient
         ushort fp = hash.Fingerprint;
         long waitStart = 0;
         int slots = _layout.SlotsPerBucket;
+        ulong lastTornHeader = 0;
+        int tornRepeats = 0;
 
         for (int attempt = 0; attempt < _options.MaxAttempts; attempt++)
         {
             ReadBucket(bucket);
             var image = BucketImage;
 
-            int free = -1, oldest = -1, pending = -1, expired = -1;
+            int free = -1, oldest = -1, pending = -1, expired = -1, tornSlot = -1;
             uint oldestStamp = uint.MaxValue;
             bool torn = false;
             for (int i = 0; i < slots; i++)
@@ -50,7 +52,7 @@ public sealed unsafe partial class ScalioClient
                                 WriteStampUnsignaled(SlotOffset(bucket, i));
                                 return OpStatus.Ok;
                             }
-                            torn |= t;
+                            if (t) { torn = true; tornSlot = i; }
                         }
                         uint stamp = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(slot[SlotLayout.StampOffset..]);
                         if (stamp < oldestStamp || oldest < 0) { oldestStamp = stamp; oldest = i; }
@@ -71,8 +73,17 @@ public sealed unsafe partial class ScalioClient
 
             if (torn)
             {
-                // A slot of this key was caught mid-change: re-read.
+                // A slot of this key was caught mid-change: re-read. A VALID header that stays put while its body never
+                // verifies was overwritten by the late body WRITE of a filler whose slot was reclaimed: free it.
                 _counters.TornRetries++;
+                ulong th = _layout.HeaderAt(image, tornSlot);
+                tornRepeats = th == lastTornHeader ? tornRepeats + 1 : 1;
+                lastTornHeader = th;
+                if (tornRepeats >= StaleBodyRereads && TryFree(SlotOffset(bucket, tornSlot), th))
+                {
+                    _counters.StaleBodiesFreed++;
+                    tornRepeats = 0;
+                }
                 continue;
             }
 
@@ -101,7 +112,7 @@ public sealed unsafe partial class ScalioClient
                 return st;
             }
 
-            int victim = free >= 0 ? free : oldest;
+            int victim = free >= 0 ? free : _options.Eviction == EvictionPolicy.Sampled ? SampledVictim(image, oldest) : oldest;
             if (victim < 0)
             {
                 if (expired >= 0)

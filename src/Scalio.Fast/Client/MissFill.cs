@@ -1,5 +1,6 @@
 using Scalio.Fast.Cache;
 using Scalio.Fast.Rpc;
+using Scalio.Fast.Server;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
 
@@ -38,7 +39,8 @@ public sealed unsafe partial class ScalioClient
             ulong h = _layout.HeaderAt(image, j);
             if (SlotHeader.Fingerprint(h) != fp) continue;
             var st = SlotHeader.State(h);
-            if (st == SlotState.Filling || (st == SlotState.Valid && _layout.Matches(_layout.SlotAt(image, j), key, h, out _)))
+            // A VALID slot of this fingerprint whose image is torn may hold this key: step back too (conservative).
+            if (st == SlotState.Filling || (st == SlotState.Valid && (_layout.Matches(_layout.SlotAt(image, j), key, h, out bool torn) || torn)))
             {
                 Release(slotOffset, locked);
                 return FillResult.Retry;
@@ -61,6 +63,12 @@ public sealed unsafe partial class ScalioClient
         chain[0] = WorkRequest.Write(NextId(), _mr.AddressOf(_slotOff + SlotLayout.ChecksumOffset), (uint)bodyLength, _mr.LocalKey,
             (ulong)(slotOffset + SlotLayout.ChecksumOffset), _server.CacheKey, WorkFlags.None);
         ulong id = NextId();
+        if (_unguardedFill)
+        {
+            PublishUnguarded(chain, id, slotOffset, valid, bodyLength);
+            _counters.Fills++;
+            return FillResult.Ok;
+        }
         chain[1] = WorkRequest.CompareSwap(id, _mr.AddressOf(_atomicOff), _mr.LocalKey, (ulong)slotOffset, _server.CacheKey, locked, valid);
         _qp.PostSend(chain);
         _counters.RoundTrips++;
@@ -75,6 +83,21 @@ public sealed unsafe partial class ScalioClient
         }
         _counters.Fills++;
         return FillResult.Ok;
+    }
+
+    /// <summary>
+    /// CHECKER HARNESS ONLY (<see cref="BrokenWriteMode.UnguardedFill"/>): publishes with a plain WRITE of the VALID
+    /// header instead of a CAS from our FILLING header, so a fill that a write orphaned meanwhile still becomes VALID
+    /// with the value read before the write. Never used by a correctly configured client.
+    /// </summary>
+    private void PublishUnguarded(Span<WorkRequest> chain, ulong id, long slotOffset, ulong valid, int bodyLength)
+    {
+        *(ulong*)(_mr.Address + _atomicOff + 8) = valid;
+        chain[1] = WorkRequest.Write(id, _mr.AddressOf(_atomicOff + 8), 8, _mr.LocalKey, (ulong)slotOffset, _server.CacheKey);
+        _qp.PostSend(chain);
+        _counters.RoundTrips++;
+        _counters.BytesMoved += bodyLength + 8;
+        Await(id);
     }
 
     /// <summary>Gives a locked slot back: FILLING -> FREE, or ORPHAN -> FREE when a write orphaned it meanwhile.</summary>

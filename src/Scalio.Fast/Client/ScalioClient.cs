@@ -19,6 +19,12 @@ public sealed class ScalioClientOptions
 
     /// <summary>Attempts a GET makes before giving up with <see cref="OpStatus.Timeout"/>.</summary>
     public int MaxAttempts { get; init; } = 100_000;
+
+    /// <summary>How a miss picks the VALID slot to evict when its bucket has no FREE slot.</summary>
+    public EvictionPolicy Eviction { get; init; } = EvictionPolicy.BucketLru;
+
+    /// <summary>Slots sampled by <see cref="EvictionPolicy.Sampled"/> (1 .. slots per bucket; more is closer to LRU).</summary>
+    public int EvictionSamples { get; init; } = 2;
 }
 
 /// <summary>
@@ -42,12 +48,18 @@ public sealed unsafe partial class ScalioClient : IDisposable
     private ClientCounters _counters;
     private bool _disposed;
 
-    internal ScalioClient(ProtectionDomain domain, ScalioServer server, OffloadTarget target, ScalioClientOptions? options = null)
+    private readonly bool _unguardedFill;
+
+    internal ScalioClient(ProtectionDomain domain, ScalioServer server, OffloadTarget target, ScalioClientOptions? options = null,
+        BrokenWriteMode brokenWriteMode = BrokenWriteMode.None)
     {
+        _unguardedFill = brokenWriteMode == BrokenWriteMode.UnguardedFill;
         _domain = domain;
         _server = server.Describe();
         _layout = _server.Layout;
         _options = options ?? new ScalioClientOptions();
+        if (_options.EvictionSamples < 1 || _options.EvictionSamples > _layout.SlotsPerBucket)
+            throw new ArgumentOutOfRangeException(nameof(options), $"EvictionSamples must be 1..{_layout.SlotsPerBucket} (the slots of a bucket)");
         _messageSize = (RpcFormat.RequestHeaderSize + _layout.KeyCapacity + _layout.ValueCapacity + 63) & ~63;
         int off = 0;
         _bucketOff = off; off += (_layout.BucketSize + 63) & ~63;

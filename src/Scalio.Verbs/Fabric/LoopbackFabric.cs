@@ -20,7 +20,10 @@ public sealed class LoopbackOptions
 }
 
 /// <summary>
-/// Faults the loopback provider can inject so that protocol tests see what real fabrics do rarely.
+/// Faults the loopback provider can inject so that protocol tests see what real fabrics do rarely. Every hook runs
+/// in the posting thread (the loopback "NIC" is the poster), so a delay in a hook slows that queue pair only and
+/// reorders its effects and completions against every other queue pair. <see cref="LoopbackFaultInjector"/> is a
+/// seeded implementation; tests subclass this type for targeted faults.
 /// </summary>
 public class LoopbackFaults
 {
@@ -28,14 +31,29 @@ public class LoopbackFaults
     /// Called before a READ copies remote memory. Return a boundary in (0, length) to split the copy there and
     /// run <see cref="BetweenTornHalves"/> between the halves (a torn read); return 0 to copy in one piece.
     /// </summary>
-    public virtual int TearReadAt(uint remoteKey, ulong remoteOffset, uint length) => 0;
+    /// <param name="queuePairNumber">The posting queue pair.</param>
+    /// <param name="remoteKey">Remote key of the region read.</param>
+    /// <param name="remoteOffset">Offset of the READ in the region.</param>
+    /// <param name="length">Bytes read.</param>
+    public virtual int TearReadAt(uint queuePairNumber, uint remoteKey, ulong remoteOffset, uint length) => 0;
 
-    /// <summary>Runs between the two halves of a torn READ (e.g. sleeps or signals another thread).</summary>
-    public virtual void BetweenTornHalves() => Thread.Yield();
+    /// <summary>Runs between the two halves of a torn READ (e.g. sleeps, or lets a writer land in between).</summary>
+    /// <param name="queuePairNumber">The posting queue pair.</param>
+    public virtual void BetweenTornHalves(uint queuePairNumber) => Thread.Yield();
 
     /// <summary>Called before every request executes; a delay here (in the posting thread) slows that queue pair only,
-    /// which reorders its effects against other queue pairs.</summary>
+    /// which reorders its effects against other queue pairs. Throwing <see cref="LoopbackCrashException"/> here
+    /// simulates the death of the posting process: the request does not execute and the queue pair goes to the
+    /// error state.</summary>
+    /// <param name="queuePairNumber">The posting queue pair.</param>
+    /// <param name="request">The request about to execute.</param>
     public virtual void BeforeExecute(uint queuePairNumber, in WorkRequest request) { }
+
+    /// <summary>Called after a request took effect and before its completion is queued: a delay here delays the
+    /// completion (the effect is already visible to everyone else).</summary>
+    /// <param name="queuePairNumber">The posting queue pair.</param>
+    /// <param name="request">The request that executed.</param>
+    public virtual void BeforeCompletion(uint queuePairNumber, in WorkRequest request) { }
 }
 
 /// <summary>

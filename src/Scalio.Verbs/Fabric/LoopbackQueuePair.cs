@@ -73,9 +73,10 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
         else
         {
             var faults = _domain.Fabric.Options.Faults;
-            faults?.BeforeExecute(Number, in wr);
+            if (faults is not null) BeforeExecuteWithFaults(faults, in wr);
             LoopbackFabric.SpinNanoseconds(_domain.Fabric.Options.LatencyNanoseconds);
             status = ExecuteOn(peer, in wr, faults);
+            faults?.BeforeCompletion(Number, in wr);
         }
 
         if (status != CompletionStatus.Success)
@@ -92,6 +93,20 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
                 ByteLength = status == CompletionStatus.Success ? bytes : 0,
                 QueuePairNumber = Number,
             });
+        }
+    }
+
+    private void BeforeExecuteWithFaults(LoopbackFaults faults, in WorkRequest wr)
+    {
+        try
+        {
+            faults.BeforeExecute(Number, in wr);
+        }
+        catch (LoopbackCrashException)
+        {
+            // The posting process "died" here: nothing it posts from now on executes.
+            _state = QueuePairState.Error;
+            throw;
         }
     }
 
@@ -113,11 +128,11 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
                 byte* remote = ResolveRemote(peer, wr.RemoteKey, wr.RemoteOffset, wr.Length, MemoryAccess.RemoteRead);
                 if (remote == null) return CompletionStatus.RemoteAccessError;
                 byte* dst = (byte*)wr.LocalAddress;
-                int tear = faults is null ? 0 : faults.TearReadAt(wr.RemoteKey, wr.RemoteOffset, wr.Length);
+                int tear = faults is null ? 0 : faults.TearReadAt(Number, wr.RemoteKey, wr.RemoteOffset, wr.Length);
                 if (tear > 0 && (uint)tear < wr.Length)
                 {
                     Buffer.MemoryCopy(remote, dst, tear, tear);
-                    faults!.BetweenTornHalves();
+                    faults!.BetweenTornHalves(Number);
                     Buffer.MemoryCopy(remote + tear, dst + tear, wr.Length - tear, wr.Length - tear);
                 }
                 else

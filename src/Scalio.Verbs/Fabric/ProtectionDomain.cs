@@ -52,6 +52,15 @@ public abstract unsafe class ProtectionDomain : IDisposable
             _tag = (_tag + 0x2F1) & 0x7FFF;
             uint key = (uint)(slot + 1) | ((uint)(_tag | 0x8000) << 16);
             var region = new MemoryRegion(this, p, length, access, key, key ^ 0x5A5A0000u, owned);
+            try
+            {
+                OnRegistering(region);
+            }
+            catch
+            {
+                if (owned) NativeMemory.AlignedFree(p);
+                throw;
+            }
             Volatile.Write(ref _regions[slot], region);
             return region;
         }
@@ -63,9 +72,23 @@ public abstract unsafe class ProtectionDomain : IDisposable
         {
             int slot = (int)(region.LocalKey & 0xFFFF) - 1;
             if ((uint)slot < (uint)_regions.Length && ReferenceEquals(_regions[slot], region))
+            {
                 Volatile.Write(ref _regions[slot], null);
+                OnDeregistered(region);
+            }
         }
     }
+
+    /// <summary>Provider hook: called (under the domain's lock) before a new region becomes visible; a provider
+    /// registers the memory with its hardware here. Throwing cancels the registration.</summary>
+    protected virtual void OnRegistering(MemoryRegion region) { }
+
+    /// <summary>Provider hook: called (under the domain's lock) after a region was removed, before owned memory is
+    /// freed; a provider deregisters the memory from its hardware here.</summary>
+    protected virtual void OnDeregistered(MemoryRegion region) { }
+
+    /// <summary>Provider hook: called once by <see cref="Dispose"/> after every region was deregistered.</summary>
+    protected virtual void OnDisposed() { }
 
     /// <summary>Finds the region a local key names; null when none.</summary>
     public MemoryRegion? FindLocal(uint localKey)
@@ -104,6 +127,7 @@ public abstract unsafe class ProtectionDomain : IDisposable
             regions = (MemoryRegion?[])_regions.Clone();
         }
         foreach (var r in regions) r?.Dispose();
+        OnDisposed();
         GC.SuppressFinalize(this);
     }
 }

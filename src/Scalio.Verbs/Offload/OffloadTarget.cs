@@ -14,6 +14,9 @@ public sealed class OffloadTargetOptions
 
     /// <summary>Command capsules a connection may have outstanding.</summary>
     public int QueueDepth { get; init; } = 8;
+
+    /// <summary>Optional delay injection (tests and the checker harness only): slows chosen commands.</summary>
+    public OffloadTargetFaults? Faults { get; init; }
 }
 
 /// <summary>
@@ -167,6 +170,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         else
         {
             var sqe = SubmissionQueueEntry.Read(capsule);
+            _options.Faults?.BeforeCommand(in sqe);
             var status = Transfer(conn, in sqe, out cqe, (ushort)slot);
             if (!status.IsSuccess) cqe = new CompletionQueueEntry { CommandId = sqe.CommandId, SqHead = (ushort)slot, SqId = 1, Status = status };
         }

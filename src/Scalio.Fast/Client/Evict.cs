@@ -1,0 +1,51 @@
+using System.Buffers.Binary;
+using Scalio.Fast.Cache;
+
+namespace Scalio.Fast.Client;
+
+/// <summary>How a miss picks the slot to evict from a bucket that has no FREE slot.</summary>
+public enum EvictionPolicy
+{
+    /// <summary>Bucket-local LRU: the VALID slot with the oldest access stamp (every slot's stamp is in the bucket image
+    /// the GET already read, so this costs nothing extra).</summary>
+    BucketLru = 0,
+
+    /// <summary>Sampled LRU: the VALID slot with the oldest stamp among <see cref="ScalioClientOptions.EvictionSamples"/>
+    /// slots drawn at random (as Redis approximates LRU). Spreads evictions over the bucket, so clients that miss at
+    /// the same moment rarely pick the same victim and collide on its CAS.</summary>
+    Sampled = 1,
+}
+
+public sealed unsafe partial class ScalioClient
+{
+    /// <summary>Identical torn reads of one VALID header after which its body is treated as stale and the slot freed.</summary>
+    private const int StaleBodyRereads = 4;
+
+    /// <summary>
+    /// Sampled eviction: draws <see cref="ScalioClientOptions.EvictionSamples"/> distinct slots of the bucket image and
+    /// returns the VALID one with the oldest access stamp; <paramref name="fallback"/> (the bucket's LRU slot) when no
+    /// sampled slot is VALID.
+    /// </summary>
+    private int SampledVictim(ReadOnlySpan<byte> image, int fallback)
+    {
+        int slots = _layout.SlotsPerBucket;
+        int samples = Math.Min(_options.EvictionSamples, slots);
+        ulong taken = 0;
+        int victim = -1;
+        uint victimStamp = uint.MaxValue;
+        for (int n = 0; n < samples; n++)
+        {
+            int i = NextRandom(slots);
+            while ((taken & (1UL << i)) != 0) i = i + 1 == slots ? 0 : i + 1; // distinct slots
+            taken |= 1UL << i;
+            if (SlotHeader.State(_layout.HeaderAt(image, i)) != SlotState.Valid) continue;
+            uint stamp = BinaryPrimitives.ReadUInt32LittleEndian(_layout.SlotAt(image, i)[SlotLayout.StampOffset..]);
+            if (victim < 0 || stamp < victimStamp)
+            {
+                victim = i;
+                victimStamp = stamp;
+            }
+        }
+        return victim >= 0 ? victim : fallback;
+    }
+}
