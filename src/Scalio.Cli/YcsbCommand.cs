@@ -18,7 +18,7 @@ internal static class YcsbCommand
         var threads = new Option<int>("--threads", "-t") { Description = "Client threads", DefaultValueFactory = _ => 2 };
         var cache = new Option<double>("--cache-fraction") { Description = "Cache slots as a fraction of the records", DefaultValueFactory = _ => 0.10 };
         var ssds = new Option<int>("--ssds") { Description = "Number of SSD namespaces", DefaultValueFactory = _ => 1 };
-        var dataDir = new Option<string?>("--data-dir") { Description = "Put the namespaces in files in this directory (real I/O) instead of RAM" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Put the namespaces in files in this directory (real I/O, O_DIRECT where the filesystem allows) instead of RAM; existing files are recovered and reused (same --records and --ssds)" };
         var variant = new Option<string>("--variant") { Description = "Key choice: ycsb-c (the C++ port used by LEED and Scalio) or official (Java CoreWorkload)", DefaultValueFactory = _ => "ycsb-c" };
         var seed = new Option<long>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--server-workers") { Description = "Server worker threads", DefaultValueFactory = _ => 1 };
@@ -56,15 +56,25 @@ internal static class YcsbCommand
             options.Validate();
             string? dir = parse.GetValue(dataDir);
             if (dir is not null) Directory.CreateDirectory(dir);
-            using var store = new ScalioStore(new ScalioStoreOptions
+            ScalioStore opened;
+            try
             {
-                ExpectedRecords = n + n / 4,
-                CacheFraction = parse.GetValue(cache) * n / (n + n / 4),
-                Devices = parse.GetValue(ssds),
-                DataDirectory = dir,
-                ServerWorkers = parse.GetValue(workers),
-                Layout = SlotLayout.Default,
-            });
+                opened = new ScalioStore(new ScalioStoreOptions
+                {
+                    ExpectedRecords = n + n / 4,
+                    CacheFraction = parse.GetValue(cache) * n / (n + n / 4),
+                    Devices = parse.GetValue(ssds),
+                    DataDirectory = dir,
+                    ServerWorkers = parse.GetValue(workers),
+                    Layout = SlotLayout.Default,
+                });
+            }
+            catch (Exception e) when (dir is not null && e is InvalidDataException or InvalidOperationException or IOException)
+            {
+                Console.Error.WriteLine($"cannot open the store in {dir}: {e.Message}");
+                return 2;
+            }
+            using var store = opened;
             var target = new ScalioYcsbTarget(store, "scalio");
             var runner = new YcsbRunner(options);
             AnsiConsole.MarkupLine($"[grey]Scalio.Fast embedded: {store.CacheSlots:N0} cache slots for {n:N0} records, {store.Options.Devices} SSD ({(dir is null ? "RAM" : "file: " + Markup.Escape(dir))}), {options.Threads} client thread(s), workload {parsed}, {v}[/]");

@@ -11,8 +11,9 @@ namespace Scalio.Fast.Server;
 
 /// <summary>
 /// The server: owns the DRAM cache (registered for one-sided client access), the location index and the SSD store.
-/// Its worker threads only handle writes (PUT/DELETE over two-sided messages): durable SSD write, index update,
-/// invalidation of every cached slot of the key, reply. It never serves a cache hit or an SSD read for a client.
+/// Its worker threads only handle writes (PUT/DELETE over two-sided messages), batched per SSD: durable SSD write,
+/// index update, invalidation of every cached slot of the key, reply. It never serves a cache hit or an SSD read for
+/// a Scalio client. Opening a server formats blank devices and recovers formatted ones (checkpoint plus log replay).
 /// </summary>
 public sealed unsafe partial class ScalioServer : IDisposable
 {
@@ -27,6 +28,10 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private readonly SsdStore _store;
     private readonly ServerAtomics _atomics;
     private readonly Worker[] _workers;
+    private readonly DeviceQueue[] _queues;
+    private readonly long _idleTicks;
+    private readonly long _writerWindowTicks = Stopwatch.Frequency / 20; // a connection that wrote in the last 50 ms is a writer
+    private long _pendingWrites, _activeWriters, _writersCountedAt;
     private readonly long _clockBase;
     private volatile bool _stopping;
     private int _nextWorker;
@@ -47,7 +52,18 @@ public sealed unsafe partial class ScalioServer : IDisposable
         BinaryPrimitives.WriteInt32LittleEndian(control[8..], _options.CacheBuckets);
         BinaryPrimitives.WriteInt32LittleEndian(control[12..], _layout.SlotSize);
         BinaryPrimitives.WriteInt32LittleEndian(control[16..], _layout.SlotsPerBucket);
-        _store = new SsdStore(_domain, [.. devices], _options.SsdBuckets, _options.PageSize);
+        try
+        {
+            _store = new SsdStore(_domain, [.. devices], _options.SsdBuckets, _options.PageSize, _options.BatchSize);
+        }
+        catch
+        {
+            _domain.Dispose(); // the devices could not be formatted or recovered: release the cache region too
+            throw;
+        }
+        _idleTicks = (long)(_options.BatchIdleTimeout.TotalSeconds * Stopwatch.Frequency);
+        _queues = new DeviceQueue[devices.Count];
+        for (int d = 0; d < _queues.Length; d++) _queues[d] = new DeviceQueue(_options.BatchSize, _layout.KeyCapacity, _layout.ValueCapacity);
         _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics);
         _clockBase = Stopwatch.GetTimestamp();
         _workers = new Worker[_options.Workers];
@@ -85,11 +101,41 @@ public sealed unsafe partial class ScalioServer : IDisposable
     /// <summary>Busy time of the worker threads (the server CPU time the design spends), in nanoseconds.</summary>
     public long BusyNanoseconds => (long)(Volatile.Read(ref _busyTicks) * (1e9 / Stopwatch.Frequency));
 
-    /// <summary>SSD page reads issued by the server CPU.</summary>
+    /// <summary>SSD read commands issued by the server CPU (rewrites, cleaning, recovery, LEED-style reads).</summary>
     public long SsdReads => _store.ServerReads;
 
-    /// <summary>SSD page writes issued by the server CPU.</summary>
+    /// <summary>SSD write commands issued by the server CPU (batches, superblock, checkpoints).</summary>
     public long SsdWrites => _store.ServerWrites;
+
+    /// <summary>Write batches committed (summed over devices).</summary>
+    public long BatchesCommitted => Sum(static l => l.Batches);
+
+    /// <summary>Live blocks moved by the log cleaner.</summary>
+    public long Relocations => Sum(static l => l.Relocations);
+
+    /// <summary>Checkpoints written.</summary>
+    public long Checkpoints => Sum(static l => l.Checkpoints);
+
+    /// <summary>Blocks the server found failing their checksum (reported to writers as <see cref="OpStatus.Corrupt"/>).</summary>
+    public long CorruptBlocks => Sum(static l => l.CorruptBlocks);
+
+    /// <summary>What opening each device found: formatted, or recovered from checkpoint and log.</summary>
+    public IReadOnlyList<RecoveryReport> Recovery
+    {
+        get
+        {
+            var r = new RecoveryReport[_store.Logs.Count];
+            for (int i = 0; i < r.Length; i++) r[i] = _store.Logs[i].Recovery;
+            return r;
+        }
+    }
+
+    private long Sum(Func<DeviceLog, long> f)
+    {
+        long n = 0;
+        foreach (var l in _store.Logs) n += f(l);
+        return n;
+    }
 
     internal SsdStore Store => _store;
 
@@ -117,33 +163,31 @@ public sealed unsafe partial class ScalioServer : IDisposable
         }
     }
 
-    /// <summary>Handles one request; returns the reply length written to <paramref name="reply"/>.</summary>
-    private int Handle(ReadOnlySpan<byte> message, Span<byte> reply, Span<byte> scratchA, Span<byte> scratchB)
+    /// <summary>
+    /// Handles one received request. PUT/DELETE join their device's open batch (the reply goes out when the batch is
+    /// committed, see BatchedWrite.cs); a malformed request or a server-side GET is answered at once.
+    /// </summary>
+    private void HandleMessage(Connection conn, int slot, ReadOnlySpan<byte> message, Span<byte> scratch)
     {
         Interlocked.Increment(ref _requests);
         if (!RpcFormat.TryReadRequest(message, out var op, out ulong id, out var key, out var value)
             || key.Length == 0 || key.Length > _layout.KeyCapacity || value.Length > _layout.ValueCapacity)
         {
             Interlocked.Increment(ref _badRequests);
-            return RpcFormat.WriteReply(reply, OpStatus.InvalidArgument, id, default);
+            conn.PostReceive(slot);
+            conn.SendReply(slot, RpcFormat.WriteReply(conn.Reply(slot), OpStatus.InvalidArgument, id, default));
+            return;
         }
         var hash = new KeyHash(key);
-        switch (op)
+        if (op is RpcOp.Put or RpcOp.Delete)
         {
-            case RpcOp.Put:
-            case RpcOp.Delete:
-            {
-                if (_options.BrokenWriteMode == BrokenWriteMode.WriteCacheFirst) Invalidate(in hash, key); // harness-only bug
-                var status = _store.Write(in hash, key, value, remove: op == RpcOp.Delete, scratchA, scratchB);
-                if (status == OpStatus.Ok && _options.BrokenWriteMode != BrokenWriteMode.WriteCacheFirst) Invalidate(in hash, key);
-                return RpcFormat.WriteReply(reply, status, id, default);
-            }
-            default:
-            {
-                var status = _store.Read(in hash, key, scratchA, out var found);
-                return RpcFormat.WriteReply(reply, status, id, status == OpStatus.Ok ? found : default);
-            }
+            Enqueue(conn, slot, id, in hash, key, value, remove: op == RpcOp.Delete);
+            return;
         }
+        var status = _store.Read(in hash, key, scratch, out var found);
+        int n = RpcFormat.WriteReply(conn.Reply(slot), status, id, status == OpStatus.Ok ? found : default);
+        conn.PostReceive(slot);
+        conn.SendReply(slot, n);
     }
 
     /// <summary>Stops the workers and releases memory.</summary>
@@ -151,7 +195,20 @@ public sealed unsafe partial class ScalioServer : IDisposable
     {
         if (_stopping) return;
         _stopping = true;
-        foreach (var w in _workers) { w.ReceiveQueue.WakeAll(); w.Thread.Join(); w.Dispose(); }
+        foreach (var w in _workers) { w.ReceiveQueue.WakeAll(); w.Thread.Join(); }
+        // Clean shutdown: commit what is queued (its writers get their replies), then checkpoint every device so the
+        // next open replays nothing.
+        for (int d = 0; d < _queues.Length; d++) Flush(d, force: true);
+        try
+        {
+            _store.Checkpoint();
+        }
+        catch (IOException)
+        {
+            // The previous checkpoint and the log still recover everything; nothing acknowledged depends on this one.
+        }
+        foreach (var w in _workers) w.Dispose();
+        foreach (var q in _queues) q.Dispose();
         _atomics.Dispose();
         _store.Dispose();
         _domain.Dispose();
@@ -170,7 +227,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
         public Worker(ScalioServer server, int index)
         {
             _server = server;
-            _scratch = (byte*)NativeMemory.AlignedAlloc((nuint)server._options.PageSize * 2, 4096);
+            _scratch = (byte*)NativeMemory.AlignedAlloc((nuint)server._options.PageSize, 4096);
             Thread = new Thread(Run) { IsBackground = true, Name = $"scalio-server-{index}" };
         }
 
@@ -188,28 +245,39 @@ public sealed unsafe partial class ScalioServer : IDisposable
             }
         }
 
+        /// <summary>Connections of this worker that sent a write within <paramref name="window"/> ticks.</summary>
+        public int CountWriters(long now, long window)
+        {
+            int n = 0;
+            foreach (var c in Volatile.Read(ref _byIndex)) if (now - Volatile.Read(ref c.LastWriteTimestamp) <= window) n++;
+            return n;
+        }
+
         private void Run()
         {
             var s = _server;
-            var scratchA = new Span<byte>(_scratch, s._options.PageSize);
-            var scratchB = new Span<byte>(_scratch + s._options.PageSize, s._options.PageSize);
+            var scratch = new Span<byte>(_scratch, s._options.PageSize);
             while (!s._stopping)
             {
-                if (!ReceiveQueue.PollBlocking(out var wc, spinIterations: 500, timeoutMilliseconds: 100)) continue;
+                bool pending = s.AnyPending();
+                bool got = ReceiveQueue.PollBlocking(out var wc, spinIterations: 500, timeoutMilliseconds: pending ? 1 : 100);
                 long start = Stopwatch.GetTimestamp();
-                var conns = Volatile.Read(ref _byIndex);
-                int ci = (int)(wc.Id >> 16), slot = (int)(wc.Id & 0xFFFF);
-                if ((uint)ci >= (uint)conns.Length) continue;
-                var conn = conns[ci];
-                if (wc.IsSuccess)
+                bool worked = false;
+                while (got)
                 {
-                    var message = conn.Receive(slot)[..(int)wc.ByteLength];
-                    int n = s.Handle(message, conn.Reply, scratchA, scratchB);
-                    conn.PostReceive(slot);
-                    conn.SendReply(n);
-                    while (SendQueue.TryPoll(out _)) { }
+                    worked = true;
+                    var conns = Volatile.Read(ref _byIndex);
+                    int ci = (int)(wc.Id >> 16), slot = (int)(wc.Id & 0xFFFF);
+                    if ((uint)ci < (uint)conns.Length && wc.IsSuccess)
+                    {
+                        var conn = conns[ci];
+                        s.HandleMessage(conn, slot, conn.Receive(slot)[..(int)wc.ByteLength], scratch);
+                    }
+                    got = ReceiveQueue.TryPoll(out wc); // drain what has arrived before looking at timeouts
                 }
-                Interlocked.Add(ref s._busyTicks, Stopwatch.GetTimestamp() - start);
+                if (s.FlushDue(start)) worked = true;
+                while (SendQueue.TryPoll(out _)) { }
+                if (worked) Interlocked.Add(ref s._busyTicks, Stopwatch.GetTimestamp() - start);
             }
         }
 
@@ -227,8 +295,11 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private sealed class Connection : IDisposable
     {
         private readonly QueuePair _qp;
-        private readonly MemoryRegion _buffers; // [receives][reply]
+        private readonly MemoryRegion _buffers; // [receives][one reply buffer per receive slot]
         private readonly int _index, _messageSize, _replyOffset;
+
+        /// <summary>Stopwatch timestamp of this connection's last PUT/DELETE (group commit counts recent writers).</summary>
+        public long LastWriteTimestamp = long.MinValue / 2;
 
         public Connection(QueuePair qp, ProtectionDomain domain, int index, int receives, int messageSize)
         {
@@ -236,13 +307,14 @@ public sealed unsafe partial class ScalioServer : IDisposable
             _index = index;
             _messageSize = (messageSize + 63) & ~63;
             _replyOffset = receives * _messageSize;
-            _buffers = domain.Allocate((nuint)(_replyOffset + _messageSize), MemoryAccess.LocalWrite, 64);
+            _buffers = domain.Allocate((nuint)(2 * _replyOffset), MemoryAccess.LocalWrite, 64);
             for (int i = 0; i < receives; i++) PostReceive(i);
         }
 
         public Span<byte> Receive(int slot) => _buffers.Slice(slot * _messageSize, _messageSize);
 
-        public Span<byte> Reply => _buffers.Slice(_replyOffset, _messageSize);
+        /// <summary>Reply buffer of a receive slot: replies of one connection may be sent by different workers.</summary>
+        public Span<byte> Reply(int slot) => _buffers.Slice(_replyOffset + slot * _messageSize, _messageSize);
 
         public void PostReceive(int slot)
         {
@@ -250,8 +322,11 @@ public sealed unsafe partial class ScalioServer : IDisposable
             _qp.PostReceive(new ReceiveRequest(((ulong)_index << 16) | (uint)slot, _buffers.AddressOf(slot * _messageSize), (uint)_messageSize, _buffers.LocalKey));
         }
 
-        public void SendReply(int length)
-            => _qp.PostSend(WorkRequest.Send(0, _buffers.AddressOf(_replyOffset), (uint)length, _buffers.LocalKey, WorkFlags.None));
+        public void SendReply(int slot, int length)
+        {
+            if (_qp.State is QueuePairState.Closed or QueuePairState.Error) return;
+            _qp.PostSend(WorkRequest.Send(0, _buffers.AddressOf(_replyOffset + slot * _messageSize), (uint)length, _buffers.LocalKey, WorkFlags.None));
+        }
 
         public void Dispose()
         {

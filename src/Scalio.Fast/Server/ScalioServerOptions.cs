@@ -20,6 +20,12 @@ public sealed class ScalioServerOptions
     /// <summary>Server worker threads: the scarce CPU; their busy time is measured.</summary>
     public int Workers { get; init; } = 1;
 
+    /// <summary>Writes gathered per SSD before one batched write (1 = unbatched, up to 128).</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Longest a write waits for its batch to fill before the batch is written anyway.</summary>
+    public TimeSpan BatchIdleTimeout { get; init; } = TimeSpan.FromMilliseconds(1);
+
     /// <summary>Receive buffers posted per client connection (requests a client may have outstanding).</summary>
     public int ReceivesPerConnection { get; init; } = 2;
 
@@ -39,6 +45,9 @@ public sealed class ScalioServerOptions
         if (SsdBuckets < 1) throw new ArgumentOutOfRangeException(nameof(SsdBuckets), "the store needs at least one SSD bucket");
         if (PageSize < 512 || (PageSize & (PageSize - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(PageSize), "page size must be a power of two >= 512");
         if (Workers < 1 || Workers > 64) throw new ArgumentOutOfRangeException(nameof(Workers), "1..64 workers");
+        if (BatchSize < 1 || BatchSize > 128) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be 1..128");
+        if (BatchIdleTimeout < TimeSpan.Zero || BatchIdleTimeout > TimeSpan.FromSeconds(1))
+            throw new ArgumentOutOfRangeException(nameof(BatchIdleTimeout), BatchIdleTimeout, "batch idle timeout must be 0..1 s");
         if (ReceivesPerConnection < 1) throw new ArgumentOutOfRangeException(nameof(ReceivesPerConnection));
         if (LeaseMilliseconds < 1 || LeaseMilliseconds > 30_000) throw new ArgumentOutOfRangeException(nameof(LeaseMilliseconds), "lease must be 1..30000 ms");
         int record = Storage.BucketBlock.RecordSize(Layout.KeyCapacity, Layout.ValueCapacity);

@@ -20,13 +20,15 @@ public enum BlockLookup : byte
 /// On-SSD bucket block: one page holding every record of one SSD bucket inline.
 /// <code>
 /// 0   magic "SCB1" (u32)      4  checksum (u32): XxHash3 of bytes [8, used), low 32 bits
-/// 8   bucket id (u32)         12 record count (u16), flags (u16)
+/// 8   bucket id (u32)         12 record count (u16), flags (u16): bit 0 = quarantined (see below)
 /// 16  sequence (u64): unique per write, matches the location index entry
 /// 24  used bytes (u32)        28 reserved (u32)
 /// 32  records: key length (u16), value length (u16), key, value — packed
 /// </code>
 /// A block carries its bucket id and sequence, so a reader that raced with a rewrite (the page was freed and
-/// reused) sees a mismatch and retries; the checksum catches torn or corrupt pages.
+/// reused) sees a mismatch and retries; the checksum catches torn or corrupt pages. A <em>quarantined</em> block
+/// stands in for a bucket whose last block failed its checksum when the cleaner had to move it: it verifies (so the
+/// log stays scannable) but every lookup in it reports <see cref="BlockLookup.Corrupt"/>, never data.
 /// </summary>
 public static class BucketBlock
 {
@@ -36,6 +38,9 @@ public static class BucketBlock
     public const int HeaderSize = 32;
     /// <summary>Size of a record's length prefix.</summary>
     public const int RecordHeaderSize = 4;
+
+    /// <summary>Flag bit: the bucket's data was lost to corruption; lookups report <see cref="BlockLookup.Corrupt"/>.</summary>
+    public const ushort QuarantinedFlag = 1;
 
     /// <summary>Bytes a record of these sizes takes in a block.</summary>
     public static int RecordSize(int keyLength, int valueLength) => RecordHeaderSize + keyLength + valueLength;
@@ -69,6 +74,7 @@ public static class BucketBlock
                 ? BlockLookup.Stale : BlockLookup.Corrupt;
         }
         if (BucketOf(page) != bucket || SequenceOf(page) != sequence) return BlockLookup.Stale;
+        if ((BinaryPrimitives.ReadUInt16LittleEndian(page[14..]) & QuarantinedFlag) != 0) return BlockLookup.Corrupt;
         int count = BinaryPrimitives.ReadUInt16LittleEndian(page[12..]);
         int used = (int)BinaryPrimitives.ReadUInt32LittleEndian(page[24..]);
         int pos = HeaderSize;
@@ -87,6 +93,32 @@ public static class BucketBlock
             pos = next;
         }
         return BlockLookup.NotFound;
+    }
+
+    /// <summary>True when a verified block is quarantined (its bucket's records were lost to corruption).</summary>
+    public static bool IsQuarantined(ReadOnlySpan<byte> page) => (BinaryPrimitives.ReadUInt16LittleEndian(page[14..]) & QuarantinedFlag) != 0;
+
+    /// <summary>Number of records in a block image.</summary>
+    public static int CountOf(ReadOnlySpan<byte> page) => BinaryPrimitives.ReadUInt16LittleEndian(page[12..]);
+
+    /// <summary>Gives a well-formed block image a new sequence number and recomputes its checksum (the cleaner moving
+    /// a block, or the batch writer sealing a rewritten one).</summary>
+    public static void Reseal(Span<byte> page, ulong sequence)
+    {
+        int used = (int)BinaryPrimitives.ReadUInt32LittleEndian(page[24..]);
+        BinaryPrimitives.WriteUInt64LittleEndian(page[16..], sequence);
+        BinaryPrimitives.WriteUInt32LittleEndian(page[4..], (uint)XxHash3.HashToUInt64(page[8..used]));
+    }
+
+    /// <summary>Writes a quarantined block for <paramref name="bucket"/>: no records, every lookup reports corruption.</summary>
+    public static void WriteQuarantine(Span<byte> page, uint bucket, ulong sequence)
+    {
+        page.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(page, Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(page[8..], bucket);
+        BinaryPrimitives.WriteUInt16LittleEndian(page[14..], QuarantinedFlag);
+        BinaryPrimitives.WriteUInt32LittleEndian(page[24..], HeaderSize);
+        Reseal(page, sequence);
     }
 
     /// <summary>

@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Scalio.Fast;
+using Scalio.Fast.Rpc;
+
+namespace Scalio.Cli;
+
+/// <summary><c>scalio server</c>: open (or create) a file-backed store, recover it, stay up until Ctrl-C/SIGTERM.</summary>
+internal static class ServerCommand
+{
+    public static Command Create()
+    {
+        var dataDir = new Option<string>("--data-dir") { Description = "Directory of the namespace files (ssd0.img, ...); created if missing, recovered if present", Required = true };
+        var records = new Option<long>("--records") { Description = "Records the store is sized for (reopen with the value it was created with)", DefaultValueFactory = _ => 200_000 };
+        var ssds = new Option<int>("--ssds") { Description = "Number of SSD namespaces (reopen with the value it was created with)", DefaultValueFactory = _ => 1 };
+        var workers = new Option<int>("--server-workers") { Description = "Server worker threads", DefaultValueFactory = _ => 1 };
+        var batch = new Option<int>("--batch-size") { Description = "Writes per batched SSD write, 1..128 (1: unbatched)", DefaultValueFactory = _ => 8 };
+        var timeout = new Option<int>("--batch-timeout-us") { Description = "Longest a write waits for its batch to fill, in microseconds", DefaultValueFactory = _ => 1000 };
+        var load = new Option<int>("--self-load") { Description = "In-process writer threads that PUT continuously until shutdown (0: none)", DefaultValueFactory = _ => 0 };
+
+        var cmd = new Command("server",
+            "Open a Scalio server on file-backed namespaces in --data-dir (recovering an existing store: checkpoint plus log replay), " +
+            "print a line with 'ready', and stay up until Ctrl-C or SIGTERM, then shut down cleanly (pending batches committed, checkpoint written). " +
+            "Clients in other processes cannot connect yet: they arrive with the libfabric provider. Until then the server serves only " +
+            "in-process clients, e.g. the writers of --self-load.")
+        {
+            dataDir, records, ssds, workers, batch, timeout, load,
+        };
+        cmd.SetAction(parse =>
+        {
+            string dir = parse.GetValue(dataDir)!;
+            long n = parse.GetValue(records);
+            Directory.CreateDirectory(dir);
+            ScalioStore store;
+            var opened = Stopwatch.StartNew();
+            try
+            {
+                store = new ScalioStore(new ScalioStoreOptions
+                {
+                    ExpectedRecords = n,
+                    Devices = parse.GetValue(ssds),
+                    DataDirectory = dir,
+                    ServerWorkers = parse.GetValue(workers),
+                    BatchSize = parse.GetValue(batch),
+                    BatchIdleTimeout = TimeSpan.FromMicroseconds(parse.GetValue(timeout)),
+                });
+            }
+            catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException)
+            {
+                Console.Error.WriteLine($"scalio server: cannot open the store in {dir}: {e.Message}");
+                return 2;
+            }
+            using (store)
+            {
+                var recovery = store.Server.Recovery;
+                for (int d = 0; d < recovery.Count; d++)
+                {
+                    var r = recovery[d];
+                    Console.WriteLine(r.Formatted
+                        ? $"ssd{d}: formatted (epoch {r.Epoch})"
+                        : $"ssd{d}: recovered epoch {r.Epoch}: {r.CheckpointBuckets} buckets from the checkpoint, {r.ScannedPages} log pages replayed, {r.TornPagesAtEnd} torn page(s) at the end of the log");
+                }
+                using var stop = new ManualResetEventSlim();
+                Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Set(); };
+                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
+
+                int loaders = parse.GetValue(load);
+                long acked = 0, failed = 0;
+                var threads = new Thread[loaders];
+                for (int t = 0; t < loaders; t++)
+                {
+                    int id = t;
+                    threads[t] = new Thread(() =>
+                    {
+                        using var c = store.OpenClient();
+                        var key = new byte[16];
+                        var value = new byte[64];
+                        var rng = new Random(id + 1);
+                        while (!stop.IsSet)
+                        {
+                            Encoding.ASCII.GetBytes($"load{rng.NextInt64(n):D12}").CopyTo(key, 0);
+                            rng.NextBytes(value);
+                            if (c.Put(key, value) == OpStatus.Ok) Interlocked.Increment(ref acked);
+                            else Interlocked.Increment(ref failed);
+                        }
+                    }) { IsBackground = true, Name = $"self-load-{t}" };
+                    threads[t].Start();
+                }
+                Console.WriteLine($"ready: {store.Options.Devices} SSD(s) in {dir}, batch {store.Options.BatchSize}, opened in {opened.ElapsedMilliseconds} ms" +
+                    (loaders > 0 ? $", {loaders} in-process writer(s)" : ", no clients (cross-process clients arrive with the libfabric provider)"));
+                Console.Out.Flush();
+                stop.Wait();
+                foreach (var t in threads) t.Join(TimeSpan.FromSeconds(10));
+                var c0 = store.ReadCounters();
+                Console.WriteLine($"stopping: {acked} PUTs acknowledged, {failed} failed; {c0.DeviceWrites} SSD writes, {c0.DeviceReads} SSD reads, {store.Server.BatchesCommitted} batches, {store.Server.Relocations} blocks moved by the cleaner");
+            }
+            Console.WriteLine("stopped cleanly (checkpoint written)");
+            return 0;
+        });
+        return cmd;
+    }
+}
