@@ -79,6 +79,18 @@ internal static class SchemaDiagnostics
         description: "The slot layout is fixed at compile time, so key and value types need a layout the generator can compute: sequential or explicit layout of non-generic structs.",
         helpLinkUri: HelpLink + "#scalio007");
 
+    public static readonly DiagnosticDescriptor KeyPadding = new(
+        "SCALIO008",
+        "Key type has padding bytes",
+        "Key type '{0}' has {1} padding byte(s); they are hashed and compared with the key, so equal keys whose padding differs are different keys",
+        Category,
+        DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        description: "A typed key is stored, hashed and compared as its raw bytes, padding included. C# zero-initialises new structs, but a key copied from uninitialised or reused memory can carry garbage in its padding. Reorder the fields, add explicit filler fields, or use [StructLayout(LayoutKind.Sequential, Pack = 1)].",
+        helpLinkUri: HelpLink + "#scalio008");
+
+    public static bool IsError(string id) => ById(id).DefaultSeverity == DiagnosticSeverity.Error;
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         "SCALIO001" => NotUnmanaged,
@@ -88,6 +100,7 @@ internal static class SchemaDiagnostics
         "SCALIO005" => BucketLimits,
         "SCALIO006" => DuplicateSchema,
         "SCALIO007" => SizeUnknown,
+        "SCALIO008" => KeyPadding,
         _ => throw new ArgumentException("unknown diagnostic id " + id, nameof(id)),
     };
 }

@@ -10,6 +10,11 @@ internal static class SchemaEmitter
     private const string ClientType = "global::Scalio.Fast.Client.ScalioClient";
     private const string StatusType = "global::Scalio.Fast.Rpc.OpStatus";
     private const string MemoryMarshal = "global::System.Runtime.InteropServices.MemoryMarshal";
+    private const string Interop = "global::System.Runtime.InteropServices";
+    private const string Unsafe = "global::System.Runtime.CompilerServices.Unsafe";
+    private const string BinaryPrimitives = "global::System.Buffers.Binary.BinaryPrimitives";
+    private const string KeyHashType = "global::Scalio.Fast.Cache.KeyHash";
+    private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
 
     public static string HintName(SchemaModel model)
     {
@@ -54,25 +59,280 @@ internal static class SchemaEmitter
         string key = m.KeyType, value = m.ValueType;
         w.Line(m.Declaration);
         w.Open();
+        EmitConstants(w, m, key, value);
+        EmitSlotTypes(w, m, key, value);
+        EmitLayout(w, key, value);
+        EmitKeyFunctions(w, key);
+        EmitValueFunctions(w, value);
+        EmitSlotCodec(w, key, value);
+        EmitRecordCodec(w, key, value);
+        EmitClient(w, m, key, value);
+        w.Close();
+
+        foreach (string _ in m.ContainingTypes) w.Close();
+        if (m.Namespace.Length > 0) w.Close();
+        return w.ToString();
+    }
+
+    private static void EmitConstants(CodeWriter w, SchemaModel m, string key, string value)
+    {
         Constant(w, "KeyCapacity", m.KeySize, "Key size in bytes: the size of <see cref=\"" + Cref(key) + "\"/>.");
         Constant(w, "ValueCapacity", m.ValueSize, "Value size in bytes: the size of <see cref=\"" + Cref(value) + "\"/>.");
         Constant(w, "SlotsPerBucket", m.SlotsPerBucket, "Slots in a cache bucket.");
+        Constant(w, "HeaderOffset", SchemaModel.HeaderOffset, "Offset of the 8-byte header word in a slot (state, fingerprint, lease, version; changed only by CAS).");
+        Constant(w, "ChecksumOffset", SchemaModel.ChecksumOffset, "Offset of the 4-byte checksum in a slot.");
+        Constant(w, "StampOffset", SchemaModel.StampOffset, "Offset of the 4-byte access stamp in a slot.");
+        Constant(w, "LengthsOffset", SchemaModel.LengthsOffset, "Offset of the key length (u16) in a slot; the value length (u16) follows.");
         Constant(w, "KeyOffset", SchemaModel.KeyOffset, "Offset of the key bytes in a slot.");
         Constant(w, "ValueOffset", m.ValueOffset, "Offset of the value bytes in a slot.");
         Constant(w, "SlotSize", m.SlotSize, "Slot size in bytes (a multiple of 8).");
-        Constant(w, "BucketSize", m.BucketSize, "Bucket size in bytes (a multiple of 64), fetched with one RDMA READ.");
+        Constant(w, "BucketSize", m.BucketSize, "Bucket size in bytes (a multiple of the 64-byte cache line), fetched with one RDMA READ.");
+        Constant(w, "BucketPadding", m.BucketSize - m.SlotSize * m.SlotsPerBucket, "Bytes after the last slot that pad a bucket to a cache-line multiple.");
+        Constant(w, "RecordHeaderSize", SchemaModel.RecordHeaderSize, "Size of an on-SSD record's length prefix (key length u16, value length u16).");
+        Constant(w, "RecordSize", m.RecordSize, "Size of one on-SSD record of this schema in a bucket block (prefix, key, value).");
+    }
 
-        w.Line("/// <summary>The slot layout of this schema; building it checks the computed sizes against the runtime's.</summary>");
+    private static void EmitSlotTypes(CodeWriter w, SchemaModel m, string key, string value)
+    {
+        w.Line("/// <summary>One cache slot of this schema, byte for byte as it lies in the server's registered memory.</summary>");
+        w.Line("[" + Interop + ".StructLayout(" + Interop + ".LayoutKind.Sequential, Pack = 1, Size = SlotSize)]");
+        w.Line("public struct Slot");
+        w.Open();
+        Field(w, "ulong", "Header", "Header word at <see cref=\"HeaderOffset\"/>; change it only with a fabric CAS.");
+        Field(w, "uint", "Checksum", "Checksum at <see cref=\"ChecksumOffset\"/>: XxHash3 over lengths, key and value, seeded with the version.");
+        Field(w, "uint", "Stamp", "Access stamp at <see cref=\"StampOffset\"/>: server-clock milliseconds of the last hit.");
+        Field(w, "ushort", "KeyLength", "Key length at <see cref=\"LengthsOffset\"/>.");
+        Field(w, "ushort", "ValueLength", "Value length, after the key length.");
+        Field(w, key, "Key", "The key, at <see cref=\"KeyOffset\"/>.");
+        Field(w, value, "Value", "The value, at <see cref=\"ValueOffset\"/>.");
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>The slots of a bucket.</summary>");
+        w.Line("[global::System.Runtime.CompilerServices.InlineArray(" + m.SlotsPerBucket.ToString(CultureInfo.InvariantCulture) + ")]");
+        w.Line("public struct SlotArray");
+        w.Open();
+        w.Line("private Slot _element0;");
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>One cache bucket: <see cref=\"SlotsPerBucket\"/> slots padded to <see cref=\"BucketSize\"/> bytes.</summary>");
+        w.Line("[" + Interop + ".StructLayout(" + Interop + ".LayoutKind.Sequential, Size = BucketSize)]");
+        w.Line("public struct Bucket");
+        w.Open();
+        Field(w, "SlotArray", "Slots", "The slots.");
+        w.Close();
+        w.Line();
+    }
+
+    private static void Field(CodeWriter w, string type, string name, string summary)
+    {
+        w.Line("/// <summary>" + summary + "</summary>");
+        w.Line("public " + type + " " + name + ";");
+    }
+
+    private static void EmitLayout(CodeWriter w, string key, string value)
+    {
+        w.Line("/// <summary>The slot layout of this schema; building it checks the computed sizes and offsets against the runtime's.</summary>");
         w.Line("public static " + SlotLayoutType + " Layout { get; } = CreateScalioLayout();");
         w.Line();
         w.Line("private static " + SlotLayoutType + " CreateScalioLayout()");
         w.Open();
         SizeCheck(w, key, "KeyCapacity", "key");
         SizeCheck(w, value, "ValueCapacity", "value");
+        w.Line("Slot probe = default;");
+        w.Line("ref byte start = ref " + Unsafe + ".As<Slot, byte>(ref probe);");
+        w.Line("if (" + Unsafe + ".SizeOf<Slot>() != SlotSize || " + Unsafe + ".SizeOf<Bucket>() != BucketSize");
+        w.Line("    || (int)" + Unsafe + ".ByteOffset(ref start, ref " + Unsafe + ".As<" + key + ", byte>(ref probe.Key)) != KeyOffset");
+        w.Line("    || (int)" + Unsafe + ".ByteOffset(ref start, ref " + Unsafe + ".As<" + value + ", byte>(ref probe.Value)) != ValueOffset");
+        w.Line("    || !global::System.BitConverter.IsLittleEndian)");
+        w.Open();
+        w.Line("throw new global::System.InvalidOperationException(\"the runtime does not lay out the generated Slot/Bucket at the generated offsets (or the host is big-endian)\");");
+        w.Close();
         w.Line("return new " + SlotLayoutType + "(KeyCapacity, ValueCapacity, SlotsPerBucket);");
         w.Close();
         w.Line();
+    }
 
+    private static void EmitKeyFunctions(CodeWriter w, string key)
+    {
+        w.Line("/// <summary>The bytes of a key (all <see cref=\"KeyCapacity\"/> of them: a typed key is always full length).</summary>");
+        w.Line("/// <param name=\"key\">The key.</param>");
+        w.Line("/// <returns>A span over <paramref name=\"key\"/>.</returns>");
+        w.Line(Inline);
+        w.Line("public static global::System.ReadOnlySpan<byte> KeyBytes(ref readonly " + key + " key)");
+        w.Line("    => " + MemoryMarshal + ".AsBytes(new global::System.ReadOnlySpan<" + key + ">(in key));");
+        w.Line();
+        w.Line("/// <summary>64-bit XxHash3 (System.IO.Hashing) of the key bytes: the same hash <see cref=\"" + KeyHashType + "\"/> computes.</summary>");
+        w.Line("/// <param name=\"key\">The key.</param>");
+        w.Line("/// <returns>The hash.</returns>");
+        w.Line(Inline);
+        w.Line("public static ulong HashKey(in " + key + " key) => global::System.IO.Hashing.XxHash3.HashToUInt64(KeyBytes(in key));");
+        w.Line();
+        w.Line("/// <summary>The key's hash as a <see cref=\"" + KeyHashType + "\"/> (cache bucket, SSD bucket, fingerprint).</summary>");
+        w.Line("/// <param name=\"key\">The key.</param>");
+        w.Line("/// <returns>The hash.</returns>");
+        w.Line(Inline);
+        w.Line("public static " + KeyHashType + " Hash(in " + key + " key) => new " + KeyHashType + "(KeyBytes(in key));");
+        w.Line();
+        w.Line("/// <summary>The 16-bit fingerprint slot headers carry for this key (low 16 bits of <see cref=\"HashKey\"/>).</summary>");
+        w.Line("/// <param name=\"key\">The key.</param>");
+        w.Line("/// <returns>The fingerprint.</returns>");
+        w.Line(Inline);
+        w.Line("public static ushort Fingerprint(in " + key + " key) => (ushort)HashKey(in key);");
+        w.Line();
+        w.Line("/// <summary>The cache bucket of the key among <paramref name=\"bucketCount\"/> buckets.</summary>");
+        w.Line("/// <param name=\"key\">The key.</param>");
+        w.Line("/// <param name=\"bucketCount\">Buckets in the cache.</param>");
+        w.Line("/// <returns>The bucket index.</returns>");
+        w.Line(Inline);
+        w.Line("public static int CacheBucket(in " + key + " key, int bucketCount) => Hash(in key).CacheBucket(bucketCount);");
+        w.Line();
+        w.Line("/// <summary>Byte-wise key equality over spans.</summary>");
+        w.Line("/// <param name=\"left\">A key.</param>");
+        w.Line("/// <param name=\"right\">Another key.</param>");
+        w.Line("/// <returns>True when the keys have the same bytes.</returns>");
+        w.Line(Inline);
+        w.Line("public static bool KeyEquals(in " + key + " left, in " + key + " right) => global::System.MemoryExtensions.SequenceEqual(KeyBytes(in left), KeyBytes(in right));");
+        w.Line();
+        w.Line("/// <summary>True when <paramref name=\"stored\"/> (key bytes read from a slot or record) is exactly this key.</summary>");
+        w.Line("/// <param name=\"key\">The key.</param>");
+        w.Line("/// <param name=\"stored\">Stored key bytes.</param>");
+        w.Line("/// <returns>True when the bytes are equal and of the same length.</returns>");
+        w.Line(Inline);
+        w.Line("public static bool KeyEquals(in " + key + " key, global::System.ReadOnlySpan<byte> stored) => global::System.MemoryExtensions.SequenceEqual(stored, KeyBytes(in key));");
+        w.Line();
+    }
+
+    private static void EmitValueFunctions(CodeWriter w, string value)
+    {
+        w.Line("/// <summary>The bytes of a value (all <see cref=\"ValueCapacity\"/> of them).</summary>");
+        w.Line("/// <param name=\"value\">The value.</param>");
+        w.Line("/// <returns>A span over <paramref name=\"value\"/>.</returns>");
+        w.Line(Inline);
+        w.Line("public static global::System.ReadOnlySpan<byte> ValueBytes(ref readonly " + value + " value)");
+        w.Line("    => " + MemoryMarshal + ".AsBytes(new global::System.ReadOnlySpan<" + value + ">(in value));");
+        w.Line();
+        w.Line("/// <summary>Byte-wise value equality over spans.</summary>");
+        w.Line("/// <param name=\"left\">A value.</param>");
+        w.Line("/// <param name=\"right\">Another value.</param>");
+        w.Line("/// <returns>True when the values have the same bytes.</returns>");
+        w.Line(Inline);
+        w.Line("public static bool ValueEquals(in " + value + " left, in " + value + " right) => global::System.MemoryExtensions.SequenceEqual(ValueBytes(in left), ValueBytes(in right));");
+        w.Line();
+    }
+
+    private static void EmitSlotCodec(CodeWriter w, string key, string value)
+    {
+        w.Line("/// <summary>Slot <paramref name=\"index\"/> of a bucket image read from the cache (no copy).</summary>");
+        w.Line("/// <param name=\"bucket\">At least <see cref=\"BucketSize\"/> bytes.</param>");
+        w.Line("/// <param name=\"index\">Slot index, below <see cref=\"SlotsPerBucket\"/>.</param>");
+        w.Line("/// <returns>A reference to the slot inside <paramref name=\"bucket\"/>.</returns>");
+        w.Line(Inline);
+        w.Line("public static ref readonly Slot SlotAt(global::System.ReadOnlySpan<byte> bucket, int index)");
+        w.Line("    => ref " + MemoryMarshal + ".AsRef<Slot>(bucket.Slice(index * SlotSize, SlotSize));");
+        w.Line();
+        w.Line("/// <summary>Checksum of a slot for <paramref name=\"version\"/>: one XxHash3 over the lengths, the key and the");
+        w.Line("/// stored value bytes, seeded with the version (the same function as SlotLayout.ComputeChecksum).</summary>");
+        w.Line("/// <param name=\"slot\">The slot.</param>");
+        w.Line("/// <param name=\"version\">The version the slot is (or will be) published under.</param>");
+        w.Line("/// <returns>The checksum; lengths over the capacities give a value that never verifies.</returns>");
+        w.Line("public static uint ComputeChecksum(in Slot slot, uint version)");
+        w.Open();
+        w.Line("int keyLength = slot.KeyLength, valueLength = slot.ValueLength;");
+        w.Line("if (keyLength > KeyCapacity || valueLength > ValueCapacity) return ~0u ^ version;");
+        w.Line("global::System.ReadOnlySpan<byte> bytes = " + MemoryMarshal + ".AsBytes(new global::System.ReadOnlySpan<Slot>(in slot));");
+        w.Line("return (uint)global::System.IO.Hashing.XxHash3.HashToUInt64(bytes.Slice(LengthsOffset, ValueOffset + valueLength - LengthsOffset), version);");
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>Fills a slot image: lengths, key, value, access stamp and the checksum for <paramref name=\"version\"/>.");
+        w.Line("/// The header is left alone (it changes only by CAS).</summary>");
+        w.Line("/// <param name=\"slot\">The slot image (client-side buffer) to fill.</param>");
+        w.Line("/// <param name=\"key\">The key.</param>");
+        w.Line("/// <param name=\"value\">The value.</param>");
+        w.Line("/// <param name=\"version\">The version the slot will be published under.</param>");
+        w.Line("/// <param name=\"stamp\">The access stamp.</param>");
+        w.Line("public static void WriteBody(ref Slot slot, in " + key + " key, in " + value + " value, uint version, uint stamp)");
+        w.Open();
+        w.Line("slot.KeyLength = KeyCapacity;");
+        w.Line("slot.ValueLength = ValueCapacity;");
+        w.Line("slot.Key = key;");
+        w.Line("slot.Value = value;");
+        w.Line("slot.Stamp = stamp;");
+        w.Line("slot.Checksum = ComputeChecksum(in slot, version);");
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>Reads <paramref name=\"key\"/>'s value from a VALID slot whose header is <paramref name=\"header\"/>:");
+        w.Line("/// true when the slot holds the key and its checksum verifies under the header's version.</summary>");
+        w.Line("/// <param name=\"slot\">The slot image.</param>");
+        w.Line("/// <param name=\"key\">The key looked for.</param>");
+        w.Line("/// <param name=\"header\">The slot's header word (as read with the image).</param>");
+        w.Line("/// <param name=\"value\">The value when true (bytes a shorter stored value does not cover are zero).</param>");
+        w.Line("/// <param name=\"torn\">True when the key matched but the checksum did not: the image is torn, re-read it.</param>");
+        w.Line("/// <returns>True on a verified hit.</returns>");
+        w.Line("public static bool TryReadValue(in Slot slot, in " + key + " key, ulong header, out " + value + " value, out bool torn)");
+        w.Open();
+        w.Line("value = default;");
+        w.Line("torn = false;");
+        w.Line("if (slot.KeyLength != KeyCapacity || !KeyEquals(in key, KeyBytes(in slot.Key))) return false;");
+        w.Line("if (slot.Checksum != ComputeChecksum(in slot, global::Scalio.Fast.Cache.SlotHeader.Version(header)))");
+        w.Open();
+        w.Line("torn = true;");
+        w.Line("return false;");
+        w.Close();
+        w.Line("ValueBytes(in slot.Value).Slice(0, slot.ValueLength)");
+        w.Line("    .CopyTo(" + MemoryMarshal + ".AsBytes(new global::System.Span<" + value + ">(ref value)));");
+        w.Line("return true;");
+        w.Close();
+        w.Line();
+    }
+
+    private static void EmitRecordCodec(CodeWriter w, string key, string value)
+    {
+        w.Line("/// <summary>Encodes one on-SSD record (key length u16, value length u16, key, value; little-endian), the");
+        w.Line("/// record format of Scalio.Fast.Storage.BucketBlock.</summary>");
+        w.Line("/// <param name=\"destination\">At least <see cref=\"RecordSize\"/> bytes.</param>");
+        w.Line("/// <param name=\"key\">The key.</param>");
+        w.Line("/// <param name=\"value\">The value.</param>");
+        w.Line("/// <returns><see cref=\"RecordSize\"/>, the bytes written.</returns>");
+        w.Line("/// <exception cref=\"global::System.ArgumentException\"><paramref name=\"destination\"/> is too small.</exception>");
+        w.Line("public static int WriteRecord(global::System.Span<byte> destination, in " + key + " key, in " + value + " value)");
+        w.Open();
+        w.Line("if (destination.Length < RecordSize) ThrowScalioTooSmall(nameof(destination), destination.Length);");
+        w.Line(BinaryPrimitives + ".WriteUInt16LittleEndian(destination, KeyCapacity);");
+        w.Line(BinaryPrimitives + ".WriteUInt16LittleEndian(destination.Slice(2), ValueCapacity);");
+        w.Line("KeyBytes(in key).CopyTo(destination.Slice(RecordHeaderSize));");
+        w.Line("ValueBytes(in value).CopyTo(destination.Slice(RecordHeaderSize + KeyCapacity));");
+        w.Line("return RecordSize;");
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>Decodes one on-SSD record written for this schema (a key of another length is not this schema's record).</summary>");
+        w.Line("/// <param name=\"source\">Bytes starting at a record.</param>");
+        w.Line("/// <param name=\"key\">The key when true.</param>");
+        w.Line("/// <param name=\"value\">The value when true (bytes a shorter stored value does not cover are zero).</param>");
+        w.Line("/// <param name=\"consumed\">Bytes the record takes when true.</param>");
+        w.Line("/// <returns>False when the bytes are not a complete record of this schema.</returns>");
+        w.Line("public static bool TryReadRecord(global::System.ReadOnlySpan<byte> source, out " + key + " key, out " + value + " value, out int consumed)");
+        w.Open();
+        w.Line("key = default;");
+        w.Line("value = default;");
+        w.Line("consumed = 0;");
+        w.Line("if (source.Length < RecordHeaderSize) return false;");
+        w.Line("int keyLength = " + BinaryPrimitives + ".ReadUInt16LittleEndian(source);");
+        w.Line("int valueLength = " + BinaryPrimitives + ".ReadUInt16LittleEndian(source.Slice(2));");
+        w.Line("if (keyLength != KeyCapacity || valueLength > ValueCapacity || source.Length < RecordHeaderSize + keyLength + valueLength) return false;");
+        w.Line("source.Slice(RecordHeaderSize, keyLength).CopyTo(" + MemoryMarshal + ".AsBytes(new global::System.Span<" + key + ">(ref key)));");
+        w.Line("source.Slice(RecordHeaderSize + keyLength, valueLength).CopyTo(" + MemoryMarshal + ".AsBytes(new global::System.Span<" + value + ">(ref value)));");
+        w.Line("consumed = RecordHeaderSize + keyLength + valueLength;");
+        w.Line("return true;");
+        w.Close();
+        w.Line();
+        w.Line("[global::System.Diagnostics.CodeAnalysis.DoesNotReturn]");
+        w.Line("private static void ThrowScalioTooSmall(string name, int length)");
+        w.Line("    => throw new global::System.ArgumentException($\"a record needs {RecordSize} bytes, the buffer has {length}\", name);");
+        w.Line();
+    }
+
+    private static void EmitClient(CodeWriter w, SchemaModel m, string key, string value)
+    {
         w.Line("/// <summary>A typed, allocation-free view of a <see cref=\"" + Cref(ClientType) + "\"/> whose layout matches this schema.");
         w.Line("/// Keys and values are passed as their raw bytes; like the client, it is for one thread.</summary>");
         w.Line("public readonly struct Client");
@@ -127,11 +387,6 @@ internal static class SchemaEmitter
         w.Line("public " + StatusType + " Delete(in " + key + " key)");
         w.Line("    => _client.Delete(" + MemoryMarshal + ".AsBytes(new global::System.ReadOnlySpan<" + key + ">(in key)));");
         w.Close();
-        w.Close();
-
-        foreach (string _ in m.ContainingTypes) w.Close();
-        if (m.Namespace.Length > 0) w.Close();
-        return w.ToString();
     }
 
     private static void Constant(CodeWriter w, string name, int value, string summary)

@@ -90,7 +90,9 @@ public sealed class SchemaGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(checkedModels, static (spc, model) =>
         {
             foreach (DiagnosticInfo diagnostic in model.Diagnostics) spc.ReportDiagnostic(diagnostic.ToDiagnostic());
-            if (model.Diagnostics.Count == 0)
+            bool errors = false;
+            foreach (DiagnosticInfo diagnostic in model.Diagnostics) errors |= SchemaDiagnostics.IsError(diagnostic.DescriptorId);
+            if (!errors)
             {
                 spc.AddSource(SchemaEmitter.HintName(model), SourceText.From(SchemaEmitter.Emit(model), System.Text.Encoding.UTF8));
             }

@@ -45,6 +45,11 @@ internal static class SchemaParser
         }
 
         int keySize = Measure("key type", keyType, attributeLocation, diagnostics);
+        if (keySize > 0 && TypeLayoutCalculator.Compute(keyType) is { DataBytes: var data, Size: var size } && data < size)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(SchemaDiagnostics.KeyPadding, attributeLocation, keyType.ToDisplayString(),
+                (size - data).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
         int valueSize = Measure("value type", valueType, attributeLocation, diagnostics);
 
         var containing = new List<string>();

@@ -15,10 +15,11 @@ internal enum LayoutFailure
 /// <summary>Size and alignment of a type as the CLR lays it out on a 64-bit host, or why it is not known.</summary>
 internal readonly struct TypeLayout
 {
-    public TypeLayout(int size, int alignment)
+    public TypeLayout(int size, int alignment, int dataBytes = -1)
     {
         Size = size;
         Alignment = alignment;
+        DataBytes = dataBytes < 0 ? size : dataBytes;
         Failure = LayoutFailure.None;
         Reason = null;
         Location = null;
@@ -28,6 +29,7 @@ internal readonly struct TypeLayout
     {
         Size = 0;
         Alignment = 1;
+        DataBytes = 0;
         Failure = failure;
         Reason = reason;
         Location = location;
@@ -35,6 +37,8 @@ internal readonly struct TypeLayout
 
     public int Size { get; }
     public int Alignment { get; }
+    /// <summary>Bytes covered by fields; <see cref="Size"/> minus this is padding (explicit layouts count as padding-free).</summary>
+    public int DataBytes { get; }
     public LayoutFailure Failure { get; }
     public string? Reason { get; }
     public Location? Location { get; }
@@ -136,7 +140,7 @@ internal static class TypeLayoutCalculator
             }
         }
 
-        int size = 0, maxAlign = 1, fieldCount = 0;
+        int size = 0, maxAlign = 1, fieldCount = 0, data = 0;
         foreach (ISymbol member in named.IsTupleType ? TupleFields(named) : named.GetMembers())
         {
             if (member is not IFieldSymbol field || field.IsStatic || field.IsConst) continue;
@@ -166,6 +170,7 @@ internal static class TypeLayoutCalculator
             int align = pack > 0 ? Math.Min(fieldLayout.Alignment, pack) : fieldLayout.Alignment;
             maxAlign = Math.Max(maxAlign, align);
             fieldCount++;
+            data += fieldLayout.DataBytes;
             if (isExplicit)
             {
                 int offset = FieldOffset(field);
@@ -182,12 +187,14 @@ internal static class TypeLayoutCalculator
         {
             if (fieldCount != 1 || inlineLength < 1) return TypeLayout.Fail(LayoutFailure.Unknown, $"[InlineArray] struct '{type.ToDisplayString()}' must have exactly one field and a positive length", site);
             size *= inlineLength;
+            data *= inlineLength;
         }
 
         size = RoundUp(size, maxAlign);
         if (size == 0) size = 1; // an empty struct still occupies one byte
         if (minSize > size) size = minSize;
-        return new TypeLayout(size, maxAlign);
+        // Fields of an explicit layout may overlap, so their sum says nothing about padding: treat it as covered.
+        return new TypeLayout(size, maxAlign, isExplicit ? size : Math.Min(data, size));
     }
 
     private static System.Collections.Immutable.ImmutableArray<ISymbol> TupleFields(INamedTypeSymbol tuple)
@@ -208,7 +215,7 @@ internal static class TypeLayoutCalculator
             "Int128" or "UInt128" => new TypeLayout(16, 16),
             "Half" => new TypeLayout(2, 2),
             "TimeSpan" => new TypeLayout(8, 8),
-            "DateTimeOffset" => new TypeLayout(16, 8),
+            "DateTimeOffset" => new TypeLayout(16, 8, 10), // a DateTime and a short offset
             "DateOnly" => new TypeLayout(4, 4),
             "TimeOnly" => new TypeLayout(8, 8),
             _ => null,

@@ -1,0 +1,169 @@
+using Scalio.Verbs.Nvme.Generation;
+
+namespace Scalio.Verbs.Nvme;
+
+// Declarative descriptions of the NVMe commands and completions Scalio speaks. Scalio.Generators (NvmeGenerator)
+// emits each struct's properties, WriteTo (64-byte SQE / 16-byte CQE, little-endian) and TryRead/Read.
+// Offsets: NVM Express Base Specification 2.0 (Figure "Common Command Format" for bytes 0-39, the per-command
+// figures for CDW10-15), NVM Command Set Specification 1.0 (Read/Write), cross-checked with Linux
+// include/linux/nvme.h (struct nvme_rw_command, nvme_identify, nvmf_connect_command, nvmf_property_*).
+// The data pointer is described as SGL Entry 1 (bytes 39:24), as NVMe over Fabrics requires
+// (Address 31:24, Length 35:32, SGL Identifier byte 39).
+
+/// <summary>Read (NVM opcode 02h): NVM Command Set 1.0 §3.2.4; SLBA in CDW10-11, NLB (zero-based) in CDW12 bits 15:0.</summary>
+[NvmeCommand(NvmOpcode.Read)]
+[NvmeField("Nsid", 4, 4, Description = "Namespace Identifier (NSID)")]
+[NvmeField("MetadataPointer", 16, 8, Description = "Metadata Pointer (MPTR)")]
+[NvmeField("SglAddress", 24, 8, Description = "SGL Entry 1 Address (or PRP Entry 1)")]
+[NvmeField("SglLength", 32, 4, Description = "SGL Entry 1 Length")]
+[NvmeField("SglIdentifier", 39, 1, Description = "SGL Entry 1 Identifier: type in bits 7:4, subtype in bits 3:0")]
+[NvmeField("StartingLba", 40, 8, Description = "Starting LBA (SLBA), CDW10-11")]
+[NvmeField("BlockCountZeroBased", 48, 4, Bit = 0, Bits = 16, Description = "Number of Logical Blocks (NLB), zero-based, CDW12")]
+[NvmeField("ProtectionInformation", 48, 4, Bit = 26, Bits = 4, Description = "Protection Information field (PRINFO), CDW12")]
+[NvmeField("ForceUnitAccess", 48, 4, Bit = 30, Bits = 1, Description = "Force Unit Access (FUA), CDW12")]
+[NvmeField("LimitedRetry", 48, 4, Bit = 31, Bits = 1, Description = "Limited Retry (LR), CDW12")]
+[NvmeField("DatasetManagement", 52, 4, Bit = 0, Bits = 8, Description = "Dataset Management (DSM), CDW13")]
+public partial struct NvmeReadCommand
+{
+}
+
+/// <summary>Write (NVM opcode 01h): NVM Command Set 1.0 §3.2.6; same SLBA/NLB layout as Read.</summary>
+[NvmeCommand(NvmOpcode.Write)]
+[NvmeField("Nsid", 4, 4, Description = "Namespace Identifier (NSID)")]
+[NvmeField("MetadataPointer", 16, 8, Description = "Metadata Pointer (MPTR)")]
+[NvmeField("SglAddress", 24, 8, Description = "SGL Entry 1 Address (or PRP Entry 1)")]
+[NvmeField("SglLength", 32, 4, Description = "SGL Entry 1 Length")]
+[NvmeField("SglIdentifier", 39, 1, Description = "SGL Entry 1 Identifier: type in bits 7:4, subtype in bits 3:0")]
+[NvmeField("StartingLba", 40, 8, Description = "Starting LBA (SLBA), CDW10-11")]
+[NvmeField("BlockCountZeroBased", 48, 4, Bit = 0, Bits = 16, Description = "Number of Logical Blocks (NLB), zero-based, CDW12")]
+[NvmeField("DirectiveType", 48, 4, Bit = 20, Bits = 4, Description = "Directive Type (DTYPE), CDW12")]
+[NvmeField("ProtectionInformation", 48, 4, Bit = 26, Bits = 4, Description = "Protection Information field (PRINFO), CDW12")]
+[NvmeField("ForceUnitAccess", 48, 4, Bit = 30, Bits = 1, Description = "Force Unit Access (FUA), CDW12")]
+[NvmeField("LimitedRetry", 48, 4, Bit = 31, Bits = 1, Description = "Limited Retry (LR), CDW12")]
+[NvmeField("DatasetManagement", 52, 4, Bit = 0, Bits = 8, Description = "Dataset Management (DSM), CDW13")]
+[NvmeField("DirectiveSpecific", 52, 4, Bit = 16, Bits = 16, Description = "Directive Specific (DSPEC), CDW13")]
+public partial struct NvmeWriteCommand
+{
+}
+
+/// <summary>Flush (NVM opcode 00h): NVM Express Base 2.0 §7.1; only the NSID (FFFFFFFFh = all namespaces).</summary>
+[NvmeCommand(NvmOpcode.Flush)]
+[NvmeField("Nsid", 4, 4, Description = "Namespace Identifier (NSID)")]
+public partial struct NvmeFlushCommand
+{
+}
+
+/// <summary>Identify (admin opcode 06h): NVM Express Base 2.0 §5.17; CNS in CDW10 bits 7:0, CNTID in bits 31:16.</summary>
+[NvmeCommand(AdminOpcode.Identify)]
+[NvmeField("Nsid", 4, 4, Description = "Namespace Identifier (NSID)")]
+[NvmeField("SglAddress", 24, 8, Description = "SGL Entry 1 Address (or PRP Entry 1)")]
+[NvmeField("SglLength", 32, 4, Description = "SGL Entry 1 Length")]
+[NvmeField("SglIdentifier", 39, 1, Description = "SGL Entry 1 Identifier: type in bits 7:4, subtype in bits 3:0")]
+[NvmeField("Cns", 40, 4, Bit = 0, Bits = 8, Description = "Controller or Namespace Structure (CNS), CDW10")]
+[NvmeField("ControllerIdentifier", 40, 4, Bit = 16, Bits = 16, Description = "Controller Identifier (CNTID), CDW10")]
+[NvmeField("CnsSpecificIdentifier", 44, 4, Bit = 0, Bits = 16, Description = "CNS Specific Identifier, CDW11")]
+[NvmeField("CommandSetIdentifier", 44, 4, Bit = 24, Bits = 8, Description = "Command Set Identifier (CSI), CDW11")]
+[NvmeField("UuidIndex", 56, 4, Bit = 0, Bits = 7, Description = "UUID Index, CDW14")]
+public partial struct NvmeIdentifyCommand
+{
+}
+
+/// <summary>Keep Alive (admin opcode 18h): NVM Express Base 2.0 §5.25; no command-specific fields.</summary>
+[NvmeCommand(AdminOpcode.KeepAlive)]
+public partial struct NvmeKeepAliveCommand
+{
+}
+
+/// <summary>
+/// Fabrics Connect (opcode 7Fh, FCTYPE 01h): NVM Express Base 2.0 §6.3, Figure "Connect Command – Submission
+/// Queue Entry"; the 1024-byte Connect data (host identifier, CNTLID, SUBNQN, HOSTNQN) travels in-capsule.
+/// </summary>
+[NvmeCommand(AdminOpcode.Fabrics, FabricsType = FabricsCommandType.Connect)]
+[NvmeField("SglAddress", 24, 8, Description = "SGL Entry 1 Address")]
+[NvmeField("SglLength", 32, 4, Description = "SGL Entry 1 Length")]
+[NvmeField("SglIdentifier", 39, 1, Description = "SGL Entry 1 Identifier: type in bits 7:4, subtype in bits 3:0")]
+[NvmeField("RecordFormat", 40, 2, Description = "Record Format (RECFMT), 0")]
+[NvmeField("QueueId", 42, 2, Description = "Queue ID (QID): 0 for the admin queue")]
+[NvmeField("SubmissionQueueSize", 44, 2, Description = "Submission Queue Size (SQSIZE), zero-based")]
+[NvmeField("ConnectAttributes", 46, 1, Description = "Connect Attributes (CATTR): bit 2 disables SQ flow control")]
+[NvmeField("KeepAliveTimeout", 48, 4, Description = "Keep Alive Timeout (KATO) in milliseconds")]
+public partial struct NvmeConnectCommand
+{
+}
+
+/// <summary>Fabrics Property Get (opcode 7Fh, FCTYPE 04h): NVM Express Base 2.0 §6.5; ATTRIB bits 2:0 give the size (0 = 4 B, 1 = 8 B).</summary>
+[NvmeCommand(AdminOpcode.Fabrics, FabricsType = FabricsCommandType.PropertyGet)]
+[NvmeField("Size8", 40, 1, Bit = 0, Bits = 3, Description = "Attributes (ATTRIB) size: 0 = 4 bytes, 1 = 8 bytes")]
+[NvmeField("PropertyOffset", 44, 4, Description = "Offset (OFST) of the property")]
+public partial struct NvmePropertyGetCommand
+{
+}
+
+/// <summary>Fabrics Property Set (opcode 7Fh, FCTYPE 00h): NVM Express Base 2.0 §6.6; VALUE in bytes 55:48.</summary>
+[NvmeCommand(AdminOpcode.Fabrics, FabricsType = FabricsCommandType.PropertySet)]
+[NvmeField("Size8", 40, 1, Bit = 0, Bits = 3, Description = "Attributes (ATTRIB) size: 0 = 4 bytes, 1 = 8 bytes")]
+[NvmeField("PropertyOffset", 44, 4, Description = "Offset (OFST) of the property")]
+[NvmeField("Value", 48, 8, Description = "Value (VALUE); only the low 4 bytes for a 4-byte property")]
+public partial struct NvmePropertySetCommand
+{
+}
+
+/// <summary>A completion with its command-specific dwords raw: NVM Express Base 2.0 §4.6, Figure "Common Completion Queue Entry Layout".</summary>
+[NvmeCompletion]
+[NvmeField("Dw0", 0, 4, Description = "Dword 0, command specific")]
+[NvmeField("Dw1", 4, 4, Description = "Dword 1, command specific")]
+public partial struct NvmeCompletion
+{
+}
+
+/// <summary>Connect response: NVM Express Base 2.0 §6.3, Figure "Connect Response"; CNTLID in DW0 bits 15:0.</summary>
+[NvmeCompletion]
+[NvmeField("ControllerId", 0, 2, Description = "Controller ID (CNTLID) allocated to the host")]
+[NvmeField("AuthenticationRequired", 2, 2, Description = "Authentication requirements (AUTHREQ), DW0 bits 31:16")]
+public partial struct NvmeConnectCompletion
+{
+}
+
+/// <summary>Property Get response: NVM Express Base 2.0 §6.5; the value in DW0 (and DW1 for 8-byte properties).</summary>
+[NvmeCompletion]
+[NvmeField("Value", 0, 8, Description = "Property value")]
+public partial struct NvmePropertyGetCompletion
+{
+}
+
+/// <summary>Controller property offsets and bits (NVM Express Base 2.0 §3.1.3, "Controller Properties").</summary>
+public static class NvmeProperty
+{
+    /// <summary>Controller Capabilities (CAP), 8 bytes.</summary>
+    public const uint Cap = 0x00;
+
+    /// <summary>Version (VS), 4 bytes.</summary>
+    public const uint Vs = 0x08;
+
+    /// <summary>Controller Configuration (CC), 4 bytes.</summary>
+    public const uint Cc = 0x14;
+
+    /// <summary>Controller Status (CSTS), 4 bytes.</summary>
+    public const uint Csts = 0x1C;
+
+    /// <summary>CC.EN, bit 0.</summary>
+    public const uint CcEnable = 1u << 0;
+
+    /// <summary>CC.IOSQES = 6 (64-byte SQEs), bits 19:16.</summary>
+    public const uint CcIoSqes64 = 6u << 16;
+
+    /// <summary>CC.IOCQES = 4 (16-byte CQEs), bits 23:20.</summary>
+    public const uint CcIoCqes16 = 4u << 20;
+
+    /// <summary>CC.SHN mask, bits 15:14 (shutdown notification).</summary>
+    public const uint CcShutdownMask = 3u << 14;
+
+    /// <summary>CSTS.RDY, bit 0.</summary>
+    public const uint CstsReady = 1u << 0;
+
+    /// <summary>CSTS.CFS (controller fatal status), bit 1.</summary>
+    public const uint CstsFatal = 1u << 1;
+
+    /// <summary>CSTS.SHST = 10b (shutdown complete), bits 3:2.</summary>
+    public const uint CstsShutdownComplete = 2u << 2;
+}

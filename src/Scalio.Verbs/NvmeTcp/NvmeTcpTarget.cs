@@ -1,0 +1,285 @@
+using System.Net;
+using System.Net.Sockets;
+using Scalio.Verbs.Nvme;
+
+namespace Scalio.Verbs.NvmeTcp;
+
+/// <summary>Options of <see cref="NvmeTcpTarget"/>.</summary>
+public sealed class NvmeTcpTargetOptions
+{
+    /// <summary>Where to listen; port 0 picks a free port (see <see cref="NvmeTcpTarget.Endpoint"/>).</summary>
+    public IPEndPoint Endpoint { get; init; } = new(IPAddress.Loopback, 4420);
+
+    /// <summary>The one NVM subsystem served (no discovery subsystem).</summary>
+    public string SubsystemNqn { get; init; } = "nqn.2024-01.io.scalio:nvme-tcp";
+
+    /// <summary>In-capsule data an I/O command may carry (IOCCSZ = (64 + this) / 16); a multiple of 16. Default 16384, as Linux nvmet-tcp.</summary>
+    public int InCapsuleDataSize { get; init; } = 16384;
+
+    /// <summary>MAXH2CDATA reported in ICResp, at least 4096.</summary>
+    public int MaxH2CData { get; init; } = 128 * 1024;
+
+    /// <summary>Largest transfer of one command: a power of two of at least 4096 (MDTS = log2(this / 4096)).</summary>
+    public int MaxTransferBytes { get; init; } = 1 << 20;
+
+    /// <summary>Largest queue size a host may connect with (CAP.MQES + 1).</summary>
+    public int MaxQueueDepth { get; init; } = 128;
+
+    /// <summary>Time allowed for the rest of a PDU once its first byte arrived; a peer that stalls longer is disconnected.</summary>
+    public TimeSpan PduTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A connection with no PDU for this long is closed (admin connections use KATO plus a grace second when the host set one).</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Most connections served at once; more are closed on accept.</summary>
+    public int MaxConnections { get; init; } = 64;
+
+    /// <summary>Serial number reported by Identify Controller.</summary>
+    public string SerialNumber { get; init; } = "SCALIO0001";
+
+    /// <summary>Model number reported by Identify Controller.</summary>
+    public string ModelNumber { get; init; } = "Scalio.Fast NVMe/TCP target";
+}
+
+/// <summary>
+/// An NVMe/TCP target (NVMe/TCP Transport 1.0) serving <see cref="NvmeNamespace"/> objects on one I/O subsystem:
+/// admin and I/O queues on separate connections, Fabrics Connect/Property Get/Property Set, Identify
+/// (controller, namespace, active namespace list), Keep Alive, Read/Write/Flush with in-capsule data, R2T/H2CData
+/// and C2HData, optional header and data digests. Each connection runs on its own thread; every header is
+/// validated by the generated decoders and a malformed PDU ends the connection with a C2HTermReq. This is a
+/// software target (the multi-process "offload engine"), not hardware offload.
+/// </summary>
+public sealed class NvmeTcpTarget : IAsyncDisposable, IDisposable
+{
+    private readonly Socket _listener;
+    private readonly object _lock = new();
+    private readonly Dictionary<ushort, TargetController> _controllers = new();
+    private readonly HashSet<NvmeTcpTargetConnection> _connections = new();
+    private Thread? _acceptThread;
+    private ushort _nextControllerId = 1;
+    private long _terminations;
+    private long _connectionsAccepted;
+    private int _disposed;
+
+    /// <summary>Creates a target; call <see cref="Start"/> to listen.</summary>
+    /// <param name="options">Options.</param>
+    /// <param name="namespaces">The namespaces (NSIDs unique); the target does not dispose them.</param>
+    public NvmeTcpTarget(NvmeTcpTargetOptions options, IEnumerable<NvmeNamespace> namespaces)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(namespaces);
+        NvmeTcpWire.ValidateNqn(options.SubsystemNqn, nameof(options.SubsystemNqn));
+        if (options.InCapsuleDataSize < NvmeTcpWire.ConnectDataSize || options.InCapsuleDataSize % 16 != 0 || options.InCapsuleDataSize > (1 << 20))
+        {
+            throw new ArgumentException($"InCapsuleDataSize must be a multiple of 16 in 1024..1048576, not {options.InCapsuleDataSize}.", nameof(options));
+        }
+
+        if (options.MaxH2CData is < 4096 or > (1 << 24))
+        {
+            throw new ArgumentException($"MaxH2CData must be 4096..16777216, not {options.MaxH2CData}.", nameof(options));
+        }
+
+        if (options.MaxTransferBytes < 4096 || (options.MaxTransferBytes & (options.MaxTransferBytes - 1)) != 0 || options.MaxTransferBytes > (1 << 26))
+        {
+            throw new ArgumentException($"MaxTransferBytes must be a power of two in 4096..64 MiB, not {options.MaxTransferBytes}.", nameof(options));
+        }
+
+        if (options.MaxQueueDepth is < 2 or > 1024)
+        {
+            throw new ArgumentException($"MaxQueueDepth must be 2..1024, not {options.MaxQueueDepth}.", nameof(options));
+        }
+
+        Options = options;
+        Executor = new NvmeCommandExecutor(namespaces);
+        if (Executor.Namespaces.Count == 0)
+        {
+            throw new ArgumentException("A target needs at least one namespace.", nameof(namespaces));
+        }
+
+        _listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+    }
+
+    /// <summary>The options.</summary>
+    public NvmeTcpTargetOptions Options { get; }
+
+    internal NvmeCommandExecutor Executor { get; }
+
+    /// <summary>The bound endpoint (valid after <see cref="Start"/>).</summary>
+    public IPEndPoint Endpoint => (IPEndPoint)(_listener.LocalEndPoint ?? Options.Endpoint);
+
+    /// <summary>C2HTermReq PDUs sent because of malformed or unexpected PDUs.</summary>
+    public long TerminationsSent => Interlocked.Read(ref _terminations);
+
+    /// <summary>Connections accepted so far.</summary>
+    public long ConnectionsAccepted => Interlocked.Read(ref _connectionsAccepted);
+
+    /// <summary>Connections open now.</summary>
+    public int OpenConnections
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
+    /// <summary>Binds, listens and starts accepting connections.</summary>
+    public void Start()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_acceptThread is not null)
+        {
+            throw new InvalidOperationException("The target is already started.");
+        }
+
+        _listener.Bind(Options.Endpoint);
+        _listener.Listen(64);
+        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "nvme-tcp-accept" };
+        _acceptThread.Start();
+    }
+
+    private void AcceptLoop()
+    {
+        while (Volatile.Read(ref _disposed) == 0)
+        {
+            Socket client;
+            try
+            {
+                client = _listener.Accept();
+            }
+            catch (SocketException)
+            {
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    return;
+                }
+
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _connectionsAccepted);
+            var connection = new NvmeTcpTargetConnection(this, client);
+            lock (_lock)
+            {
+                if (_connections.Count >= Options.MaxConnections || Volatile.Read(ref _disposed) != 0)
+                {
+                    client.Dispose();
+                    continue;
+                }
+
+                _connections.Add(connection);
+            }
+
+            connection.Start();
+        }
+    }
+
+    internal void CountTermination() => Interlocked.Increment(ref _terminations);
+
+    internal void Remove(NvmeTcpTargetConnection connection)
+    {
+        lock (_lock)
+        {
+            _connections.Remove(connection);
+        }
+    }
+
+    internal TargetController? CreateController(string hostNqn, uint katoMs)
+    {
+        lock (_lock)
+        {
+            for (int tries = 0; tries < 0xFFEF; tries++)
+            {
+                ushort id = _nextControllerId;
+                _nextControllerId = (ushort)(id >= 0xFFEF ? 1 : id + 1);
+                if (!_controllers.ContainsKey(id))
+                {
+                    var c = new TargetController(id, hostNqn, katoMs);
+                    _controllers.Add(id, c);
+                    return c;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    internal TargetController? FindController(ushort id)
+    {
+        lock (_lock)
+        {
+            return _controllers.TryGetValue(id, out TargetController? c) ? c : null;
+        }
+    }
+
+    internal void RemoveController(TargetController controller)
+    {
+        lock (_lock)
+        {
+            _controllers.Remove(controller.Id);
+        }
+    }
+
+    /// <summary>Stops listening and closes every connection.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Stops listening and closes every connection.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _listener.Dispose();
+        NvmeTcpTargetConnection[] open;
+        lock (_lock)
+        {
+            open = [.. _connections];
+        }
+
+        foreach (NvmeTcpTargetConnection c in open)
+        {
+            c.Close();
+        }
+
+        _acceptThread?.Join(TimeSpan.FromSeconds(5));
+        foreach (NvmeTcpTargetConnection c in open)
+        {
+            c.Join(TimeSpan.FromSeconds(5));
+        }
+    }
+}
+
+/// <summary>Controller state shared by the admin and I/O connections of one host association.</summary>
+internal sealed class TargetController
+{
+    public TargetController(ushort id, string hostNqn, uint katoMs)
+    {
+        Id = id;
+        HostNqn = hostNqn;
+        KeepAliveMs = katoMs;
+    }
+
+    public ushort Id { get; }
+
+    public string HostNqn { get; }
+
+    public uint KeepAliveMs { get; }
+
+    public uint Cc { get; set; }
+
+    public uint Csts { get; set; }
+
+    public bool Ready => (Csts & NvmeProperty.CstsReady) != 0;
+}

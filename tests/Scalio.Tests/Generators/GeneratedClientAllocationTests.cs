@@ -1,0 +1,58 @@
+using Scalio.Fast;
+using Scalio.Fast.Rpc;
+using Scalio.Fast.Schema;
+
+namespace Scalio.Tests.Generators;
+
+/// <summary>The generated typed client's hot path allocates nothing.</summary>
+public class GeneratedClientAllocationTests
+{
+    [Fact]
+    public void Typed_get_hit_get_miss_with_fill_and_put_allocate_nothing()
+    {
+        using var store = new ScalioStore(new ScalioStoreOptions { Layout = DefaultSchema.Layout, ExpectedRecords = 4000, CacheBuckets = 2 });
+        using var raw = store.OpenClient();
+        var client = new DefaultSchema.Client(raw);
+        var keys = new DefaultKey[400];
+        DefaultValue value = default;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = DefaultKey.From(System.Text.Encoding.ASCII.GetBytes($"user{i:D6}"));
+            value[0] = (byte)i;
+            Assert.Equal(OpStatus.Ok, client.Put(in keys[i], in value));
+        }
+        // Warm up: JIT, tiering, first-use lazies.
+        for (int r = 0; r < 3; r++)
+        {
+            foreach (var k in keys) client.Get(in k, out _);
+        }
+
+        long hitsBefore = raw.Counters.Hits, fillsBefore = raw.Counters.Fills;
+        int wrong = 0;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 250; i++)
+        {
+            if (client.Get(in keys[0], out DefaultValue v) != OpStatus.Ok || v[0] != 0) wrong++; // hits
+        }
+        long afterHits = GC.GetAllocatedBytesForCurrentThread();
+        for (int r = 0; r < 5; r++)
+        {
+            for (int i = 0; i < keys.Length; i++)
+            {
+                if (client.Get(in keys[i], out DefaultValue v) != OpStatus.Ok || v[0] != (byte)i) wrong++; // 16-slot cache: mostly misses with fills
+            }
+        }
+        long afterMisses = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++)
+        {
+            value[0] = (byte)i;
+            if (client.Put(in keys[i], in value) != OpStatus.Ok) wrong++;
+        }
+        long afterPuts = GC.GetAllocatedBytesForCurrentThread();
+
+        Assert.Equal(0, wrong);
+        Assert.True(afterPuts - before == 0, $"hits {afterHits - before} B, misses {afterMisses - afterHits} B, puts {afterPuts - afterMisses} B");
+        Assert.True(raw.Counters.Hits - hitsBefore >= 250, "expected hits");
+        Assert.True(raw.Counters.Fills - fillsBefore > 1000, "expected misses with fills");
+    }
+}
