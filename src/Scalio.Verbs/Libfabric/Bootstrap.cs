@@ -1,0 +1,297 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Scalio.Verbs.Libfabric;
+
+/// <summary>
+/// What one side of a bootstrap exchange tells the other: its provider, its endpoint address, the regions it
+/// exports, and an opaque application descriptor (the store's server descriptor travels here).
+/// </summary>
+public sealed class BootstrapHello
+{
+    /// <summary>Wire magic ("SCLF").</summary>
+    public const uint Magic = 0x464C4353;
+
+    /// <summary>Wire version.</summary>
+    public const ushort Version = 1;
+
+    /// <summary>Largest endpoint address accepted.</summary>
+    public const int MaxAddressLength = 1024;
+
+    /// <summary>Most regions accepted in one hello.</summary>
+    public const int MaxRegions = 4096;
+
+    /// <summary>Largest application descriptor accepted.</summary>
+    public const int MaxDescriptorLength = 1 << 20;
+
+    /// <summary>Provider string of the sender (both sides must run the same provider).</summary>
+    public required string Provider { get; init; }
+
+    /// <summary>The sender's endpoint address (fi_getname).</summary>
+    public required byte[] Address { get; init; }
+
+    /// <summary>Regions the sender exports.</summary>
+    public required IReadOnlyList<RemoteRegion> Regions { get; init; }
+
+    /// <summary>Opaque application descriptor.</summary>
+    public required byte[] Descriptor { get; init; }
+
+    /// <summary>Encodes the hello: magic, version, lengths, then the fields (little-endian).</summary>
+    public byte[] Encode()
+    {
+        byte[] provider = Encoding.UTF8.GetBytes(Provider);
+        if (provider.Length > 255) throw new ArgumentException("provider name too long");
+        if (Address.Length > MaxAddressLength) throw new ArgumentException("endpoint address too long");
+        if (Regions.Count > MaxRegions) throw new ArgumentException("too many regions");
+        if (Descriptor.Length > MaxDescriptorLength) throw new ArgumentException("descriptor too long");
+        int size = 4 + 2 + 1 + provider.Length + 4 + Address.Length + 4 + Regions.Count * 32 + 4 + Descriptor.Length;
+        var b = new byte[4 + size];
+        var s = b.AsSpan();
+        BinaryPrimitives.WriteInt32LittleEndian(s, size);
+        s = s[4..];
+        BinaryPrimitives.WriteUInt32LittleEndian(s, Magic);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[4..], Version);
+        s[6] = (byte)provider.Length;
+        provider.CopyTo(s[7..]);
+        s = s[(7 + provider.Length)..];
+        BinaryPrimitives.WriteInt32LittleEndian(s, Address.Length);
+        Address.CopyTo(s[4..]);
+        s = s[(4 + Address.Length)..];
+        BinaryPrimitives.WriteInt32LittleEndian(s, Regions.Count);
+        s = s[4..];
+        foreach (var r in Regions)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(s, r.RemoteKey);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[4..], (uint)r.Access);
+            BinaryPrimitives.WriteUInt64LittleEndian(s[8..], r.FabricKey);
+            BinaryPrimitives.WriteUInt64LittleEndian(s[16..], r.BaseAddress);
+            BinaryPrimitives.WriteUInt64LittleEndian(s[24..], r.Length);
+            s = s[32..];
+        }
+        BinaryPrimitives.WriteInt32LittleEndian(s, Descriptor.Length);
+        Descriptor.CopyTo(s[4..]);
+        return b;
+    }
+
+    /// <summary>Decodes a hello body (without its 4-byte length prefix); throws <see cref="InvalidDataException"/> on malformed input.</summary>
+    public static BootstrapHello Decode(ReadOnlySpan<byte> body)
+    {
+        static InvalidDataException Bad(string what) => new($"malformed bootstrap hello: {what}");
+        if (body.Length < 7) throw Bad("truncated header");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(body) != Magic) throw Bad("bad magic (not a Scalio libfabric peer)");
+        ushort version = BinaryPrimitives.ReadUInt16LittleEndian(body[4..]);
+        if (version != Version) throw Bad($"version {version}, expected {Version}");
+        int pl = body[6];
+        var s = body[7..];
+        if (s.Length < pl + 4) throw Bad("truncated provider");
+        string provider = Encoding.UTF8.GetString(s[..pl]);
+        s = s[pl..];
+        int al = BinaryPrimitives.ReadInt32LittleEndian(s);
+        if (al <= 0 || al > MaxAddressLength || s.Length < 4 + al + 4) throw Bad("bad address length");
+        byte[] address = s.Slice(4, al).ToArray();
+        s = s[(4 + al)..];
+        int rc = BinaryPrimitives.ReadInt32LittleEndian(s);
+        if (rc < 0 || rc > MaxRegions || s.Length < 4 + (long)rc * 32 + 4) throw Bad("bad region count");
+        s = s[4..];
+        var regions = new RemoteRegion[rc];
+        for (int i = 0; i < rc; i++)
+        {
+            regions[i] = new RemoteRegion(
+                BinaryPrimitives.ReadUInt32LittleEndian(s),
+                BinaryPrimitives.ReadUInt64LittleEndian(s[8..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(s[16..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(s[24..]),
+                (MemoryAccess)BinaryPrimitives.ReadUInt32LittleEndian(s[4..]));
+            s = s[32..];
+        }
+        int dl = BinaryPrimitives.ReadInt32LittleEndian(s);
+        if (dl < 0 || dl > MaxDescriptorLength || s.Length != 4 + dl) throw Bad("bad descriptor length");
+        return new BootstrapHello { Provider = provider, Address = address, Regions = regions, Descriptor = s[4..].ToArray() };
+    }
+
+    internal static BootstrapHello Read(Stream stream)
+    {
+        Span<byte> len = stackalloc byte[4];
+        stream.ReadExactly(len);
+        int size = BinaryPrimitives.ReadInt32LittleEndian(len);
+        if (size < 7 || size > MaxDescriptorLength + MaxRegions * 32 + MaxAddressLength + 1024)
+            throw new InvalidDataException($"malformed bootstrap hello: length {size}");
+        var body = new byte[size];
+        stream.ReadExactly(body);
+        return Decode(body);
+    }
+}
+
+/// <summary>
+/// A queue pair connected through the bootstrap channel, with what the peer said about itself. The TCP side channel
+/// stays open for the connection's life: when it closes, the peer is gone.
+/// </summary>
+public sealed class LibfabricConnection : IDisposable
+{
+    private readonly Socket _socket;
+
+    internal LibfabricConnection(LibfabricQueuePair queuePair, Socket socket, BootstrapHello peer)
+    {
+        QueuePair = queuePair;
+        _socket = socket;
+        Peer = peer;
+        RemoteEndPoint = socket.RemoteEndPoint;
+    }
+
+    /// <summary>The connected queue pair.</summary>
+    public LibfabricQueuePair QueuePair { get; }
+
+    /// <summary>The peer's hello: its regions and application descriptor.</summary>
+    public BootstrapHello Peer { get; }
+
+    /// <summary>The peer's side-channel address.</summary>
+    public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>False once the peer closed the side channel (its process ended or it disconnected).</summary>
+    public bool IsPeerConnected
+    {
+        get
+        {
+            try
+            {
+                return !(_socket.Poll(0, SelectMode.SelectRead) && _socket.Available == 0);
+            }
+            catch (ObjectDisposedException)
+            {
+                return false;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Closes the queue pair and the side channel.</summary>
+    public void Dispose()
+    {
+        QueuePair.Dispose();
+        _socket.Dispose();
+    }
+}
+
+/// <summary>
+/// Server side of the bootstrap: a TCP listener. Each client that connects sends its hello; the server creates a
+/// queue pair for it, connects it to the client's endpoint and answers with its own hello (endpoint address,
+/// exported regions, descriptor).
+/// </summary>
+public sealed class LibfabricListener : IDisposable
+{
+    private readonly LibfabricDomain _domain;
+    private readonly TcpListener _listener;
+    private readonly Func<BootstrapHello, (IReadOnlyList<RemoteRegion> Regions, byte[] Descriptor)> _answer;
+    private readonly QueuePairOptions? _options;
+
+    /// <summary>Starts listening on <paramref name="endPoint"/> (port 0: any free port).</summary>
+    /// <param name="domain">Domain the per-client queue pairs are created in.</param>
+    /// <param name="endPoint">Side-channel address.</param>
+    /// <param name="answer">Given a client's hello, the regions and descriptor to send it (may throw to refuse it).</param>
+    /// <param name="options">Options of the per-client queue pairs.</param>
+    public LibfabricListener(LibfabricDomain domain, IPEndPoint endPoint, Func<BootstrapHello, (IReadOnlyList<RemoteRegion> Regions, byte[] Descriptor)> answer, QueuePairOptions? options = null)
+    {
+        _domain = domain ?? throw new ArgumentNullException(nameof(domain));
+        _answer = answer ?? throw new ArgumentNullException(nameof(answer));
+        _options = options;
+        _listener = new TcpListener(endPoint);
+        _listener.Start();
+    }
+
+    /// <summary>The bound side-channel address.</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndpoint;
+
+    /// <summary>
+    /// Accepts one client and completes the exchange; throws <see cref="InvalidDataException"/> (client refused and
+    /// disconnected) on a malformed hello or a provider mismatch, <see cref="OperationCanceledException"/> on cancellation.
+    /// </summary>
+    public async Task<LibfabricConnection> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        var socket = await _listener.AcceptSocketAsync(cancellationToken).ConfigureAwait(false);
+        LibfabricQueuePair? qp = null;
+        try
+        {
+            socket.NoDelay = true;
+            socket.ReceiveTimeout = 10_000;
+            socket.SendTimeout = 10_000;
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            var hello = BootstrapHello.Read(stream);
+            if (hello.Provider != _domain.Fabric.ProviderName)
+                throw new InvalidDataException($"client runs provider '{hello.Provider}', this server runs '{_domain.Fabric.ProviderName}'");
+            var (regions, descriptor) = _answer(hello);
+            qp = _domain.CreateLibfabricQueuePair(_options);
+            qp.Connect(hello.Address, hello.Regions);
+            var reply = new BootstrapHello { Provider = _domain.Fabric.ProviderName, Address = qp.LocalAddress.ToArray(), Regions = regions, Descriptor = descriptor };
+            stream.Write(reply.Encode());
+            return new LibfabricConnection(qp, socket, hello);
+        }
+        catch
+        {
+            qp?.Dispose();
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops listening; connections already made stay up.</summary>
+    public void Dispose() => _listener.Stop();
+}
+
+/// <summary>Client side of the bootstrap.</summary>
+public static class LibfabricConnector
+{
+    /// <summary>
+    /// Connects to a server's side channel, sends our hello (endpoint address, regions we export, descriptor) and
+    /// connects a new queue pair to the server's endpoint with the server's regions.
+    /// </summary>
+    public static LibfabricConnection Connect(LibfabricDomain domain, IPEndPoint server, IReadOnlyList<RemoteRegion>? exported = null, byte[]? descriptor = null,
+        QueuePairOptions? options = null, int timeoutMilliseconds = 10_000)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(server);
+        var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, ReceiveTimeout = timeoutMilliseconds, SendTimeout = timeoutMilliseconds };
+        LibfabricQueuePair? qp = null;
+        try
+        {
+            using (var cts = new CancellationTokenSource(timeoutMilliseconds))
+            {
+                try
+                {
+                    socket.ConnectAsync(server, cts.Token).AsTask().GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException)
+                {
+                    throw new TimeoutException($"no answer from {server} within {timeoutMilliseconds} ms");
+                }
+            }
+            qp = domain.CreateLibfabricQueuePair(options);
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            var hello = new BootstrapHello { Provider = domain.Fabric.ProviderName, Address = qp.LocalAddress.ToArray(), Regions = exported ?? [], Descriptor = descriptor ?? [] };
+            stream.Write(hello.Encode());
+            BootstrapHello reply;
+            try
+            {
+                reply = BootstrapHello.Read(stream);
+            }
+            catch (EndOfStreamException e)
+            {
+                throw new InvalidDataException($"the server at {server} closed the side channel (refused this client: provider mismatch or bad hello)", e);
+            }
+            if (reply.Provider != domain.Fabric.ProviderName)
+                throw new InvalidDataException($"server runs provider '{reply.Provider}', this client runs '{domain.Fabric.ProviderName}'");
+            qp.Connect(reply.Address, reply.Regions);
+            return new LibfabricConnection(qp, socket, reply);
+        }
+        catch
+        {
+            qp?.Dispose();
+            socket.Dispose();
+            throw;
+        }
+    }
+}
