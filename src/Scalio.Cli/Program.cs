@@ -8,5 +8,8 @@ if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 220;
 var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-based JBOF servers (OSDI 2025), in C#")
 {
     YcsbCommand.Create(),
+    ServerCommand.Create(),
+    NvmeCommand.Create(),
+    CheckCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -28,11 +28,18 @@ public sealed class ScalioStoreOptions
     /// <summary>LBA size of the namespaces: 512 or 4096.</summary>
     public int LbaSize { get; init; } = 4096;
 
-    /// <summary>Directory for file-backed namespaces (real I/O); null keeps them in RAM.</summary>
+    /// <summary>Directory for file-backed namespaces (real I/O); null keeps them in RAM. Existing files are reopened and
+    /// the store recovered from them (open with the options they were created with).</summary>
     public string? DataDirectory { get; init; }
 
     /// <summary>Server worker threads.</summary>
     public int ServerWorkers { get; init; } = 1;
+
+    /// <summary>Writes gathered per SSD into one batched write (1 = unbatched, up to 128).</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Longest a write waits for its batch to fill.</summary>
+    public TimeSpan BatchIdleTimeout { get; init; } = TimeSpan.FromMilliseconds(1);
 
     /// <summary>Threads of the emulated offload target.</summary>
     public int OffloadThreads { get; init; } = 1;
@@ -88,7 +95,9 @@ public sealed class ScalioStore : IDisposable
         int ssdBuckets = (int)Math.Clamp((o.ExpectedRecords * 4 + perPage - 1) / perPage, 1, int.MaxValue / 2);
         int cacheBuckets = o.CacheBuckets > 0 ? o.CacheBuckets
             : (int)Math.Max(1, Math.Ceiling(o.ExpectedRecords * o.CacheFraction / o.Layout.SlotsPerBucket));
-        ulong pagesPerDevice = (ulong)(ssdBuckets / o.Devices + 1) * 2 + 64;
+        // Log space: twice the buckets (the cleaner's headroom), the cleaner's reserve, superblock and checkpoints.
+        ulong pagesPerDevice = (ulong)(ssdBuckets / o.Devices + 1) * 2 + 64 + 4UL * (2UL * (ulong)Math.Clamp(o.BatchSize, 1, 128) + 8)
+            + 2UL * (ulong)((16L * (ssdBuckets / o.Devices + 1) + 4095) / 4096 + 1);
         ulong lbaCount = pagesPerDevice * (ulong)(pageSize / o.LbaSize);
 
         _fabric = new LoopbackFabric(o.Fabric);
@@ -108,6 +117,8 @@ public sealed class ScalioStore : IDisposable
                 SsdBuckets = ssdBuckets,
                 PageSize = pageSize,
                 Workers = o.ServerWorkers,
+                BatchSize = o.BatchSize,
+                BatchIdleTimeout = o.BatchIdleTimeout,
                 LeaseMilliseconds = o.LeaseMilliseconds,
                 BrokenWriteMode = o.BrokenWriteMode,
             });
@@ -142,7 +153,7 @@ public sealed class ScalioStore : IDisposable
     /// <summary>Opens a client session (one per thread). Dispose it when done.</summary>
     public ScalioClient OpenClient()
     {
-        var client = new ScalioClient(_fabric.CreateDomain(), _server, _target, Options.Client);
+        var client = new ScalioClient(_fabric.CreateDomain(), _server, _target, Options.Client, Options.BrokenWriteMode);
         lock (_clients) _clients.Add(client);
         return client;
     }
