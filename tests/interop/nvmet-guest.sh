@@ -311,6 +311,6 @@ run_guest() {
 case "${1:-}" in
   prepare) shift; dir=$(prepare_guest); printf 'prepared %s\n' "$dir" ;;
   run) shift; run_guest "$@" ;;
-  -h|--help|"") sed -n '2,19p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//' >&2; [ -n "${1:-}" ] || exit 2 ;;
+  -h|--help|"") sed -n '2,/^set -euo/p' "$SCRIPT_PATH" | sed '$d; s/^# \{0,1\}//' >&2; [ -n "${1:-}" ] || exit 2 ;;
   *) log "unknown command $1 (prepare | run)"; exit 2 ;;
 esac
