@@ -188,6 +188,19 @@ public sealed unsafe class WorkRequestStepTests : IDisposable
         Assert.Equal(1UL, wc.Id); // errors complete even when unsignaled
     }
 
+    [Theory]
+    [InlineData(typeof(StepOperation), "Scalio.Generators.Steps.StepOperation")]
+    [InlineData(typeof(StepBuffer), "Scalio.Generators.Steps.StepBuffer")]
+    [InlineData(typeof(StepTarget), "Scalio.Generators.Steps.StepTarget")]
+    public void Declaration_enums_agree_with_the_generator(Type declared, string generatorType)
+    {
+        // The generator reads the attribute arguments as numbers; both sides must give them the same meaning.
+        Type mirror = typeof(Scalio.Generators.Steps.StepsGenerator).Assembly.GetType(generatorType, throwOnError: true)!;
+        Assert.Equal(Enum.GetNames(declared), Enum.GetNames(mirror));
+        foreach (string name in Enum.GetNames(declared))
+            Assert.Equal(Convert.ToInt32(Enum.Parse(declared, name), null), Convert.ToInt32(Enum.Parse(mirror, name), null));
+    }
+
     [Fact]
     public void Context_rejects_buffers_outside_the_region()
     {
