@@ -188,7 +188,7 @@ internal static class CheckHarness
         f.TearProbability = 0.05;
         f.TearUnit = layout.SlotSize;
         f.TearBoundaries = [4, 8, 12, 16, 20, layout.ValueOffset, layout.ValueOffset + 4, layout.ValueOffset + 32, layout.SlotSize];
-        f.MaxTearPauseMicroseconds = 100;
+        f.MaxTearPauseMicroseconds = 1000;
         // Crashed fillers: a few clients die just before writing their fill, leaving the slot FILLING forever.
         f.CrashProbability = 0.005;
         f.MaxCrashes = o.MaxCrashes;

@@ -174,7 +174,7 @@ public class TornReadTests
         long torn = 0, hits = 0;
         foreach (var c in clients) { torn += c.Counters.TornRetries; hits += c.Counters.Hits; }
         Assert.True(faults.Tears > 50, $"only {faults.Tears} READs were torn");
-        Assert.True(torn > 1000000, $"no torn image was ever detected ({faults.Tears} tears, {hits} hits)");
+        Assert.True(torn >= 10, $"{torn} torn images detected ({faults.Tears} tears, {hits} hits)");
         faults.Dispose();
     }
 
