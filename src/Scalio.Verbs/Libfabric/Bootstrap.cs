@@ -111,15 +111,27 @@ public sealed class BootstrapHello
         return new BootstrapHello { Provider = provider, Address = address, Regions = regions, Descriptor = s[4..].ToArray() };
     }
 
+    private const int MaxBodyLength = MaxDescriptorLength + MaxRegions * 32 + MaxAddressLength + 1024;
+
     internal static BootstrapHello Read(Stream stream)
     {
         Span<byte> len = stackalloc byte[4];
         stream.ReadExactly(len);
         int size = BinaryPrimitives.ReadInt32LittleEndian(len);
-        if (size < 7 || size > MaxDescriptorLength + MaxRegions * 32 + MaxAddressLength + 1024)
-            throw new InvalidDataException($"malformed bootstrap hello: length {size}");
+        if (size < 7 || size > MaxBodyLength) throw new InvalidDataException($"malformed bootstrap hello: length {size}");
         var body = new byte[size];
         stream.ReadExactly(body);
+        return Decode(body);
+    }
+
+    internal static async Task<BootstrapHello> ReadAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var len = new byte[4];
+        await stream.ReadExactlyAsync(len, cancellationToken).ConfigureAwait(false);
+        int size = BinaryPrimitives.ReadInt32LittleEndian(len);
+        if (size < 7 || size > MaxBodyLength) throw new InvalidDataException($"malformed bootstrap hello: length {size}");
+        var body = new byte[size];
+        await stream.ReadExactlyAsync(body, cancellationToken).ConfigureAwait(false);
         return Decode(body);
     }
 }
@@ -206,9 +218,13 @@ public sealed class LibfabricListener : IDisposable
     /// <summary>The bound side-channel address.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndpoint;
 
+    /// <summary>How long a client may take to send its hello before it is dropped, in milliseconds.</summary>
+    public int HelloTimeoutMilliseconds { get; init; } = 10_000;
+
     /// <summary>
     /// Accepts one client and completes the exchange; throws <see cref="InvalidDataException"/> (client refused and
-    /// disconnected) on a malformed hello or a provider mismatch, <see cref="OperationCanceledException"/> on cancellation.
+    /// disconnected) on a malformed hello or a provider mismatch, <see cref="OperationCanceledException"/> on cancellation
+    /// or when the client sends no hello within <see cref="HelloTimeoutMilliseconds"/>.
     /// </summary>
     public async Task<LibfabricConnection> AcceptAsync(CancellationToken cancellationToken = default)
     {
@@ -217,10 +233,11 @@ public sealed class LibfabricListener : IDisposable
         try
         {
             socket.NoDelay = true;
-            socket.ReceiveTimeout = 10_000;
             socket.SendTimeout = 10_000;
             using var stream = new NetworkStream(socket, ownsSocket: false);
-            var hello = BootstrapHello.Read(stream);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(HelloTimeoutMilliseconds);
+            var hello = await BootstrapHello.ReadAsync(stream, timeout.Token).ConfigureAwait(false);
             if (hello.Provider != _domain.Fabric.ProviderName)
                 throw new InvalidDataException($"client runs provider '{hello.Provider}', this server runs '{_domain.Fabric.ProviderName}'");
             var (regions, descriptor) = _answer(hello);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 
@@ -372,10 +373,24 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
         var entries = stackalloc FiCqDataEntry[Batch];
         int idle = 0;
         long lastHousekeeping = Environment.TickCount64;
+        // A target serves peers' RMA and atomics inside fi_cq_read without producing a completion, so "nothing
+        // completed" does not mean "idle". A read that took much longer than an empty poll did work (socket I/O):
+        // count it as activity. The empty-poll baseline is the smallest duration seen recently.
+        long baseline = long.MaxValue;
+        long busyMargin = Stopwatch.Frequency / 200_000; // 5 us
+        int sinceBaseline = 0;
         while (!_stop)
         {
             nint n;
+            long t0 = Stopwatch.GetTimestamp();
             lock (ProviderGate) n = _cq->ops->read(_cq, entries, Batch);
+            long took = Stopwatch.GetTimestamp() - t0;
+            if (took < baseline) baseline = took;
+            if (++sinceBaseline == 4096)
+            {
+                sinceBaseline = 0;
+                baseline = long.MaxValue; // re-learn: the machine's load changes
+            }
             if (n > 0)
             {
                 for (int i = 0; i < n; i++) Deliver(in entries[i]);
@@ -388,7 +403,7 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
                 idle = 0;
                 continue;
             }
-            // Nothing completed: do queued work, then spin briefly, then block in the provider's wait object.
+            // Nothing completed: do queued work, then back off.
             while (_closeRequests.TryDequeue(out var qp))
             {
                 CloseQueuePairCore(qp);
@@ -403,7 +418,7 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
                 lastHousekeeping = now;
             }
             // Back off while idle: spin, then yield, then sleep 1 ms at a time (bounded wake-up latency when idle).
-            idle++;
+            if (took > baseline * 4 + busyMargin) idle = 0; else idle++;
             if (idle < 64) Thread.SpinWait(16);
             else if (idle < 128) Thread.Yield();
             else if (idle < 192 || Volatile.Read(ref _deferredQueuePairs) > 0 || Fabric.Options.IdleSleepMilliseconds == 0) Thread.Sleep(0);

@@ -349,6 +349,29 @@ public sealed class LibfabricBootstrapTests
     }
 
     [LibfabricFact]
+    public async Task A_client_that_sends_garbage_is_refused_and_the_next_one_is_served()
+    {
+        using var fabric = LibfabricFabric.Open(new LibfabricOptions { Provider = "tcp" });
+        using var serverDomain = fabric.CreateDomain();
+        using var clientDomain = fabric.CreateDomain();
+        var cache = serverDomain.Allocate(4096, MemoryAccess.All);
+        using var listener = new LibfabricListener(serverDomain, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0),
+            hello => ([serverDomain.Describe(cache)], []));
+        using (var raw = new System.Net.Sockets.TcpClient())
+        {
+            await raw.ConnectAsync(listener.LocalEndPoint.Address, listener.LocalEndPoint.Port);
+            var junk = new byte[64];
+            junk[0] = 60; // plausible length, then no magic
+            await raw.GetStream().WriteAsync(junk);
+            await Assert.ThrowsAsync<InvalidDataException>(() => listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+        var accept = listener.AcceptAsync();
+        using var client = await Task.Run(() => LibfabricConnector.Connect(clientDomain, listener.LocalEndPoint));
+        using var server = await accept.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(QueuePairState.ReadyToSend, client.QueuePair.State);
+    }
+
+    [Fact]
     public void Malformed_hellos_are_refused()
     {
         var ok = new BootstrapHello { Provider = "tcp;ofi_rxm", Address = [1, 2, 3], Regions = [new RemoteRegion(5, 6, 7, 8, MemoryAccess.RemoteRead)], Descriptor = [9] }.Encode();
