@@ -96,7 +96,8 @@ public sealed class ScalioStore : IDisposable
         int cacheBuckets = o.CacheBuckets > 0 ? o.CacheBuckets
             : (int)Math.Max(1, Math.Ceiling(o.ExpectedRecords * o.CacheFraction / o.Layout.SlotsPerBucket));
         // Log space: twice the buckets (the cleaner's headroom), the cleaner's reserve, superblock and checkpoints.
-        ulong pagesPerDevice = (ulong)(ssdBuckets / o.Devices + 1) * 2 + 64 + 4UL * (2UL * (ulong)Math.Clamp(o.BatchSize, 1, 128) + 8)
+        // (Sized for the largest batch, so the batch size can change between runs without changing the geometry.)
+        ulong pagesPerDevice = (ulong)(ssdBuckets / o.Devices + 1) * 2 + 64 + 4UL * (2UL * 128 + 8)
             + 2UL * (ulong)((16L * (ssdBuckets / o.Devices + 1) + 4095) / 4096 + 1);
         ulong lbaCount = pagesPerDevice * (ulong)(pageSize / o.LbaSize);
 
@@ -108,7 +109,7 @@ public sealed class ScalioStore : IDisposable
             {
                 _devices[i] = o.DataDirectory is null
                     ? new RamNamespace((uint)i + 1, o.LbaSize, lbaCount)
-                    : FileNamespace.Open(Path.Combine(o.DataDirectory, $"ssd{i}.img"), (uint)i + 1, o.LbaSize, lbaCount);
+                    : OpenDeviceFile(o.DataDirectory, i, o.LbaSize, lbaCount);
             }
             _server = new ScalioServer(_fabric, _devices, new ScalioServerOptions
             {
@@ -130,6 +131,18 @@ public sealed class ScalioStore : IDisposable
             foreach (var d in _devices) d?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Opens (or creates) a namespace file; an existing file of another size is refused untouched.</summary>
+    private static FileNamespace OpenDeviceFile(string directory, int index, int lbaSize, ulong lbaCount)
+    {
+        string path = Path.Combine(directory, $"ssd{index}.img");
+        long capacity = (long)lbaCount * lbaSize;
+        long length = File.Exists(path) ? new FileInfo(path).Length : 0;
+        if (length != 0 && length != capacity)
+            throw new InvalidDataException($"{path} holds {length} bytes but these options make a {capacity}-byte device; " +
+                "open the store with the options it was created with (ExpectedRecords, Devices, LbaSize)");
+        return FileNamespace.Open(path, (uint)index + 1, lbaSize, lbaCount);
     }
 
     /// <summary>The options the store was created with.</summary>

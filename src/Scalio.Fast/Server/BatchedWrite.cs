@@ -13,8 +13,11 @@ public sealed unsafe partial class ScalioServer
     /// <see cref="ScalioServerOptions.BatchIdleTimeout"/>. Then one worker commits the batch (one contiguous FUA write
     /// of all touched bucket blocks), publishes the locations, invalidates the cached slots of every written key and
     /// replies to every writer of the batch. A batch size of 1 is the unbatched write path.
-    /// Group commit: when every connection that wrote recently already waits in an open batch, no further write can
-    /// arrive before some reply goes out, so the batches are committed at once instead of waiting out the timeout.
+    /// Two rules avoid waiting out the timeout when waiting cannot pay. Group commit: when every connection that wrote
+    /// recently already waits in an open batch, no further write can arrive before a reply goes out, so all open
+    /// batches are committed at once. Sparse writes: when a batch had to be committed by the timeout while less than
+    /// half full, the device stops holding writes; it then commits, after each drain of the receive queue, whatever
+    /// arrived together, and holds again as soon as such a commit carries two or more writes.
     /// </summary>
     private void Enqueue(Connection conn, int slot, ulong requestId, in KeyHash hash, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool remove)
     {
@@ -40,17 +43,18 @@ public sealed unsafe partial class ScalioServer
                     open.Hashes[i] = hash;
                     Interlocked.Increment(ref _pendingWrites);
                     full = open.Batch.IsFull;
-                    if (!full && Volatile.Read(ref _pendingWrites) < Volatile.Read(ref _activeWriters)) return;
+                    // Not holding (sparse writes): the worker commits after draining its receive queue (FlushUnheld).
+                    if (!full && (!q.Hold || Volatile.Read(ref _pendingWrites) < Volatile.Read(ref _activeWriters))) return;
                 }
             }
             if (!full)
             {
                 // Every recent writer is waiting in a batch: commit them all now.
-                for (int d = 0; d < _queues.Length; d++) Flush(d, force: true);
+                for (int d = 0; d < _queues.Length; d++) Flush(d, FlushReason.AllWaiting);
                 return;
             }
             // Our entry filled the batch, or the batch was already full (another worker has not taken it yet).
-            Flush(device, force: true);
+            Flush(device, FlushReason.Full);
             if (added) return;
         }
     }
@@ -73,13 +77,34 @@ public sealed unsafe partial class ScalioServer
             var q = _queues[d];
             if (q.OpenCount == 0) continue;
             if (now - q.OpenFirstTimestamp < _idleTicks) continue;
-            any |= Flush(d, force: false);
+            any |= Flush(d, FlushReason.Timeout);
         }
         return any;
     }
 
-    /// <summary>Takes the device's open batch (when due, or always with <paramref name="force"/>) and commits it.</summary>
-    private bool Flush(int device, bool force)
+    /// <summary>After a worker drained its receive queue: commits the open batches of devices that do not hold writes.</summary>
+    private bool FlushUnheld()
+    {
+        bool any = false;
+        for (int d = 0; d < _queues.Length; d++)
+        {
+            var q = _queues[d];
+            if (q.OpenCount != 0 && !q.Hold) any |= Flush(d, FlushReason.Drain);
+        }
+        return any;
+    }
+
+    private enum FlushReason : byte
+    {
+        Full,
+        Timeout,
+        AllWaiting,
+        Drain,
+        Shutdown,
+    }
+
+    /// <summary>Takes the device's open batch (a timeout flush only when it is still due) and commits it.</summary>
+    private bool Flush(int device, FlushReason reason)
     {
         var q = _queues[device];
         lock (q.FlushGate)
@@ -89,7 +114,9 @@ public sealed unsafe partial class ScalioServer
             {
                 int count = q.Open.Batch.Count;
                 if (count == 0) return false;
-                if (!force && !q.Open.Batch.IsFull && Stopwatch.GetTimestamp() - q.Open.Batch.FirstTimestamp < _idleTicks) return false;
+                if (reason == FlushReason.Timeout && !q.Open.Batch.IsFull && Stopwatch.GetTimestamp() - q.Open.Batch.FirstTimestamp < _idleTicks) return false;
+                if (reason == FlushReason.Timeout) q.Hold = 2 * count >= q.Open.Batch.Capacity; // timed out less than half full: sparse
+                else if (reason == FlushReason.Drain && count >= 2) q.Hold = true;               // writes arrive together again
                 b = q.Open;
                 q.Open = q.Spare!;
                 q.Spare = null;
@@ -165,6 +192,9 @@ public sealed unsafe partial class ScalioServer
         public readonly object FlushGate = new();
         public PendingBatch Open;
         public PendingBatch? Spare;
+
+        /// <summary>True while writes are dense enough to wait for the batch to fill (see Enqueue).</summary>
+        public volatile bool Hold = true;
         public DeviceQueue(int capacity, int maxKey, int maxValue)
         {
             Open = new PendingBatch(capacity, maxKey, maxValue);

@@ -198,7 +198,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
         foreach (var w in _workers) { w.ReceiveQueue.WakeAll(); w.Thread.Join(); }
         // Clean shutdown: commit what is queued (its writers get their replies), then checkpoint every device so the
         // next open replays nothing.
-        for (int d = 0; d < _queues.Length; d++) Flush(d, force: true);
+        for (int d = 0; d < _queues.Length; d++) Flush(d, FlushReason.Shutdown);
         try
         {
             _store.Checkpoint();
@@ -275,6 +275,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
                     }
                     got = ReceiveQueue.TryPoll(out wc); // drain what has arrived before looking at timeouts
                 }
+                if (worked && s.FlushUnheld()) worked = true;
                 if (s.FlushDue(start)) worked = true;
                 while (SendQueue.TryPoll(out _)) { }
                 if (worked) Interlocked.Add(ref s._busyTicks, Stopwatch.GetTimestamp() - start);

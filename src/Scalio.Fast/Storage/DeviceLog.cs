@@ -84,6 +84,9 @@ internal sealed unsafe class DeviceLog : IDisposable
         _checkpoint = (byte*)NativeMemory.AlignedAlloc((nuint)_checkpointPages * (nuint)pageSize, 4096);
     }
 
+    /// <summary>Device page where the next batch goes (tests, diagnostics).</summary>
+    public ulong HeadPage { get { lock (Gate) return _logStart + (ulong)_head; } }
+
     /// <summary>Log pages on this device.</summary>
     public long LogPages => _logPages;
 
@@ -194,7 +197,7 @@ internal sealed unsafe class DeviceLog : IDisposable
                     uint bucket = valid ? BucketBlock.BucketOf(page) : 0;
                     if (!valid || seq <= last || bucket >= (uint)_bucketCount || bucket % (uint)_deviceCount != (uint)_device)
                     {
-                        if (!valid && page.IndexOfAnyExcept((byte)0) >= 0 && seq > last) torn++;
+                        if (!valid && page.IndexOfAnyExcept((byte)0) >= 0) torn++; // cut by the crash (or damaged)
                         end = true;
                         break;
                     }

@@ -64,6 +64,15 @@ public class IoCountTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Two_workers_and_two_SSDs_commit_every_write()
+    {
+        using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 20_000, CacheBuckets = 16, Devices = 2, ServerWorkers = 2 });
+        var (puts, writes) = ConcurrentPuts(store, threads: 8, putsPerThread: 100);
+        output.WriteLine($"2 workers, 2 SSDs, 8 writers: {writes} SSD writes / {puts} PUTs");
+        Assert.True(writes < puts, $"{writes} writes for {puts} PUTs: nothing was batched");
+    }
+
+    [Fact]
     public void A_miss_on_an_inline_value_is_exactly_one_SSD_read()
     {
         using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 5_000, CacheBuckets = 1 });

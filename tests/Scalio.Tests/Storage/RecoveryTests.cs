@@ -53,7 +53,8 @@ public class RecoveryTests
             Assert.Equal("a150", Text(buf));
             Assert.Equal(OpStatus.Ok, c.Put(Key("key0"), Value("c0")));
         }
-        using (var store = new ScalioStore(Options(dir.Path)))
+        // The batch size is a runtime knob: it does not change the geometry.
+        using (var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 2_000, CacheBuckets = 4, Devices = 2, DataDirectory = dir.Path, BatchSize = 1 }))
         {
             Assert.All(store.Server.Recovery, r => Assert.Equal(3UL, r.Epoch));
             using var c = store.OpenClient();
@@ -68,16 +69,27 @@ public class RecoveryTests
     {
         using var dir = new TempDir();
         using var crash = new TempDir();
+        ulong head;
         using (var store = new ScalioStore(Options(dir.Path)))
         {
             PutAll(store, 300, "v");
             PutAll(store, 50, "w");
             // Every acknowledged write is durable (FUA), so a copy of the files now is what a crash leaves behind.
             foreach (var f in Directory.GetFiles(dir.Path)) File.Copy(f, Path.Combine(crash.Path, Path.GetFileName(f)));
+            head = store.Server.Store.Logs[0].HeadPage;
+        }
+        // The crash also cut a batch write in the middle of its first page: garbage where the next block would be.
+        using (var fs = new FileStream(Path.Combine(crash.Path, "ssd0.img"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            var junk = new byte[2048];
+            new Random(5).NextBytes(junk);
+            fs.Position = (long)head * 4096;
+            fs.Write(junk);
         }
         using (var store = new ScalioStore(Options(crash.Path)))
         {
             Assert.Contains(store.Server.Recovery, r => r.ScannedPages > 0);
+            Assert.Equal(1, store.Server.Recovery[0].TornPagesAtEnd);
             AssertAll(store, 50, "w");
             using var c = store.OpenClient();
             var buf = new byte[64];
@@ -147,7 +159,37 @@ public class RecoveryTests
     {
         using var dir = new TempDir();
         using (var store = new ScalioStore(Options(dir.Path, devices: 1))) PutAll(store, 10, "v");
+        string file = Path.Combine(dir.Path, "ssd0.img");
+        long length = new FileInfo(file).Length;
         var e = Assert.ThrowsAny<Exception>(() => new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 4_000, CacheBuckets = 4, DataDirectory = dir.Path }));
         Assert.Contains("created with", e.ToString());
+        Assert.Equal(length, new FileInfo(file).Length); // refused untouched
+        using (var store = new ScalioStore(Options(dir.Path, devices: 1)))
+        {
+            using var c = store.OpenClient();
+            Assert.Equal(OpStatus.Ok, c.Get(Key("key3"), new byte[64], out _));
+        }
+    }
+
+    [Fact]
+    public void A_device_is_never_formatted_over_foreign_data_or_opened_with_another_bucket_count()
+    {
+        var fabric = new Scalio.Verbs.LoopbackFabric();
+        using var ns = new Scalio.Verbs.Nvme.RamNamespace(1, 4096, 512);
+        using (var domain = fabric.CreateDomain())
+        using (var ssd = new Scalio.Fast.Storage.SsdStore(domain, [ns], bucketCount: 10, pageSize: 4096)) Assert.True(ssd.Logs[0].Recovery.Formatted);
+        using (var domain = fabric.CreateDomain())
+        {
+            var e = Assert.Throws<InvalidDataException>(() => new Scalio.Fast.Storage.SsdStore(domain, [ns], bucketCount: 11, pageSize: 4096));
+            Assert.Contains("created with", e.Message);
+        }
+        var junk = new byte[4096];
+        junk[100] = 1;
+        Assert.True(ns.Write(0, 1, junk, fua: true).IsSuccess);
+        using (var domain = fabric.CreateDomain())
+        {
+            var e = Assert.Throws<InvalidDataException>(() => new Scalio.Fast.Storage.SsdStore(domain, [ns], bucketCount: 10, pageSize: 4096));
+            Assert.Contains("refusing to overwrite", e.Message);
+        }
     }
 }
