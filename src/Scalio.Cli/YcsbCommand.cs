@@ -22,10 +22,11 @@ internal static class YcsbCommand
         var variant = new Option<string>("--variant") { Description = "Key choice: ycsb-c (the C++ port used by LEED and Scalio) or official (Java CoreWorkload)", DefaultValueFactory = _ => "ycsb-c" };
         var seed = new Option<long>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--server-workers") { Description = "Server worker threads", DefaultValueFactory = _ => 1 };
+        var batch = new Option<int>("--batch-size") { Description = "PUTs/DELETEs packed into one SSD write per device (1 turns batching off; up to 128)", DefaultValueFactory = _ => 8 };
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload")
         {
-            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers,
+            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, batch,
         };
         cmd.SetAction(parse =>
         {
@@ -66,12 +67,18 @@ internal static class YcsbCommand
                     Devices = parse.GetValue(ssds),
                     DataDirectory = dir,
                     ServerWorkers = parse.GetValue(workers),
+                    BatchSize = parse.GetValue(batch),
                     Layout = SlotLayout.Default,
                 });
             }
             catch (Exception e) when (dir is not null && e is InvalidDataException or InvalidOperationException or IOException)
             {
                 Console.Error.WriteLine($"cannot open the store in {dir}: {e.Message}");
+                return 2;
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"invalid store options: {e.Message}");
                 return 2;
             }
             using var store = opened;
