@@ -49,7 +49,7 @@ public sealed unsafe partial class ScalioClient
                                 valueLength = SlotLayout.ValueLength(slot);
                                 slot.Slice(_layout.ValueOffset, valueLength).CopyTo(value);
                                 _counters.Hits++;
-                                WriteStampUnsignaled(SlotOffset(bucket, i));
+                                WriteStampUnsignaled(bucket, i);
                                 return OpStatus.Ok;
                             }
                             if (t) { torn = true; tornSlot = i; }
@@ -79,7 +79,7 @@ public sealed unsafe partial class ScalioClient
                 ulong th = _layout.HeaderAt(image, tornSlot);
                 tornRepeats = th == lastTornHeader ? tornRepeats + 1 : 1;
                 lastTornHeader = th;
-                if (tornRepeats >= StaleBodyRereads && TryFree(SlotOffset(bucket, tornSlot), th))
+                if (tornRepeats >= StaleBodyRereads && TryFree(bucket, tornSlot, th))
                 {
                     _counters.StaleBodiesFreed++;
                     tornRepeats = 0;
@@ -90,10 +90,9 @@ public sealed unsafe partial class ScalioClient
             if (pending >= 0)
             {
                 ulong ph = _layout.HeaderAt(image, pending);
-                long slotOffset = SlotOffset(bucket, pending);
                 if (LeaseExpired(ph))
                 {
-                    if (TryFree(slotOffset, ph)) _counters.Reclaims++;
+                    if (TryFree(bucket, pending, ph)) _counters.Reclaims++;
                     continue;
                 }
                 long now = Stopwatch.GetTimestamp();
@@ -105,7 +104,7 @@ public sealed unsafe partial class ScalioClient
                 }
                 // The filler is slow (descheduled, or dead but its lease not yet expired). Orphan it, so that it can
                 // never publish what it read, then read the SSD ourselves.
-                if (CompareSwap(slotOffset, ph, SlotHeader.Next(ph, SlotState.Orphan)) != ph) continue;
+                if (!TryOrphan(bucket, pending, ph)) continue;
                 waitStart = 0;
                 var st = DirectRead(in hash, key, bucket, value, out valueLength);
                 if (st == OpStatus.Timeout) continue;
@@ -118,7 +117,7 @@ public sealed unsafe partial class ScalioClient
                 if (expired >= 0)
                 {
                     ulong eh = _layout.HeaderAt(image, expired);
-                    if (TryFree(SlotOffset(bucket, expired), eh)) _counters.Reclaims++;
+                    if (TryFree(bucket, expired, eh)) _counters.Reclaims++;
                     continue;
                 }
                 // Every slot is being filled by someone else: serve this read from the SSD without caching it.

@@ -27,9 +27,8 @@ public sealed unsafe partial class ScalioClient
     {
         valueLength = 0;
         ushort fp = hash.Fingerprint;
-        long slotOffset = SlotOffset(bucket, victim);
         ulong locked = SlotHeader.Next(victimHeader, SlotState.Filling, fp, ClockMs16);
-        if (CompareSwapThenReadBucket(slotOffset, victimHeader, locked, bucket) != victimHeader) return FillResult.Retry;
+        if (LockAndReread(bucket, victim, victimHeader, locked) != victimHeader) return FillResult.Retry;
 
         // At most one slot per key: if another slot is filling this fingerprint or holds this key, step back.
         var image = BucketImage;
@@ -42,7 +41,7 @@ public sealed unsafe partial class ScalioClient
             // A VALID slot of this fingerprint whose image is torn may hold this key: step back too (conservative).
             if (st == SlotState.Filling || (st == SlotState.Valid && (_layout.Matches(_layout.SlotAt(image, j), key, h, out bool torn) || torn)))
             {
-                Release(slotOffset, locked);
+                Release(bucket, victim, locked);
                 return FillResult.Retry;
             }
         }
@@ -50,7 +49,7 @@ public sealed unsafe partial class ScalioClient
         var status = ReadFromSsd(in hash, key, value, out valueLength);
         if (status != OpStatus.Ok)
         {
-            Release(slotOffset, locked);
+            Release(bucket, victim, locked);
             return (FillResult)status;
         }
 
@@ -58,19 +57,14 @@ public sealed unsafe partial class ScalioClient
         ulong valid = SlotHeader.Next(locked, SlotState.Valid);
         var slotImage = _mr.Slice(_slotOff, _layout.SlotSize);
         _layout.WriteBody(slotImage, key, value[..valueLength], SlotHeader.Version(valid), Stamp);
-        Span<WorkRequest> chain = stackalloc WorkRequest[2];
-        int bodyLength = _layout.ValueOffset + valueLength - SlotLayout.ChecksumOffset;
-        chain[0] = WorkRequest.Write(NextId(), _mr.AddressOf(_slotOff + SlotLayout.ChecksumOffset), (uint)bodyLength, _mr.LocalKey,
-            (ulong)(slotOffset + SlotLayout.ChecksumOffset), _server.CacheKey, WorkFlags.None);
-        ulong id = NextId();
         if (_unguardedFill)
         {
-            PublishUnguarded(chain, id, slotOffset, valid, bodyLength);
+            PublishUnguarded(bucket, victim, valid, valueLength);
             _counters.Fills++;
             return FillResult.Ok;
         }
-        chain[1] = WorkRequest.CompareSwap(id, _mr.AddressOf(_atomicOff), _mr.LocalKey, (ulong)slotOffset, _server.CacheKey, locked, valid);
-        _qp.PostSend(chain);
+        int bodyLength = _layout.ValueOffset + valueLength - SlotLayout.ChecksumOffset;
+        ulong id = ProtocolSteps.PostFillAndPublish(_qp, _chain, in _steps, NextIds(ProtocolSteps.FillAndPublishLength), bucket, victim, valueLength, locked, valid);
         _counters.RoundTrips++;
         _counters.BytesMoved += bodyLength + 8;
         Await(id);
@@ -79,7 +73,7 @@ public sealed unsafe partial class ScalioClient
         {
             // A write invalidated the key while we filled: the value we read is still a correct answer for this
             // GET (it was current when we read it, after we locked), but it must not be cached.
-            TryFree(slotOffset, seen);
+            TryFree(bucket, victim, seen);
         }
         _counters.Fills++;
         return FillResult.Ok;
@@ -90,22 +84,24 @@ public sealed unsafe partial class ScalioClient
     /// header instead of a CAS from our FILLING header, so a fill that a write orphaned meanwhile still becomes VALID
     /// with the value read before the write. Never used by a correctly configured client.
     /// </summary>
-    private void PublishUnguarded(Span<WorkRequest> chain, ulong id, long slotOffset, ulong valid, int bodyLength)
+    private void PublishUnguarded(int bucket, int slot, ulong valid, int valueLength)
     {
+        ulong first = NextIds(2);
+        ProtocolSteps.FillSlot(_chain, in _steps, first, WorkFlags.None, bucket, slot, valueLength);
         *(ulong*)(_mr.Address + _atomicOff + 8) = valid;
-        chain[1] = WorkRequest.Write(id, _mr.AddressOf(_atomicOff + 8), 8, _mr.LocalKey, (ulong)slotOffset, _server.CacheKey);
-        _qp.PostSend(chain);
+        _chain[1] = WorkRequest.Write(first + 1, _mr.AddressOf(_atomicOff + 8), 8, _mr.LocalKey, (ulong)SlotOffset(bucket, slot), _server.CacheKey);
+        _qp.PostSend(new ReadOnlySpan<WorkRequest>(_chain, 2));
         _counters.RoundTrips++;
-        _counters.BytesMoved += bodyLength + 8;
-        Await(id);
+        _counters.BytesMoved += _layout.ValueOffset + valueLength - SlotLayout.ChecksumOffset + 8;
+        Await(first + 1);
     }
 
     /// <summary>Gives a locked slot back: FILLING -> FREE, or ORPHAN -> FREE when a write orphaned it meanwhile.</summary>
-    private void Release(long slotOffset, ulong locked)
+    private void Release(int bucket, int slot, ulong locked)
     {
-        ulong seen = CompareSwap(slotOffset, locked, SlotHeader.Next(locked, SlotState.Free, 0, 0));
+        ulong seen = AwaitAtomic(ProtocolSteps.PostRelease(_qp, _chain, in _steps, NextId(), bucket, slot, locked, SlotHeader.Next(locked, SlotState.Free, 0, 0)));
         if (seen != locked && SlotHeader.State(seen) == SlotState.Orphan && SlotHeader.Version(seen) == ((SlotHeader.Version(locked) + 1) & (uint)SlotHeader.VersionMask))
-            TryFree(slotOffset, seen);
+            TryFree(bucket, slot, seen);
     }
 
     /// <summary>Reads the key's location one-sided, then its SSD block through NVMe-oF target offload.</summary>
@@ -115,8 +111,7 @@ public sealed unsafe partial class ScalioClient
         int ssdBucket = hash.SsdBucket(_server.SsdBuckets);
         for (int attempt = 0; attempt < 64; attempt++)
         {
-            ulong id = NextId();
-            _qp.PostSend(WorkRequest.Read(id, _mr.AddressOf(_indexOff), Location.EntrySize, _mr.LocalKey, (ulong)ssdBucket * Location.EntrySize, _server.IndexKey));
+            ulong id = ProtocolSteps.PostReadLocation(_qp, _chain, in _steps, NextId(), ssdBucket);
             _counters.RoundTrips++;
             _counters.BytesMoved += Location.EntrySize;
             Await(id);
@@ -176,10 +171,9 @@ public sealed unsafe partial class ScalioClient
                 ulong h = _layout.HeaderAt(image, j);
                 if (SlotHeader.Fingerprint(h) != fp) continue;
                 var st = SlotHeader.State(h);
-                long off = SlotOffset(bucket, j);
                 if (st == SlotState.Filling)
                 {
-                    if (CompareSwap(off, h, SlotHeader.Next(h, SlotState.Orphan)) != h) clean = false;
+                    if (!TryOrphan(bucket, j, h)) clean = false;
                 }
                 else if (st == SlotState.Valid)
                 {
@@ -191,7 +185,7 @@ public sealed unsafe partial class ScalioClient
                     }
                     bool same = status == OpStatus.Ok && SlotLayout.ValueLength(slot) == valueLength
                         && slot.Slice(_layout.ValueOffset, valueLength).SequenceEqual(value[..valueLength]);
-                    if (!same && !TryFree(off, h)) clean = false;
+                    if (!same && !TryFree(bucket, j, h)) clean = false;
                 }
             }
             if (clean) return status;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
@@ -41,8 +42,11 @@ public sealed unsafe partial class ScalioClient : IDisposable
     private readonly QueuePair _qp;
     private readonly OffloadInitiator _nvme;
     private readonly MemoryRegion _mr;
+    private readonly StepContext _steps;
+    private readonly WorkRequest[] _chainStorage; // pinned: _chain points into it
+    private readonly WorkRequest* _chain;
     private readonly long _leaseTicks, _fillWaitTicks;
-    private readonly int _bucketOff, _atomicOff, _indexOff, _slotOff, _stampOff, _sendOff, _recvOff, _dataOff, _messageSize;
+    private readonly int _bucketOff, _atomicOff, _indexOff, _slotOff, _sendOff, _recvOff, _dataOff, _messageSize;
     private ulong _nextWrId, _nextRequestId;
     private uint _random;
     private ClientCounters _counters;
@@ -66,12 +70,14 @@ public sealed unsafe partial class ScalioClient : IDisposable
         _atomicOff = off; off += 64;
         _indexOff = off; off += 64;
         _slotOff = off; off += (_layout.SlotSize + 63) & ~63;
-        _stampOff = off; off += 64;
         _sendOff = off; off += _messageSize;
         _recvOff = off; off += 2 * _messageSize;
         off = (off + 4095) & ~4095;
         _dataOff = off; off += _server.PageSize;
         _mr = domain.Allocate((nuint)off, MemoryAccess.All, 4096);
+        _steps = new StepContext(_mr, _bucketOff, _atomicOff, _indexOff, _slotOff, _server);
+        _chainStorage = GC.AllocateArray<WorkRequest>(ProtocolSteps.MaxChainLength, pinned: true);
+        _chain = (WorkRequest*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_chainStorage));
         _qp = domain.CreateQueuePair(domain.CreateCompletionQueue(256), domain.CreateCompletionQueue(16), new QueuePairOptions { MaxReceives = 2 });
         server.Accept(_qp);
         for (int i = 0; i < 2; i++) PostReplyReceive(i);
@@ -103,8 +109,11 @@ public sealed unsafe partial class ScalioClient : IDisposable
     private long SlotOffset(int bucket, int slot) => BucketOffset(bucket) + (long)slot * _layout.SlotSize;
 
     /// <summary>CAS a slot from <paramref name="expected"/> to FREE (next version, no fingerprint or lease); true when it won.</summary>
-    private bool TryFree(long slotOffset, ulong expected)
-        => CompareSwap(slotOffset, expected, SlotHeader.Next(expected, SlotState.Free, 0, 0)) == expected;
+    private bool TryFree(int bucket, int slot, ulong expected)
+    {
+        ulong id = ProtocolSteps.PostRelease(_qp, _chain, in _steps, NextId(), bucket, slot, expected, SlotHeader.Next(expected, SlotState.Free, 0, 0));
+        return AwaitAtomic(id) == expected;
+    }
 
     private Span<byte> BucketImage => _mr.Slice(_bucketOff, _layout.BucketSize);
 
@@ -132,43 +141,53 @@ public sealed unsafe partial class ScalioClient : IDisposable
 
     private static void ThrowFabric(in Completion wc) => ThrowHelper.Fabric($"fabric request {wc.Opcode} failed: {wc.Status}");
 
+    /// <summary>Reserves <paramref name="count"/> consecutive work-request ids; returns the first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong NextIds(int count)
+    {
+        ulong first = _nextWrId + 1;
+        _nextWrId += (ulong)count;
+        return first;
+    }
+
     private void ReadBucket(int bucket)
     {
-        ulong id = NextId();
-        _qp.PostSend(WorkRequest.Read(id, _mr.AddressOf(_bucketOff), (uint)_layout.BucketSize, _mr.LocalKey, (ulong)BucketOffset(bucket), _server.CacheKey));
+        ulong id = ProtocolSteps.PostReadBucket(_qp, _chain, in _steps, NextId(), bucket);
         _counters.RoundTrips++;
         _counters.BytesMoved += _layout.BucketSize;
         Await(id);
     }
 
-    private ulong CompareSwap(long remoteOffset, ulong expected, ulong desired)
+    /// <summary>Counts and waits for one posted compare-and-swap; returns the header word it found.</summary>
+    private ulong AwaitAtomic(ulong id)
     {
-        ulong id = NextId();
-        _qp.PostSend(WorkRequest.CompareSwap(id, _mr.AddressOf(_atomicOff), _mr.LocalKey, (ulong)remoteOffset, _server.CacheKey, expected, desired));
         _counters.RoundTrips++;
         _counters.BytesMoved += 8;
         Await(id);
         return *(ulong*)(_mr.Address + _atomicOff);
     }
 
-    /// <summary>CAS then READ of the whole bucket, chained with one doorbell (one round trip).</summary>
-    private ulong CompareSwapThenReadBucket(long slotOffset, ulong expected, ulong desired, int bucket)
+    /// <summary>CAS a FILLING slot to ORPHAN (so its filler can never publish); true when it won.</summary>
+    private bool TryOrphan(int bucket, int slot, ulong filling)
+        => AwaitAtomic(ProtocolSteps.PostOrphan(_qp, _chain, in _steps, NextId(), bucket, slot, filling, SlotHeader.Next(filling, SlotState.Orphan))) == filling;
+
+    /// <summary>CAS the victim's header, then READ of the whole bucket, chained with one doorbell (one round trip).</summary>
+    private ulong LockAndReread(int bucket, int slot, ulong expected, ulong desired)
     {
-        Span<WorkRequest> chain = stackalloc WorkRequest[2];
-        chain[0] = WorkRequest.CompareSwap(NextId(), _mr.AddressOf(_atomicOff), _mr.LocalKey, (ulong)slotOffset, _server.CacheKey, expected, desired, WorkFlags.None);
-        ulong id = NextId();
-        chain[1] = WorkRequest.Read(id, _mr.AddressOf(_bucketOff), (uint)_layout.BucketSize, _mr.LocalKey, (ulong)BucketOffset(bucket), _server.CacheKey, WorkFlags.Signaled | WorkFlags.Fence);
-        _qp.PostSend(chain);
+        ulong id = ProtocolSteps.PostLockAndReread(_qp, _chain, in _steps, NextIds(ProtocolSteps.LockAndRereadLength), bucket, slot, expected, desired);
         _counters.RoundTrips++;
         _counters.BytesMoved += 8 + _layout.BucketSize;
         Await(id);
         return *(ulong*)(_mr.Address + _atomicOff);
     }
 
-    private void WriteStampUnsignaled(long slotOffset)
+    /// <summary>Records a hit: an unsignaled WRITE of the current stamp to the slot's access stamp (no round trip).</summary>
+    private void WriteStampUnsignaled(int bucket, int slot)
     {
-        *(uint*)(_mr.Address + _stampOff) = Stamp;
-        _qp.PostSend(WorkRequest.Write(NextId(), _mr.AddressOf(_stampOff), 4, _mr.LocalKey, (ulong)(slotOffset + SlotLayout.StampOffset), _server.CacheKey, WorkFlags.None));
+        // The slot image buffer's stamp field is the source; a later fill rewrites the whole body anyway.
+        *(uint*)(_mr.Address + _slotOff + SlotLayout.StampOffset) = Stamp;
+        ProtocolSteps.Touch(_chain, in _steps, NextId(), WorkFlags.None, bucket, slot);
+        _qp.PostSend(in *_chain);
         _counters.BytesMoved += 4;
     }
 

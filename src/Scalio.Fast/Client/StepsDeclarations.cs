@@ -22,6 +22,9 @@ internal enum StepBuffer
     Location = 2,
     /// <summary>The slot image buffer, from its checksum on (<see cref="StepContext.SlotBuffer"/>).</summary>
     SlotBody = 3,
+    /// <summary>The access-stamp field of the slot image buffer (<see cref="StepContext.SlotBuffer"/> +
+    /// <see cref="Cache.SlotLayout.StampOffset"/>).</summary>
+    SlotStamp = 4,
 }
 
 /// <summary>The server memory a step addresses.</summary>
@@ -35,6 +38,8 @@ internal enum StepTarget
     SlotBody = 2,
     /// <summary>One entry of the location index (operand <c>ssdBucket</c>).</summary>
     LocationEntry = 3,
+    /// <summary>A slot's 4-byte access stamp (operands <c>bucket</c>, <c>slot</c>).</summary>
+    SlotStamp = 4,
 }
 
 /// <summary>Marks a <c>static partial class</c> whose <see cref="ProtocolStepAttribute"/> and
@@ -84,11 +89,13 @@ internal sealed class StepChainAttribute(string name, params string[] steps) : A
 /// </summary>
 [WorkRequestSteps]
 [ProtocolStep("ReadBucket", StepOperation.Read, StepBuffer.Bucket, StepTarget.Bucket)]
+[ProtocolStep("Touch", StepOperation.Write, StepBuffer.SlotStamp, StepTarget.SlotStamp)]
 [ProtocolStep("LockVictim", StepOperation.CompareSwap, StepBuffer.Atomic, StepTarget.SlotHeader)]
 [ProtocolStep("ReadLocation", StepOperation.Read, StepBuffer.Location, StepTarget.LocationEntry)]
 [ProtocolStep("FillSlot", StepOperation.Write, StepBuffer.SlotBody, StepTarget.SlotBody)]
 [ProtocolStep("Publish", StepOperation.CompareSwap, StepBuffer.Atomic, StepTarget.SlotHeader)]
 [ProtocolStep("Release", StepOperation.CompareSwap, StepBuffer.Atomic, StepTarget.SlotHeader)]
+[ProtocolStep("Orphan", StepOperation.CompareSwap, StepBuffer.Atomic, StepTarget.SlotHeader)]
 [StepChain("LockAndReread", "LockVictim", "ReadBucket")]
 [StepChain("FillAndPublish", "FillSlot", "Publish")]
 internal static unsafe partial class ProtocolSteps;

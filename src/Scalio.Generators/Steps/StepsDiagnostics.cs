@@ -17,7 +17,7 @@ internal static class StepsDiagnostics
         Category,
         DiagnosticSeverity.Error,
         isEnabledByDefault: true,
-        description: "A step is one work request: READ from any target into its matching buffer (Bucket->Bucket, SlotHeader->Atomic, LocationEntry->Location, SlotBody->SlotBody), WRITE only of a slot body (a header changes only by CAS, the index is read-only), CompareSwap only of a slot header into the Atomic buffer. Names must be unique identifiers.",
+        description: "A step is one work request: READ from any target into its matching buffer (Bucket->Bucket, SlotHeader->Atomic, LocationEntry->Location, SlotBody->SlotBody, SlotStamp->SlotStamp), WRITE only of a slot body or access stamp (a header changes only by CAS, the index is read-only), CompareSwap only of a slot header into the Atomic buffer. Names must be unique identifiers.",
         helpLinkUri: HelpLink + "#scalio010");
 
     public static readonly DiagnosticDescriptor InvalidChain = new(

@@ -14,6 +14,7 @@ internal static class StepsEmitter
     private const string QueuePair = "global::Scalio.Verbs.QueuePair";
     private const string Context = "global::Scalio.Fast.Client.StepContext";
     private const string ChecksumOffset = "global::Scalio.Fast.Cache.SlotLayout.ChecksumOffset";
+    private const string StampOffset = "global::Scalio.Fast.Cache.SlotLayout.StampOffset";
     private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
 
     /// <summary>Operand names in their canonical parameter order, with types.</summary>
@@ -42,6 +43,7 @@ internal static class StepsEmitter
         {
             case StepTarget.Bucket: set.Add("bucket"); break;
             case StepTarget.SlotHeader: set.Add("bucket"); set.Add("slot"); break;
+            case StepTarget.SlotStamp: set.Add("bucket"); set.Add("slot"); break;
             case StepTarget.SlotBody: set.Add("bucket"); set.Add("slot"); set.Add("valueLength"); break;
             case StepTarget.LocationEntry: set.Add("ssdBucket"); break;
         }
@@ -132,6 +134,7 @@ internal static class StepsEmitter
             StepTarget.Bucket => "a whole cache bucket",
             StepTarget.SlotHeader => "a slot's header word",
             StepTarget.SlotBody => "a slot body (checksum, stamp, lengths, key, value)",
+            StepTarget.SlotStamp => "a slot's 4-byte access stamp",
             _ => "a location index entry",
         };
         string buffer = step.Buffer switch
@@ -139,6 +142,7 @@ internal static class StepsEmitter
             StepBuffer.Bucket => "the bucket buffer",
             StepBuffer.Atomic => "the atomic buffer",
             StepBuffer.Location => "the location buffer",
+            StepBuffer.SlotStamp => "the stamp field of the slot buffer",
             _ => "the slot buffer",
         };
         return op + " " + target + (step.Operation == StepOperation.Write ? " from " : " into ") + buffer;
@@ -152,6 +156,7 @@ internal static class StepsEmitter
             StepBuffer.Bucket => "context.LocalBase + (ulong)context.BucketBuffer",
             StepBuffer.Atomic => "context.LocalBase + (ulong)context.AtomicBuffer",
             StepBuffer.Location => "context.LocalBase + (ulong)context.LocationBuffer",
+            StepBuffer.SlotStamp => "context.LocalBase + (ulong)(context.SlotBuffer + " + StampOffset + ")",
             _ => "context.LocalBase + (ulong)(context.SlotBuffer + " + ChecksumOffset + ")",
         };
         const string slotBase = "context.BucketsOffset + (ulong)bucket * (ulong)context.BucketSize + (ulong)slot * (ulong)context.SlotSize";
@@ -160,6 +165,7 @@ internal static class StepsEmitter
             StepTarget.Bucket => "context.BucketsOffset + (ulong)bucket * (ulong)context.BucketSize",
             StepTarget.SlotHeader => slotBase,
             StepTarget.SlotBody => slotBase + " + " + ChecksumOffset,
+            StepTarget.SlotStamp => slotBase + " + " + StampOffset,
             _ => "(ulong)ssdBucket * (ulong)context.LocationEntrySize",
         };
         string length = step.Target switch
@@ -167,6 +173,7 @@ internal static class StepsEmitter
             StepTarget.Bucket => "(uint)context.BucketSize",
             StepTarget.SlotHeader => "8",
             StepTarget.SlotBody => "(uint)(context.ValueOffset + valueLength - " + ChecksumOffset + ")",
+            StepTarget.SlotStamp => "4",
             _ => "(uint)context.LocationEntrySize",
         };
         string remoteKey = step.Target == StepTarget.LocationEntry ? "context.IndexKey" : "context.CacheKey";

@@ -145,8 +145,8 @@ public sealed class StepsGenerator : IIncrementalGenerator
     internal static string? CheckStep(int op, int buffer, int target)
     {
         if (op is < 0 or > 2) return $"unknown operation {op}";
-        if (buffer is < 0 or > 3) return $"unknown buffer {buffer}";
-        if (target is < 0 or > 3) return $"unknown target {target}";
+        if (buffer is < 0 or > 4) return $"unknown buffer {buffer}";
+        if (target is < 0 or > 4) return $"unknown target {target}";
         var b = (StepBuffer)buffer;
         var t = (StepTarget)target;
         bool paired = (b, t) switch
@@ -155,15 +155,16 @@ public sealed class StepsGenerator : IIncrementalGenerator
             (StepBuffer.Atomic, StepTarget.SlotHeader) => true,
             (StepBuffer.Location, StepTarget.LocationEntry) => true,
             (StepBuffer.SlotBody, StepTarget.SlotBody) => true,
+            (StepBuffer.SlotStamp, StepTarget.SlotStamp) => true,
             _ => false,
         };
-        if (!paired) return $"buffer {b} does not match target {t} (Bucket->Bucket, Atomic->SlotHeader, Location->LocationEntry, SlotBody->SlotBody)";
+        if (!paired) return $"buffer {b} does not match target {t} (Bucket->Bucket, Atomic->SlotHeader, Location->LocationEntry, SlotBody->SlotBody, SlotStamp->SlotStamp)";
         switch ((StepOperation)op)
         {
             case StepOperation.Write when t == StepTarget.SlotHeader:
                 return "a slot header changes only by compare-and-swap, never by WRITE";
-            case StepOperation.Write when t != StepTarget.SlotBody:
-                return $"clients WRITE only slot bodies; {t} is read-only to them";
+            case StepOperation.Write when t != StepTarget.SlotBody && t != StepTarget.SlotStamp:
+                return $"clients WRITE only slot bodies and access stamps; {t} is read-only to them";
             case StepOperation.CompareSwap when t != StepTarget.SlotHeader:
                 return "compare-and-swap works on the 8-byte slot header only";
         }

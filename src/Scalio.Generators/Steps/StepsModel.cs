@@ -17,6 +17,7 @@ internal enum StepBuffer
     Atomic = 1,
     Location = 2,
     SlotBody = 3,
+    SlotStamp = 4,
 }
 
 /// <summary>Values of Scalio.Fast.Client.StepTarget.</summary>
@@ -26,6 +27,7 @@ internal enum StepTarget
     SlotHeader = 1,
     SlotBody = 2,
     LocationEntry = 3,
+    SlotStamp = 4,
 }
 
 /// <summary>One declared protocol step: one work request.</summary>

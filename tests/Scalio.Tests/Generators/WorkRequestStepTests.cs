@@ -104,6 +104,15 @@ public sealed unsafe class WorkRequestStepTests : IDisposable
         ProtocolSteps.Publish(chain + 1, in _context, 31, WorkFlags.Signaled, 0, 0, h, d);
         ProtocolSteps.LockVictim(chain, in _context, 31, WorkFlags.Signaled, 0, 0, h, d);
         Same(chain[0], chain[1]);
+        // Orphaning a slow filler (ScalioClient.TryOrphan) is the same kind of CAS.
+        ProtocolSteps.Orphan(chain + 1, in _context, 31, WorkFlags.Signaled, 0, 0, h, d);
+        Same(chain[0], chain[1]);
+
+        // Hit (ScalioClient.WriteStampUnsignaled): unsignaled 4-byte WRITE from the slot image's stamp field.
+        Garbage(chain, 2);
+        ProtocolSteps.Touch(chain, in _context, 40, WorkFlags.None, 3, 2);
+        Same(WorkRequest.Write(40, _local.AddressOf(_slotBuf + SlotLayout.StampOffset), 4, _local.LocalKey,
+            (ulong)(SlotOffset(3, 2) + SlotLayout.StampOffset), _cache.RemoteKey, WorkFlags.None), chain[0]);
     }
 
     private Completion PollOne()
@@ -162,6 +171,17 @@ public sealed unsafe class WorkRequestStepTests : IDisposable
         Assert.True(DefaultSchema.ValueEquals(in read, in value));
         // The slot next door is untouched by the body WRITE.
         Assert.NotEqual(valid, ServerHeader(bucket, slot + 1));
+
+        // A hit's stamp WRITE changes the slot's 4 stamp bytes and nothing else of it.
+        byte[] before = _cache.Slice((int)SlotOffset(bucket, slot), _layout.SlotSize).ToArray();
+        *(uint*)(_local.Address + _slotBuf + SlotLayout.StampOffset) = 0xA1B2C3D4;
+        id = ProtocolSteps.PostTouch(_qp, chain, in _context, 350, bucket, slot);
+        wc = PollOne();
+        Assert.True(wc.IsSuccess && wc.Id == id);
+        byte[] after = _cache.Slice((int)SlotOffset(bucket, slot), _layout.SlotSize).ToArray();
+        Assert.Equal(0xA1B2C3D4u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(after.AsSpan(SlotLayout.StampOffset)));
+        before.AsSpan(SlotLayout.StampOffset, 4).CopyTo(after.AsSpan(SlotLayout.StampOffset));
+        Assert.Equal(before, after);
 
         // A publish whose expected header is stale fails and reports what is there.
         ProtocolSteps.PostPublish(_qp, chain, in _context, 400, bucket, slot, filling, SlotHeader.Next(filling, SlotState.Valid));
