@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Scalio.Fast;
-using Scalio.Fast.Cache;
 using Scalio.Ycsb;
 using Spectre.Console;
 
@@ -24,9 +23,13 @@ internal static class YcsbCommand
         var workers = new Option<int>("--server-workers") { Description = "Server worker threads", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch-size") { Description = "PUTs/DELETEs packed into one SSD write per device (1 turns batching off; up to 128)", DefaultValueFactory = _ => 8 };
 
-        var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload")
+        var system = new Option<string>("--system", "-s") { Description = "System(s) to run: scalio, scalio-nobatch (batch size 1), leed, leed-ditto, or all (comma-separated lists allowed); ratios are against leed-ditto of the same run", DefaultValueFactory = _ => "scalio" };
+        var rounds = new Option<int>("--rounds") { Description = "Measured rounds per system, interleaved across systems (each system loaded once); the table shows the median round and ratio ranges", DefaultValueFactory = _ => 1 };
+        var json = new Option<string?>("--json") { Description = "Also write the results (with projections and ratios) to this JSON file" };
+
+        var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
-            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, batch,
+            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, batch, system, rounds, json,
         };
         cmd.SetAction(parse =>
         {
@@ -55,21 +58,41 @@ internal static class YcsbCommand
                 WarmupOperations = Math.Min(20_000, parse.GetValue(operations) / 10),
             };
             options.Validate();
-            string? dir = parse.GetValue(dataDir);
-            if (dir is not null) Directory.CreateDirectory(dir);
-            ScalioStore opened;
+            IReadOnlyList<YcsbSystem> systems;
             try
             {
-                opened = new ScalioStore(new ScalioStoreOptions
-                {
-                    ExpectedRecords = n + n / 4,
-                    CacheFraction = parse.GetValue(cache) * n / (n + n / 4),
-                    Devices = parse.GetValue(ssds),
-                    DataDirectory = dir,
-                    ServerWorkers = parse.GetValue(workers),
-                    BatchSize = parse.GetValue(batch),
-                    Layout = SlotLayout.Default,
-                });
+                systems = SystemComparison.Parse(parse.GetValue(system)!);
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine(e.Message);
+                return 2;
+            }
+            string? dir = parse.GetValue(dataDir);
+            if (dir is not null) Directory.CreateDirectory(dir);
+            var settings = new StoreSettings
+            {
+                Records = n,
+                CacheFraction = parse.GetValue(cache),
+                Ssds = parse.GetValue(ssds),
+                DataDirectory = dir,
+                SubdirectoryPerSystem = systems.Count > 1,
+                ServerWorkers = parse.GetValue(workers),
+                BatchSize = parse.GetValue(batch),
+            };
+            int roundCount = parse.GetValue(rounds);
+            if (roundCount < 1 || roundCount > 100) { Console.Error.WriteLine("--rounds must be 1..100"); return 2; }
+            AnsiConsole.MarkupLine($"[grey]{string.Join(", ", systems.Select(SystemComparison.Name))}: {n:N0} records, cache {settings.CacheFraction:P0}, {settings.Ssds} SSD ({(dir is null ? "RAM" : "file: " + Markup.Escape(dir))}), {options.Threads} client thread(s), workload {parsed}, {v}, {roundCount} round(s); host: {Environment.ProcessorCount} CPUs[/]");
+            IReadOnlyList<SystemResult> rows = [];
+            try
+            {
+                AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                    .Start(ctx =>
+                    {
+                        rows = SystemComparison.Run(options, settings, systems, roundCount, PaperHardware.Paper,
+                            (sys, round) => new PhaseProgress(ctx.AddTask(round < 0 ? $"{SystemComparison.Name(sys)} load" : $"{SystemComparison.Name(sys)} run {round + 1}")));
+                    });
             }
             catch (Exception e) when (dir is not null && e is InvalidDataException or InvalidOperationException or IOException)
             {
@@ -81,24 +104,11 @@ internal static class YcsbCommand
                 Console.Error.WriteLine($"invalid store options: {e.Message}");
                 return 2;
             }
-            using var store = opened;
-            var target = new ScalioYcsbTarget(store, "scalio");
-            var runner = new YcsbRunner(options);
-            AnsiConsole.MarkupLine($"[grey]Scalio.Fast embedded: {store.CacheSlots:N0} cache slots for {n:N0} records, {store.Options.Devices} SSD ({(dir is null ? "RAM" : "file: " + Markup.Escape(dir))}), {options.Threads} client thread(s), workload {parsed}, {v}[/]");
-            YcsbResult result = null!;
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                .Start(ctx =>
-                {
-                    var load = ctx.AddTask("load", maxValue: n);
-                    var run = ctx.AddTask("run", maxValue: options.OperationCount, autoStart: false);
-                    var progress = new Progress(load, run);
-                    result = runner.Run(target, progress);
-                    load.Value = load.MaxValue;
-                    run.Value = run.MaxValue;
-                });
-            ResultTable.Print([result]);
-            return result.ValueMismatches == 0 ? 0 : 1;
+            ResultTable.Print(rows, PaperHardware.Paper);
+            string? jsonPath = parse.GetValue(json);
+            if (jsonPath is not null) SystemComparison.WriteJson(jsonPath, rows, settings, PaperHardware.Paper);
+            foreach (var r in rows) if (r.Result.ValueMismatches != 0) return 1;
+            return 0;
         });
         cmd.Subcommands.Add(CreateKeys());
         return cmd;
@@ -130,18 +140,12 @@ internal static class YcsbCommand
         _ => throw new ArgumentException($"unknown variant '{text}': use ycsb-c or official"),
     };
 
-    private sealed class Progress(ProgressTask load, ProgressTask run) : IProgress<YcsbProgress>
+    private sealed class PhaseProgress(ProgressTask task) : IProgress<YcsbProgress>
     {
         public void Report(YcsbProgress value)
         {
-            if (value.Phase == YcsbPhase.Load) { load.MaxValue = value.Total; load.Value = value.Done; }
-            else
-            {
-                load.Value = load.MaxValue;
-                if (!run.IsStarted) run.StartTask();
-                run.MaxValue = Math.Max(1, value.Total);
-                run.Value = value.Done;
-            }
+            task.MaxValue = Math.Max(1, value.Total);
+            task.Value = value.Done;
         }
     }
 }

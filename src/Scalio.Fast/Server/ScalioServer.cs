@@ -184,7 +184,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
             Enqueue(conn, slot, id, in hash, key, value, remove: op == RpcOp.Delete);
             return;
         }
-        var status = _store.Read(in hash, key, scratch, out var found);
+        var status = ServeGet(in hash, key, scratch, out var found);
         int n = RpcFormat.WriteReply(conn.Reply(slot), status, id, status == OpStatus.Ok ? found : default);
         conn.PostReceive(slot);
         conn.SendReply(slot, n);

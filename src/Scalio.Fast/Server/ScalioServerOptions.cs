@@ -32,6 +32,10 @@ public sealed class ScalioServerOptions
     /// <summary>Age after which a FILLING or ORPHAN slot may be reclaimed by readers, in milliseconds.</summary>
     public int LeaseMilliseconds { get; init; } = 1000;
 
+    /// <summary>Baselines only (LEED+Ditto): a GET request makes the server CPU fill its own cache from the SSD
+    /// after reading it, so later reads of the key hit one-sided. Scalio clients never send GET requests.</summary>
+    public bool FillCacheOnGet { get; init; }
+
     /// <summary>Change slot headers through the fabric's own atomics even when the provider declares CPU atomics coherent.</summary>
     public bool ForceFabricAtomics { get; init; }
 
