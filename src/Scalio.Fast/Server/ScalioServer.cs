@@ -35,7 +35,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private readonly long _clockBase;
     private volatile bool _stopping;
     private int _nextWorker;
-    private long _requests, _busyTicks, _invalidations, _badRequests;
+    private long _requests, _busyNanoseconds, _invalidations, _badRequests;
 
     /// <summary>Creates a server on a loopback fabric over the given devices and starts its workers.</summary>
     public ScalioServer(LoopbackFabric fabric, IReadOnlyList<NvmeNamespace> devices, ScalioServerOptions? options = null)
@@ -98,8 +98,11 @@ public sealed unsafe partial class ScalioServer : IDisposable
     /// <summary>Cache slots invalidated by writes.</summary>
     public long Invalidations => Volatile.Read(ref _invalidations);
 
-    /// <summary>Busy time of the worker threads (the server CPU time the design spends), in nanoseconds.</summary>
-    public long BusyNanoseconds => (long)(Volatile.Read(ref _busyTicks) * (1e9 / Stopwatch.Frequency));
+    /// <summary>
+    /// CPU time the worker threads spent handling requests and committing batches (the server CPU the design spends),
+    /// in nanoseconds; measured with <see cref="ThreadCpuClock"/>, so descheduling and blocking I/O waits do not count.
+    /// </summary>
+    public long BusyNanoseconds => Volatile.Read(ref _busyNanoseconds);
 
     /// <summary>SSD read commands issued by the server CPU (rewrites, cleaning, recovery, LEED-style reads).</summary>
     public long SsdReads => _store.ServerReads;
@@ -262,6 +265,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
                 bool pending = s.AnyPending();
                 bool got = ReceiveQueue.PollBlocking(out var wc, spinIterations: 500, timeoutMilliseconds: pending ? 1 : 100);
                 long start = Stopwatch.GetTimestamp();
+                long cpuStart = ThreadCpuClock.NowNanoseconds();
                 bool worked = false;
                 while (got)
                 {
@@ -278,7 +282,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
                 if (worked && s.FlushUnheld()) worked = true;
                 if (s.FlushDue(start)) worked = true;
                 while (SendQueue.TryPoll(out _)) { }
-                if (worked) Interlocked.Add(ref s._busyTicks, Stopwatch.GetTimestamp() - start);
+                if (worked) Interlocked.Add(ref s._busyNanoseconds, ThreadCpuClock.NowNanoseconds() - cpuStart);
             }
         }
 

@@ -37,7 +37,7 @@ public sealed unsafe class OffloadTarget : IDisposable
     private readonly List<Connection> _connections = [];
     private volatile bool _stopping;
     private int _nextEngine;
-    private long _busyTicks, _commands, _errors;
+    private long _busyNanoseconds, _commands, _errors;
 
     /// <summary>Creates a target over <paramref name="namespaces"/> (NSID = index + 1) on a loopback fabric and starts its threads.</summary>
     public OffloadTarget(LoopbackFabric fabric, IReadOnlyList<NvmeNamespace> namespaces, OffloadTargetOptions? options = null)
@@ -62,8 +62,8 @@ public sealed unsafe class OffloadTarget : IDisposable
     /// <summary>Namespaces served (NSID = index + 1).</summary>
     public IReadOnlyList<NvmeNamespace> Namespaces => _namespaces;
 
-    /// <summary>Time the engines spent executing commands (the emulated NIC's time), in nanoseconds.</summary>
-    public long BusyNanoseconds => (long)(Volatile.Read(ref _busyTicks) * (1e9 / Stopwatch.Frequency));
+    /// <summary>CPU time the engines spent executing commands (the emulated NIC's time, by <see cref="ThreadCpuClock"/>), in nanoseconds.</summary>
+    public long BusyNanoseconds => Volatile.Read(ref _busyNanoseconds);
 
     /// <summary>Commands executed.</summary>
     public long Commands => Volatile.Read(ref _commands);
@@ -143,7 +143,7 @@ public sealed unsafe class OffloadTarget : IDisposable
             while (!_target._stopping)
             {
                 if (!ReceiveQueue.PollBlocking(out var wc, spinIterations: 2000, timeoutMilliseconds: 100)) continue;
-                long start = Stopwatch.GetTimestamp();
+                long start = ThreadCpuClock.NowNanoseconds();
                 int connIndex = (int)(wc.Id >> 16);
                 int slot = (int)(wc.Id & 0xFFFF);
                 Connection? conn;
@@ -153,7 +153,7 @@ public sealed unsafe class OffloadTarget : IDisposable
                 _target.Execute(conn, slot, wc.ByteLength);
                 // Drain our own send completions (error ones only: sends are unsignaled).
                 while (SendQueue.TryPoll(out _)) { }
-                Interlocked.Add(ref _target._busyTicks, Stopwatch.GetTimestamp() - start);
+                Interlocked.Add(ref _target._busyNanoseconds, ThreadCpuClock.NowNanoseconds() - start);
             }
         }
     }
