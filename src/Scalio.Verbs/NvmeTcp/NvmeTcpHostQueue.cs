@@ -73,97 +73,29 @@ internal sealed class NvmeTcpHostQueue : IDisposable
     /// <summary>The failure that closed the queue, if any.</summary>
     public Exception? Failure => _failure;
 
-    /// <summary>Connects TCP and exchanges ICReq/ICResp; the receive thread starts afterwards.</summary>
+    /// <summary>
+    /// Connects TCP and exchanges ICReq/ICResp; the receive thread starts afterwards. The socket is only ever used
+    /// with blocking calls (on a worker thread here): on Unix, one asynchronous call would switch it to the
+    /// emulated mode in which every later synchronous send/receive allocates.
+    /// </summary>
     public static async Task<NvmeTcpHostQueue> OpenAsync(string host, int port, ushort qid, int depth, int inCapsuleLimit, NvmeTcpInitiatorOptions options, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        using CancellationTokenRegistration abort = timeout.Token.Register(static s => ((Socket)s!).Dispose(), socket);
         try
         {
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                timeout.CancelAfter(options.ConnectTimeout);
-                await socket.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
-
-                byte[] pdu = new byte[ICReqPdu.HeaderLength];
-                new ICReqPdu
-                {
-                    PduLength = ICReqPdu.HeaderLength,
-                    Pfv = 0,
-                    Hpda = 0,
-                    HeaderDigestEnable = options.HeaderDigest,
-                    DataDigestEnable = options.DataDigest,
-                    MaxR2T = 0,
-                }.WriteHeader(pdu);
-                await socket.SendAsync(pdu, SocketFlags.None, timeout.Token).ConfigureAwait(false);
-
-                int got = 0;
-                while (got < 8)
-                {
-                    int n = await socket.ReceiveAsync(pdu.AsMemory(got, 8 - got), SocketFlags.None, timeout.Token).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        throw new NvmeTcpException($"{host}:{port} closed the connection during ICReq/ICResp.");
-                    }
-
-                    got += n;
-                }
-
-                uint plen = BinaryPrimitives.ReadUInt32LittleEndian(pdu.AsSpan(4));
-                if (pdu[0] == NvmeTcpPduType.C2HTermReq)
-                {
-                    throw new NvmeTcpException($"{host}:{port} answered ICReq with C2HTermReq (FES in its header).");
-                }
-
-                if (pdu[0] != NvmeTcpPduType.ICResp || plen != ICRespPdu.HeaderLength)
-                {
-                    throw new NvmeTcpException($"{host}:{port} answered ICReq with PDU type 0x{pdu[0]:X2}, PLEN {plen}; expected ICResp of 128 bytes.");
-                }
-
-                while (got < ICRespPdu.HeaderLength)
-                {
-                    int n = await socket.ReceiveAsync(pdu.AsMemory(got), SocketFlags.None, timeout.Token).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        throw new NvmeTcpException($"{host}:{port} closed the connection during ICResp.");
-                    }
-
-                    got += n;
-                }
-
-                NvmeTcpHeaderError error = ICRespPdu.TryReadHeader(pdu, false, false, out ICRespPdu resp, out int offset);
-                if (error != NvmeTcpHeaderError.None)
-                {
-                    throw new NvmeTcpException($"Invalid ICResp from {host}:{port}: {error} at byte {offset}.");
-                }
-
-                if (resp.Pfv != 0)
-                {
-                    throw new NvmeTcpException($"{host}:{port} speaks NVMe/TCP PDU format version {resp.Pfv}; only 0 is supported.");
-                }
-
-                if (resp.HeaderDigestEnable != options.HeaderDigest || resp.DataDigestEnable != options.DataDigest)
-                {
-                    // A controller may decline digests the host asked for; it must not enable ones the host did not ask for.
-                    if ((resp.HeaderDigestEnable && !options.HeaderDigest) || (resp.DataDigestEnable && !options.DataDigest))
-                    {
-                        throw new NvmeTcpException($"{host}:{port} enabled a digest the host did not request.");
-                    }
-                }
-
-                if (resp.MaxH2CData < 4096 || resp.Cpda > 31)
-                {
-                    throw new NvmeTcpException($"{host}:{port} sent ICResp with MAXH2CDATA {resp.MaxH2CData} (minimum 4096) and CPDA {resp.Cpda} (maximum 31).");
-                }
-
-                var queue = new NvmeTcpHostQueue(socket, qid, depth, inCapsuleLimit, resp.HeaderDigestEnable, resp.DataDigestEnable, resp.Cpda,
-                    (int)Math.Min(resp.MaxH2CData, 1u << 24), $"nvme-tcp-rx q{qid}");
-                queue._rxThread.Start();
-                return queue;
-            }
+            ICRespPdu resp = await Task.Run(() => Handshake(socket, host, port, options), CancellationToken.None).ConfigureAwait(false);
+            var queue = new NvmeTcpHostQueue(socket, qid, depth, inCapsuleLimit, resp.HeaderDigestEnable, resp.DataDigestEnable, resp.Cpda,
+                (int)Math.Min(resp.MaxH2CData, 1u << 24), $"nvme-tcp-rx q{qid}");
+            queue._rxThread.Start();
+            return queue;
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (timeout.IsCancellationRequested && e is SocketException or ObjectDisposedException or IOException)
         {
             socket.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
             throw new NvmeTcpException($"Connecting to {host}:{port} (TCP and ICReq/ICResp) did not finish within {options.ConnectTimeout.TotalSeconds:0.#} s.");
         }
         catch (SocketException e)
@@ -176,6 +108,67 @@ internal sealed class NvmeTcpHostQueue : IDisposable
             socket.Dispose();
             throw;
         }
+    }
+
+    private static ICRespPdu Handshake(Socket socket, string host, int port, NvmeTcpInitiatorOptions options)
+    {
+        socket.Connect(host, port);
+        byte[] pdu = new byte[ICReqPdu.HeaderLength];
+        new ICReqPdu
+        {
+            PduLength = ICReqPdu.HeaderLength,
+            Pfv = 0,
+            Hpda = 0,
+            HeaderDigestEnable = options.HeaderDigest,
+            DataDigestEnable = options.DataDigest,
+            MaxR2T = 0,
+        }.WriteHeader(pdu);
+        NvmeTcpWire.SendAll(socket, pdu);
+
+        if (!NvmeTcpWire.ReceiveExact(socket, pdu.AsSpan(0, 8)))
+        {
+            throw new NvmeTcpException($"{host}:{port} closed the connection during ICReq/ICResp.");
+        }
+
+        uint plen = BinaryPrimitives.ReadUInt32LittleEndian(pdu.AsSpan(4));
+        if (pdu[0] == NvmeTcpPduType.C2HTermReq)
+        {
+            throw new NvmeTcpException($"{host}:{port} answered ICReq with C2HTermReq (FES 0x{pdu[8]:X2}).");
+        }
+
+        if (pdu[0] != NvmeTcpPduType.ICResp || plen != ICRespPdu.HeaderLength)
+        {
+            throw new NvmeTcpException($"{host}:{port} answered ICReq with PDU type 0x{pdu[0]:X2}, PLEN {plen}; expected ICResp of 128 bytes.");
+        }
+
+        if (!NvmeTcpWire.ReceiveExact(socket, pdu.AsSpan(8)))
+        {
+            throw new NvmeTcpException($"{host}:{port} closed the connection during ICResp.");
+        }
+
+        NvmeTcpHeaderError error = ICRespPdu.TryReadHeader(pdu, false, false, out ICRespPdu resp, out int offset);
+        if (error != NvmeTcpHeaderError.None)
+        {
+            throw new NvmeTcpException($"Invalid ICResp from {host}:{port}: {error} at byte {offset}.");
+        }
+
+        if (resp.Pfv != 0)
+        {
+            throw new NvmeTcpException($"{host}:{port} speaks NVMe/TCP PDU format version {resp.Pfv}; only 0 is supported.");
+        }
+
+        // A controller may decline digests the host asked for; it must not enable ones the host did not ask for.
+        if ((resp.HeaderDigestEnable && !options.HeaderDigest) || (resp.DataDigestEnable && !options.DataDigest))
+        {
+            throw new NvmeTcpException($"{host}:{port} enabled a digest the host did not request.");
+        }
+
+        if (resp.MaxH2CData < 4096 || resp.Cpda > 31)
+        {
+            throw new NvmeTcpException($"{host}:{port} sent ICResp with MAXH2CDATA {resp.MaxH2CData} (minimum 4096) and CPDA {resp.Cpda} (maximum 31).");
+        }
+
+        return resp;
     }
 
     /// <summary>Waits for a free command slot.</summary>
@@ -552,7 +545,7 @@ internal sealed class NvmeTcpHostQueue : IDisposable
             _rxThread.Join(TimeSpan.FromSeconds(5));
         }
 
-        _available.Dispose();
+        // _available is not disposed: commands failed above still return their slots (and release it) when awaited.
     }
 
     /// <summary>One outstanding command: pinned capsule buffer, data buffers and the pooled completion source.</summary>

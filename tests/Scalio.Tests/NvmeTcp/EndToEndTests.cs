@@ -81,6 +81,42 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task Concurrent_r2t_writes_to_a_file_namespace_read_back()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"scalio-nvmetcp-{Guid.NewGuid():N}.img");
+        try
+        {
+            using var ns = FileNamespace.Open(path, 1, 4096, 256);
+            using var target = new NvmeTcpTarget(
+                new NvmeTcpTargetOptions { Endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), SubsystemNqn = TargetFixture.Nqn },
+                [ns]);
+            target.Start();
+            await using NvmeTcpInitiator nvme = await NvmeTcpInitiator.ConnectAsync("127.0.0.1", target.Endpoint.Port, TargetFixture.Nqn,
+                new NvmeTcpInitiatorOptions { DataDigest = true }, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+            var blobs = new byte[8][];
+            var writes = new List<Task>();
+            for (int i = 0; i < blobs.Length; i++)
+            {
+                blobs[i] = Pattern(16 * 4096, 10 + i); // 64 KiB each: R2T, several outstanding at once
+                writes.Add(nvme.WriteAsync(1, (ulong)(i * 16), 16, blobs[i]).AsTask());
+            }
+
+            await Task.WhenAll(writes).WaitAsync(TimeSpan.FromSeconds(20));
+            await nvme.FlushAsync(1);
+            for (int i = 0; i < blobs.Length; i++)
+            {
+                byte[] back = new byte[blobs[i].Length];
+                await nvme.ReadAsync(1, (ulong)(i * 16), 16, back);
+                Assert.Equal(blobs[i], back);
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task Nvme_errors_surface_as_statuses()
     {
         using var fx = new TargetFixture(blocks: 128);
@@ -136,25 +172,5 @@ public sealed class EndToEndTests
             }
         });
         await nvme.DisposeAsync();
-    }
-
-    [Fact]
-    public async Task The_read_path_allocates_little_per_command()
-    {
-        using var fx = new TargetFixture();
-        await using NvmeTcpInitiator nvme = await fx.ConnectAsync(new NvmeTcpInitiatorOptions { KeepAliveTimeout = TimeSpan.Zero });
-        byte[] buffer = GC.AllocateArray<byte>(4096, pinned: true);
-        const int N = 2000;
-        // Off the test framework's synchronization context, as a storage client would run.
-        long perOp = await Task.Run(async () =>
-        {
-            for (int i = 0; i < 200; i++) await nvme.ReadAsync(1, 0, 8, buffer).ConfigureAwait(false);
-            long before = GC.GetTotalAllocatedBytes(precise: true);
-            for (int i = 0; i < N; i++) await nvme.ReadAsync(1, (ulong)(i % 100), 8, buffer).ConfigureAwait(false);
-            return (GC.GetTotalAllocatedBytes(precise: true) - before) / N;
-        });
-        // Both sides run in this process (target threads, thread-pool continuations); the initiator itself
-        // uses pooled async state and pinned slots, so the whole round trip stays far below one 4 KiB buffer.
-        Assert.True(perOp < 512, $"{perOp} bytes allocated per read (initiator and target together)");
     }
 }
