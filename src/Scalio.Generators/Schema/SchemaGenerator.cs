@@ -39,6 +39,7 @@ public sealed class SchemaGenerator : IIncrementalGenerator
             /// </summary>
             [global::System.AttributeUsage(global::System.AttributeTargets.Struct, AllowMultiple = false, Inherited = false)]
             [global::System.Diagnostics.Conditional("SCALIO_SCHEMA_ATTRIBUTES")]
+            [global::Microsoft.CodeAnalysis.EmbeddedAttribute]
             internal sealed class ScalioSchemaAttribute : global::System.Attribute
             {
                 /// <summary>Declares a schema.</summary>
@@ -66,8 +67,13 @@ public sealed class SchemaGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
+        // EmbeddedAttribute keeps each project's injected copy of the attribute invisible to the projects that see its
+        // internals (InternalsVisibleTo), so two projects running this generator never clash (CS0436).
         context.RegisterPostInitializationOutput(static ctx =>
-            ctx.AddSource("Scalio.Fast.Schema.ScalioSchemaAttribute.g.cs", SourceText.From(AttributeSource, System.Text.Encoding.UTF8)));
+        {
+            ctx.AddEmbeddedAttributeDefinition();
+            ctx.AddSource("Scalio.Fast.Schema.ScalioSchemaAttribute.g.cs", SourceText.From(AttributeSource, System.Text.Encoding.UTF8));
+        });
 
         IncrementalValuesProvider<SchemaModel> parsed = context.SyntaxProvider
             .ForAttributeWithMetadataName(

@@ -48,7 +48,7 @@ public class SchemaCompileTests
 
         Assert.Empty(generatorDiagnostics);
         Assert.Empty(GeneratorHarness.Problems(output));
-        Assert.Equal(2, run.GeneratedTrees.Length); // the attribute and one schema
+        Assert.Equal(3, run.GeneratedTrees.Length); // EmbeddedAttribute, the schema attribute and one schema
 
         Assembly assembly = GeneratorHarness.Load(output);
         Type schema = assembly.GetType($"App.Model.Schema{keyBytes}x{valueBytes}", throwOnError: true)!;
@@ -106,7 +106,7 @@ public class SchemaCompileTests
 
         Assert.Empty(generatorDiagnostics);
         Assert.Empty(GeneratorHarness.Problems(output));
-        Assert.Equal(3, run.GeneratedTrees.Length);
+        Assert.Equal(4, run.GeneratedTrees.Length); // EmbeddedAttribute, the schema attribute and two schemas
         Assembly assembly = GeneratorHarness.Load(output);
         Type global = assembly.GetType("GlobalSchema", throwOnError: true)!;
         Assert.Equal(24, Const(global, "KeyCapacity"));

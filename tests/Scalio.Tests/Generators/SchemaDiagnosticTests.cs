@@ -166,7 +166,7 @@ public class SchemaDiagnosticTests
             """);
         Assert.Equal("SCALIO003", Assert.Single(diagnostics).Id);
         ImmutableArray<SyntaxTree> trees = run.GeneratedTrees;
-        Assert.Equal(2, trees.Length);
+        Assert.Equal(3, trees.Length); // EmbeddedAttribute, the schema attribute and Good
         Assert.Contains(trees, t => t.FilePath.EndsWith("Bad.Good.ScalioSchema.g.cs", StringComparison.Ordinal));
     }
 }
