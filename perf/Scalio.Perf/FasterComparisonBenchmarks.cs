@@ -1,0 +1,147 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using BenchmarkDotNet.Attributes;
+using FASTER.core;
+using Scalio.Fast;
+using Scalio.Fast.Rpc;
+using Scalio.Ycsb;
+
+namespace Scalio.Perf;
+
+/// <summary>A 16-byte key (the CityHash128 of a YCSB key name, as Scalio stores it).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct Key16
+{
+    /// <summary>Low 8 bytes.</summary>
+    public ulong Low;
+    /// <summary>High 8 bytes.</summary>
+    public ulong High;
+}
+
+/// <summary>A 64-byte value.</summary>
+[StructLayout(LayoutKind.Sequential, Size = 64)]
+public struct Value64
+{
+    /// <summary>First 8 bytes (the rest is padding of the fixed size).</summary>
+    public ulong Head;
+}
+
+/// <summary>FASTER's hash and equality for <see cref="Key16"/> (no boxing, no reflection).</summary>
+public sealed class Key16Comparer : IFasterEqualityComparer<Key16>
+{
+    /// <inheritdoc />
+    public long GetHashCode64(ref Key16 k) => (long)((k.Low * 0x9E3779B97F4A7C15UL) ^ BitOperations.RotateLeft(k.High, 29));
+
+    /// <inheritdoc />
+    public bool Equals(ref Key16 k1, ref Key16 k2) => k1.Low == k2.Low && k1.High == k2.High;
+}
+
+/// <summary>
+/// Per-operation cost of Scalio's GET and PUT against Microsoft.FASTER.Core's in-memory Read and Upsert, on the same
+/// 16-byte keys (official YCSB key names, CityHash128), 64-byte values and the same pre-drawn YCSB scrambled-Zipfian
+/// key sequence (seed 42). FASTER here is a local in-memory hash table (NullDevice log, everything in memory): the
+/// ceiling for the local cost of an operation, not a networked system. Scalio runs over the loopback fabric with its
+/// cache at the default 10 % of the records and RAM namespaces as SSDs.
+/// </summary>
+[MemoryDiagnoser]
+public class FasterComparisonBenchmarks : IDisposable
+{
+    /// <summary>Records loaded.</summary>
+    public const int Records = 20_000;
+
+    private const int Draws = 1 << 16;
+
+    private int[] _sequence = null!;
+    private byte[][] _keyBytes = null!;
+    private Key16[] _keys = null!;
+    private int _next;
+
+    private ScalioStore _scalio = null!;
+    private Scalio.Fast.Client.ScalioClient _client = null!;
+    private readonly byte[] _value = new byte[64];
+    private readonly byte[] _readBuffer = new byte[64];
+
+    private FasterKV<Key16, Value64> _faster = null!;
+    private ClientSession<Key16, Value64, Value64, Value64, Empty, SimpleFunctions<Key16, Value64>> _session = null!;
+    private Value64 _fasterValue;
+
+    /// <summary>Loads the same records into both stores and draws the key sequence.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        _keyBytes = new byte[Records][];
+        _keys = new Key16[Records];
+        for (int i = 0; i < Records; i++)
+        {
+            _keyBytes[i] = new byte[KeyCodec.HashedKeySize];
+            KeyCodec.Encode(YcsbVariant.Official, i, _keyBytes[i]);
+            _keys[i] = MemoryMarshal.Read<Key16>(_keyBytes[i]);
+        }
+        var zipf = new ScrambledZipfianGenerator(0, Records - 1, YcsbVariant.Official);
+        var random = new YcsbRandom(42);
+        _sequence = new int[Draws];
+        for (int i = 0; i < Draws; i++) _sequence[i] = (int)zipf.Next(random);
+
+        _scalio = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = Records, BatchIdleTimeout = TimeSpan.Zero });
+        _client = _scalio.OpenClient();
+        for (int i = 0; i < Records; i++)
+        {
+            _value[0] = (byte)i;
+            if (_client.Put(_keyBytes[i], _value) != OpStatus.Ok) throw new InvalidOperationException($"Scalio load of record {i} failed");
+        }
+
+        _faster = new FasterKV<Key16, Value64>(1L << 16,
+            new LogSettings { LogDevice = new NullDevice(), MemorySizeBits = 26, PageSizeBits = 20 },
+            null, null, new Key16Comparer());
+        _session = _faster.For(new SimpleFunctions<Key16, Value64>()).NewSession<SimpleFunctions<Key16, Value64>>();
+        for (int i = 0; i < Records; i++)
+        {
+            _fasterValue.Head = (ulong)i;
+            _session.Upsert(ref _keys[i], ref _fasterValue);
+        }
+        // Warm the Scalio cache with the same distribution the benchmarks read.
+        for (int i = 0; i < Draws; i++) _client.Get(_keyBytes[_sequence[i]], _readBuffer, out _);
+    }
+
+    /// <summary>Stops both stores.</summary>
+    [GlobalCleanup]
+    public void Cleanup() => Dispose();
+
+    /// <summary>Stops both stores.</summary>
+    public void Dispose()
+    {
+        _session?.Dispose();
+        _faster?.Dispose();
+        _client?.Dispose();
+        _scalio?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private int NextKey() => _sequence[_next = (_next + 1) & (Draws - 1)];
+
+    /// <summary>Scalio GET (hits one READ; misses lock, read the index and the SSD through the offload target, fill).</summary>
+    [Benchmark(Baseline = true)]
+    public OpStatus ScalioGet() => _client.Get(_keyBytes[NextKey()], _readBuffer, out _);
+
+    /// <summary>Scalio PUT (two-sided request; the server batches, commits and invalidates).</summary>
+    [Benchmark]
+    public OpStatus ScalioPut() => _client.Put(_keyBytes[NextKey()], _value);
+
+    /// <summary>FASTER in-memory Read.</summary>
+    [Benchmark]
+    public bool FasterRead()
+    {
+        Value64 output = default;
+        var status = _session.Read(ref _keys[NextKey()], ref output);
+        if (status.IsPending) _session.CompletePending(wait: true);
+        return status.Found;
+    }
+
+    /// <summary>FASTER in-memory Upsert.</summary>
+    [Benchmark]
+    public bool FasterUpsert()
+    {
+        _fasterValue.Head++;
+        return _session.Upsert(ref _keys[NextKey()], ref _fasterValue).IsCompletedSuccessfully;
+    }
+}
