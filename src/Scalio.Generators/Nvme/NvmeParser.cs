@@ -31,7 +31,7 @@ internal static class NvmeParser
         var diagnostics = new List<NvmeDiagnosticInfo>();
         Location nameLocation = syntax.Identifier.GetLocation();
         string name = type.Name;
-        if (!IsPartialAll(syntax)) diagnostics.Add(NvmeDiagnosticInfo.Create(NvmeDiagnostics.NotPartial, nameLocation, name));
+        if (!TypeDeclarations.IsPartialAll(syntax)) diagnostics.Add(NvmeDiagnosticInfo.Create(NvmeDiagnostics.NotPartial, nameLocation, name));
 
         int opcode = -1, fabricsType = -1, pduType = -1, headerLength = 0, allowedFlags = 0, maxData = 0;
         bool carriesData = false, neverDigested = false;
@@ -101,11 +101,11 @@ internal static class NvmeParser
         fields.Sort(static (a, b) => a.Offset != b.Offset ? a.Offset.CompareTo(b.Offset) : a.Bit.CompareTo(b.Bit));
 
         var containing = new List<string>();
-        for (INamedTypeSymbol? outer = type.ContainingType; outer is not null; outer = outer.ContainingType) containing.Insert(0, DeclarationOf(outer));
+        for (INamedTypeSymbol? outer = type.ContainingType; outer is not null; outer = outer.ContainingType) containing.Insert(0, TypeDeclarations.DeclarationOf(outer));
         string ns = type.ContainingNamespace.IsGlobalNamespace ? string.Empty : type.ContainingNamespace.ToDisplayString();
 
         return new NvmeDescriptionModel(
-            kind, ns, new EquatableArray<string>(containing.ToArray()), DeclarationOf(type), name,
+            kind, ns, new EquatableArray<string>(containing.ToArray()), TypeDeclarations.DeclarationOf(type), name,
             opcode, fabricsType, pduType, headerLength, allowedFlags, carriesData, neverDigested, maxData,
             new EquatableArray<NvmeFieldModel>(fields.ToArray()),
             LocationInfo.From(nameLocation),
@@ -236,31 +236,5 @@ internal static class NvmeParser
             if (arg.Key == name && arg.Value.Value is string s) return s;
         }
         return null;
-    }
-
-    private static bool IsPartialAll(TypeDeclarationSyntax syntax)
-    {
-        for (SyntaxNode? node = syntax; node is not null; node = node.Parent)
-        {
-            if (node is TypeDeclarationSyntax t && !t.Modifiers.Any(SyntaxKind.PartialKeyword)) return false;
-        }
-        return true;
-    }
-
-    private static string DeclarationOf(INamedTypeSymbol type)
-    {
-        string keyword = type switch
-        {
-            { IsRecord: true, TypeKind: TypeKind.Struct } => "record struct",
-            { IsRecord: true } => "record",
-            { TypeKind: TypeKind.Struct } => "struct",
-            { TypeKind: TypeKind.Interface } => "interface",
-            _ => "class",
-        };
-        string modifiers = string.Empty;
-        if (type.IsStatic) modifiers += "static ";
-        if (type.TypeKind == TypeKind.Struct && type.IsReadOnly) modifiers += "readonly ";
-        if (type.IsRefLikeType) modifiers += "ref ";
-        return modifiers + "partial " + keyword + " " + type.Name;
     }
 }

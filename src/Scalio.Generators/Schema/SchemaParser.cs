@@ -39,7 +39,7 @@ internal static class SchemaParser
             if (arg.Key == "SlotsPerBucket" && arg.Value.Value is int slots) slotsPerBucket = slots;
         }
 
-        if (!IsPartialAll(syntax))
+        if (!TypeDeclarations.IsPartialAll(syntax))
         {
             diagnostics.Add(DiagnosticInfo.Create(SchemaDiagnostics.NotPartial, nameLocation, schema.Name));
         }
@@ -55,14 +55,14 @@ internal static class SchemaParser
         var containing = new List<string>();
         for (INamedTypeSymbol? outer = schema.ContainingType; outer is not null; outer = outer.ContainingType)
         {
-            containing.Insert(0, DeclarationOf(outer));
+            containing.Insert(0, TypeDeclarations.DeclarationOf(outer));
         }
 
         string ns = schema.ContainingNamespace.IsGlobalNamespace ? string.Empty : schema.ContainingNamespace.ToDisplayString();
         return new SchemaModel(
             ns,
             new EquatableArray<string>(containing.ToArray()),
-            DeclarationOf(schema),
+            TypeDeclarations.DeclarationOf(schema),
             schema.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat),
             keyType.ToDisplayString(FullyQualified),
             valueType.ToDisplayString(FullyQualified),
@@ -91,37 +91,5 @@ internal static class SchemaParser
         Location location = layout.Location is { IsInSource: true } l ? l : fallback;
         diagnostics.Add(DiagnosticInfo.Create(descriptor, location, role, type.ToDisplayString(), layout.Reason ?? "unknown layout"));
         return 0;
-    }
-
-    private static bool IsPartialAll(TypeDeclarationSyntax syntax)
-    {
-        for (SyntaxNode? node = syntax; node is not null; node = node.Parent)
-        {
-            if (node is TypeDeclarationSyntax type && !type.Modifiers.Any(SyntaxKind.PartialKeyword)) return false;
-        }
-        return true;
-    }
-
-    private static string DeclarationOf(INamedTypeSymbol type)
-    {
-        string keyword = type switch
-        {
-            { IsRecord: true, TypeKind: TypeKind.Struct } => "record struct",
-            { IsRecord: true } => "record",
-            { TypeKind: TypeKind.Struct } => "struct",
-            { TypeKind: TypeKind.Interface } => "interface",
-            _ => "class",
-        };
-        string modifiers = string.Empty;
-        if (type.TypeKind == TypeKind.Struct && type.IsReadOnly) modifiers += "readonly ";
-        if (type.IsRefLikeType) modifiers += "ref ";
-        string name = type.Name;
-        if (type.TypeParameters.Length > 0)
-        {
-            var names = new string[type.TypeParameters.Length];
-            for (int i = 0; i < names.Length; i++) names[i] = type.TypeParameters[i].Name;
-            name += "<" + string.Join(", ", names) + ">";
-        }
-        return modifiers + "partial " + keyword + " " + name;
     }
 }
