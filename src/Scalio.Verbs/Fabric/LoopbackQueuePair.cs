@@ -83,17 +83,7 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
         {
             if (_state == QueuePairState.ReadyToSend) _state = QueuePairState.Error;
         }
-        if (status != CompletionStatus.Success || (wr.Flags & WorkFlags.Signaled) != 0 || _options.SignalAll)
-        {
-            SendQueue.Push(new Completion
-            {
-                Id = wr.Id,
-                Opcode = wr.Opcode,
-                Status = status,
-                ByteLength = status == CompletionStatus.Success ? bytes : 0,
-                QueuePairNumber = Number,
-            });
-        }
+        CompleteSend(in wr, status, bytes, _options.SignalAll);
     }
 
     private void BeforeExecuteWithFaults(LoopbackFaults faults, in WorkRequest wr)

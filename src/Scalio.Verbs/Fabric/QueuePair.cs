@@ -62,4 +62,23 @@ public abstract class QueuePair : IDisposable
 
     /// <summary>Disconnects and releases the queue pair; pending receives are flushed.</summary>
     public abstract void Dispose();
+
+    /// <summary>
+    /// Reports a finished send-queue request as verbs do: errors always, successes only when the request was signaled
+    /// (or <paramref name="signalAll"/> is set). Providers call this once per request, in posting order.
+    /// </summary>
+    protected void CompleteSend(in WorkRequest request, CompletionStatus status, uint bytes, bool signalAll)
+    {
+        if (status != CompletionStatus.Success || (request.Flags & WorkFlags.Signaled) != 0 || signalAll)
+        {
+            SendQueue.Push(new Completion
+            {
+                Id = request.Id,
+                Opcode = request.Opcode,
+                Status = status,
+                ByteLength = status == CompletionStatus.Success ? bytes : 0,
+                QueuePairNumber = Number,
+            });
+        }
+    }
 }

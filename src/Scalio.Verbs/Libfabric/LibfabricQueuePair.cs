@@ -429,17 +429,7 @@ public sealed unsafe class LibfabricQueuePair : QueuePair
 
     private void Complete(in WorkRequest wr, CompletionStatus status, uint bytes)
     {
-        if (status != CompletionStatus.Success || (wr.Flags & WorkFlags.Signaled) != 0 || _options.SignalAll)
-        {
-            SendQueue.Push(new Completion
-            {
-                Id = wr.Id,
-                Opcode = wr.Opcode,
-                Status = status,
-                ByteLength = status == CompletionStatus.Success ? bytes : 0,
-                QueuePairNumber = Number,
-            });
-        }
+        CompleteSend(in wr, status, bytes, _options.SignalAll);
     }
 
     private static CompletionStatus MapError(int error, byte kind) => error switch
