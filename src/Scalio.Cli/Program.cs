@@ -11,5 +11,6 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
     ServerCommand.Create(),
     NvmeCommand.Create(),
     CheckCommand.Create(),
+    SweepCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -43,6 +43,9 @@ public sealed record StoreSettings
 
     /// <summary>Give each system its own subdirectory of <see cref="DataDirectory"/> (off: use it as is, one system only).</summary>
     public bool SubdirectoryPerSystem { get; init; } = true;
+
+    /// <summary>SSD performance MODEL wrapped around each RAM namespace (ignored with <see cref="DataDirectory"/>); null: no cap.</summary>
+    public Scalio.Verbs.Nvme.SsdModelOptions? SsdModel { get; init; }
 }
 
 /// <summary>The hardware a result is projected onto: the paper's server by default (8 Arm cores, 7 SSDs of 500K IOPS).</summary>
@@ -164,6 +167,7 @@ public static class SystemComparison
             CacheFraction = settings.CacheFraction * n / (n + n / 4),
             Devices = settings.Ssds,
             DataDirectory = dir,
+            SsdModel = settings.SsdModel,
             ServerWorkers = settings.ServerWorkers,
             BatchSize = system == YcsbSystem.Scalio ? settings.BatchSize : 1,
             ServerFillsCacheOnGet = system == YcsbSystem.LeedDitto,

@@ -32,6 +32,11 @@ public sealed class ScalioStoreOptions
     /// the store recovered from them (open with the options they were created with).</summary>
     public string? DataDirectory { get; init; }
 
+    /// <summary>SSD performance MODEL for RAM namespaces (used only when <see cref="DataDirectory"/> is null): each
+    /// namespace is wrapped in a <see cref="ModeledNamespace"/> with its own IOPS cap and latency, so scaling runs can
+    /// emulate N SSDs on one machine. Null: plain RAM namespaces, no cap.</summary>
+    public SsdModelOptions? SsdModel { get; init; }
+
     /// <summary>Server worker threads.</summary>
     public int ServerWorkers { get; init; } = 1;
 
@@ -112,7 +117,8 @@ public sealed class ScalioStore : IDisposable
             for (int i = 0; i < o.Devices; i++)
             {
                 _devices[i] = o.DataDirectory is null
-                    ? new RamNamespace((uint)i + 1, o.LbaSize, lbaCount)
+                    ? (o.SsdModel is null ? new RamNamespace((uint)i + 1, o.LbaSize, lbaCount)
+                        : new ModeledNamespace(new RamNamespace((uint)i + 1, o.LbaSize, lbaCount), o.SsdModel))
                     : OpenDeviceFile(o.DataDirectory, i, o.LbaSize, lbaCount);
             }
             _server = new ScalioServer(_fabric, _devices, new ScalioServerOptions
