@@ -29,10 +29,10 @@ internal static class NvmeCommand
         var cmd = new Command("encode", "Print the 64-byte submission queue entry of a Read, Write or Flush as hex, 16 bytes a line");
         foreach (string op in new[] { "read", "write", "flush" })
         {
-            var nsid = new Option<uint>("--nsid") { Description = "Namespace identifier", DefaultValueFactory = _ => 1 };
-            var slba = new Option<ulong>("--slba") { Description = "Starting LBA", DefaultValueFactory = _ => 0 };
+            var nsid = new Option<uint>("--nsid") { Description = "Namespace identifier (decimal or 0x hex)", DefaultValueFactory = _ => 1, CustomParser = r => (uint)ParseNumber(r, uint.MaxValue) };
+            var slba = new Option<ulong>("--slba") { Description = "Starting LBA (decimal or 0x hex)", DefaultValueFactory = _ => 0, CustomParser = r => ParseNumber(r, ulong.MaxValue) };
             var blocks = new Option<int>("--blocks") { Description = "Number of blocks (the SQE carries NLB = blocks - 1)", DefaultValueFactory = _ => 1 };
-            var cid = new Option<ushort>("--cid") { Description = "Command identifier", DefaultValueFactory = _ => 0 };
+            var cid = new Option<ushort>("--cid") { Description = "Command identifier (decimal or 0x hex)", DefaultValueFactory = _ => 0, CustomParser = r => (ushort)ParseNumber(r, ushort.MaxValue) };
             var fua = new Option<bool>("--fua") { Description = "Set Force Unit Access" };
             var sub = new Command(op, $"Encode an NVMe {op} command") { nsid, cid };
             if (op != "flush")
@@ -96,8 +96,8 @@ internal static class NvmeCommand
         var port = new Option<int>("--port") { Description = "Target TCP port", DefaultValueFactory = _ => 4420 };
         var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN", Required = true };
         var hostnqn = new Option<string?>("--hostnqn") { Description = "Host NQN (default: a UUID-based NQN)" };
-        var nsid = new Option<uint>("--nsid") { Description = "Namespace identifier", DefaultValueFactory = _ => 1 };
-        var slba = new Option<ulong>("--slba") { Description = "Starting LBA", DefaultValueFactory = _ => 0 };
+        var nsid = new Option<uint>("--nsid") { Description = "Namespace identifier (decimal or 0x hex)", DefaultValueFactory = _ => 1, CustomParser = r => (uint)ParseNumber(r, uint.MaxValue) };
+        var slba = new Option<ulong>("--slba") { Description = "Starting LBA (decimal or 0x hex)", DefaultValueFactory = _ => 0, CustomParser = r => ParseNumber(r, ulong.MaxValue) };
         var blocks = new Option<int>("--blocks") { Description = "Number of blocks", DefaultValueFactory = _ => 1 };
         var inFile = new Option<string?>("--in") { Description = "write: file with the data (at least blocks x LBA size bytes)" };
         var outFile = new Option<string?>("--out") { Description = "read: file to store the data (default: hex on stdout)" };
@@ -283,5 +283,21 @@ internal static class NvmeCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Parses a decimal or 0x-prefixed hexadecimal number as nvme-cli accepts them; errors name the option.</summary>
+    private static ulong ParseNumber(System.CommandLine.Parsing.ArgumentResult result, ulong max)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        bool ok = hex
+            ? ulong.TryParse(text.AsSpan(2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out ulong value)
+            : ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value);
+        if (!ok || value > max)
+        {
+            result.AddError($"'{text}' is not a number from 0 to {max} (decimal or 0x hex)");
+            return 0;
+        }
+        return value;
     }
 }

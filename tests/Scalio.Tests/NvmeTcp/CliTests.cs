@@ -31,6 +31,19 @@ public sealed class CliTests
         Assert.Equal(2, (await Cli("encode", "read", "--blocks", "0")).Exit);
     }
 
+    [Fact] // nvme-cli takes numbers in decimal or 0x hex; the same SQE either way
+    public async Task Encode_accepts_hex_numbers_like_nvme_cli_and_refuses_out_of_range_ones()
+    {
+        var dec = await Cli("encode", "read", "--nsid", "1", "--slba", "4096", "--blocks", "8", "--cid", "3");
+        var hex = await Cli("encode", "read", "--nsid", "0x1", "--slba", "0x1000", "--blocks", "8", "--cid", "0X3");
+        Assert.Equal(0, hex.Exit);
+        Assert.Equal(dec.Output, hex.Output);
+        var tooBig = await Cli("encode", "read", "--cid", "0x10000");
+        Assert.NotEqual(0, tooBig.Exit);
+        Assert.Contains("0 to 65535", tooBig.Error);
+        Assert.NotEqual(0, (await Cli("encode", "read", "--slba", "0xZZ")).Exit);
+    }
+
     [Fact]
     public async Task Identify_write_read_flush_against_the_target()
     {
