@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -40,5 +42,32 @@ internal static class TypeDeclarations
             name += "<" + string.Join(", ", names) + ">";
         }
         return modifiers + "partial " + keyword + " " + name;
+    }
+
+    /// <summary>
+    /// A unique, valid hint name for a generated file: namespace, containing types and the type, dot-separated, then
+    /// <paramref name="suffix"/>; characters a hint name may not hold (generic brackets, commas, spaces) become '_'.
+    /// </summary>
+    public static string HintName(string @namespace, IEnumerable<string> containingTypes, string declarationOrName, string suffix)
+    {
+        var sb = new StringBuilder();
+        if (@namespace.Length > 0) sb.Append(@namespace).Append('.');
+        foreach (string outer in containingTypes) sb.Append(LastWord(outer)).Append('.');
+        sb.Append(LastWord(declarationOrName)).Append(suffix);
+        for (int i = 0; i < sb.Length; i++)
+        {
+            char c = sb[i];
+            if (!(char.IsLetterOrDigit(c) || c == '.' || c == '_')) sb[i] = '_';
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>The type name of a declaration line ("readonly partial struct Key&lt;T&gt;" gives "Key&lt;T&gt;").</summary>
+    private static string LastWord(string declaration)
+    {
+        int generic = declaration.IndexOf('<');
+        string head = generic < 0 ? declaration : declaration.Substring(0, generic);
+        int space = head.LastIndexOf(' ');
+        return declaration.Substring(space + 1);
     }
 }

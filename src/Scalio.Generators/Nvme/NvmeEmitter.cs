@@ -15,13 +15,7 @@ internal static class NvmeEmitter
     private const string Status = "global::Scalio.Verbs.Nvme.NvmeStatus";
 
     public static string HintName(NvmeDescriptionModel model)
-    {
-        var sb = new StringBuilder();
-        if (model.Namespace.Length > 0) sb.Append(model.Namespace).Append('.');
-        foreach (string outer in model.ContainingTypes) sb.Append(outer.Substring(outer.LastIndexOf(' ') + 1)).Append('.');
-        sb.Append(model.Name).Append(".Nvme.g.cs");
-        return sb.ToString();
-    }
+        => TypeDeclarations.HintName(model.Namespace, model.ContainingTypes, model.Name, ".Nvme.g.cs");
 
     public static string Emit(NvmeDescriptionModel m)
     {

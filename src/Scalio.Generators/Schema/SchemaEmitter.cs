@@ -18,26 +18,7 @@ internal static class SchemaEmitter
     private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
 
     public static string HintName(SchemaModel model)
-    {
-        var sb = new StringBuilder();
-        if (model.Namespace.Length > 0) sb.Append(model.Namespace).Append('.');
-        foreach (string outer in model.ContainingTypes) sb.Append(LastWord(outer)).Append('.');
-        sb.Append(LastWord(model.Declaration)).Append(".ScalioSchema.g.cs");
-        for (int i = 0; i < sb.Length; i++)
-        {
-            char c = sb[i];
-            if (!(char.IsLetterOrDigit(c) || c == '.' || c == '_')) sb[i] = '_';
-        }
-        return sb.ToString();
-    }
-
-    private static string LastWord(string declaration)
-    {
-        int generic = declaration.IndexOf('<');
-        string head = generic < 0 ? declaration : declaration.Substring(0, generic);
-        int space = head.LastIndexOf(' ');
-        return declaration.Substring(space + 1);
-    }
+        => TypeDeclarations.HintName(model.Namespace, model.ContainingTypes, model.Declaration, ".ScalioSchema.g.cs");
 
     public static string Emit(SchemaModel m)
     {
