@@ -40,7 +40,7 @@ public sealed unsafe partial class ScalioClient : IDisposable
     private readonly ScalioClientOptions _options;
     private readonly ProtectionDomain _domain;
     private readonly QueuePair _qp;
-    private readonly OffloadInitiator _nvme;
+    private readonly IOffloadReadPath _nvme;
     private readonly MemoryRegion _mr;
     private readonly StepContext _steps;
     private readonly WorkRequest[] _chainStorage; // pinned: _chain points into it

@@ -6,7 +6,7 @@ namespace Scalio.Verbs.Offload;
 /// Host side of NVMe over RDMA for one thread: sends command capsules whose keyed SGL names a buffer in the host's
 /// registered region, and waits for the response capsule. Not thread-safe; allocation-free per command.
 /// </summary>
-public sealed class OffloadInitiator : IDisposable
+public sealed class OffloadInitiator : IOffloadReadPath
 {
     private const int ResponseSlots = 4;
     private readonly QueuePair _qp;
