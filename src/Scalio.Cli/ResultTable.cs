@@ -16,7 +16,7 @@ internal static class ResultTable
         t.AddColumn("system");
         foreach (var c in new[] { "ops/s", "hit ratio", "p50 µs", "p99 µs", "p99.9 µs", "RT/op", "server CPU µs/op", "NIC µs/op",
             "SSD rd/op", "SSD wr/op", $"projected ops/s ({hardware.ServerCores} cores, {hardware.Ssds}x{hardware.IopsPerSsd / 1000:N0}K IOPS)", "bound",
-            "ops/s ÷ L+D", "CPU/op ÷ L+D", "projected ÷ L+D" })
+            "ops/s ÷ L+D", "CPU/op ÷ L+D", "projected ÷ L+D", "scaled projected ops/s", "scaled ÷ L+D" })
             t.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
         foreach (var x in rows)
         {
@@ -37,11 +37,20 @@ internal static class ResultTable
                 x.Projection.Bottleneck,
                 R(x.OpsRatio, x.OpsRatioRange, x.Rounds),
                 R(x.ServerCpuRatio, x.ServerCpuRatioRange, x.Rounds),
-                R(x.ProjectedRatio, x.ProjectedRatioRange, x.Rounds));
+                R(x.ProjectedRatio, x.ProjectedRatioRange, x.Rounds),
+                double.IsNaN(x.ScaledProjection.OpsPerSecond) ? "-" : double.IsInfinity(x.ScaledProjection.OpsPerSecond) ? "∞" : F(x.ScaledProjection.OpsPerSecond, "N0"),
+                R(x.ScaledProjectedRatio, x.ScaledProjectedRatioRange, x.Rounds));
         }
         AnsiConsole.Write(t);
         AnsiConsole.MarkupLine("[grey]projected = min(cores / server CPU s per op, SSDs x IOPS / SSD I/Os per op); L+D = leed-ditto of this run" +
             (rows.Count > 0 && rows[0].Rounds > 1 ? $"; {rows[0].Rounds} interleaved rounds: each row is the system's median round, ratios are medians (range)" : "") + "[/]");
+        if (rows.Count > 0)
+        {
+            double factor = rows[0].CoreScaleFactor;
+            AnsiConsole.MarkupLine(double.IsNaN(factor)
+                ? "[grey]scaled to paper cores: needs leed in the same run (--system all) to anchor the core speed[/]"
+                : string.Create(CultureInfo.InvariantCulture, $"[grey]scaled to paper cores: server CPU x {factor:F2} (= the paper's LEED {hardware.LeedMicrosPerOp:F1} µs/op on its Arm cores ÷ leed's measured µs/op in this run); an estimate, the raw projection is the measured one[/]"));
+        }
         foreach (var x in rows)
         {
             var r = x.Result;

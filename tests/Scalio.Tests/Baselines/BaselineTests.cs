@@ -182,6 +182,44 @@ public sealed class BaselineTests
         Assert.Equal("SSDs", q.Bottleneck);
     }
 
+    private static YcsbResult Synthetic(string name, double serverMicrosPerOp, double ssdReadsPerOp, long ops = 1_000_000) => new()
+    {
+        Target = name, Workload = YcsbWorkload.C, Variant = YcsbVariant.YcsbC, Threads = 1, RecordCount = 1, LoadSeconds = 0,
+        Operations = ops, Seconds = 1, P50Micros = 1, P99Micros = 1, P999Micros = 1, MeanMicros = 1,
+        Reads = ops, Updates = 0, Inserts = 0, ReadModifyWrites = 0, NotFound = 0, ValueMismatches = 0,
+        Counters = new TargetCounters(ops, (long)(serverMicrosPerOp * 1000 * ops), 0, (long)(ssdReadsPerOp * ops), 0, 0, 0, 0),
+    };
+
+    [Fact]
+    public void Core_scaling_maps_leed_onto_the_paper_and_scales_every_system_by_the_same_factor()
+    {
+        var hw = PaperHardware.Paper;
+        // LEED measured at 5 us/op here: factor 10 / 5 = 2. LEED+Ditto: 1.5 us/op, 0.25 reads/op. Scalio: 0 us/op, 0.25 reads/op.
+        var rows = SystemComparison.Compare(
+        [
+            (YcsbSystem.Scalio, Synthetic("scalio", 0, 0.25)),
+            (YcsbSystem.Leed, Synthetic("leed", 5, 1)),
+            (YcsbSystem.LeedDitto, Synthetic("leed-ditto", 1.5, 0.25)),
+        ], hw);
+        var scalio = rows[0];
+        var leed = rows[1];
+        var ditto = rows[2];
+        foreach (var x in rows) Assert.Equal(2.0, x.CoreScaleFactor, 9);
+        Assert.Equal(800_000, leed.ScaledProjection.OpsPerSecond, 3); // by construction: the paper's LEED point
+        Assert.Equal(8 / 3e-6, ditto.ScaledProjection.OpsPerSecond, 3); // 1.5 us x 2 = 3 us/op on 8 cores
+        Assert.Equal(8 / 1.5e-6, ditto.Projection.OpsPerSecond, 3);   // raw is unchanged
+        Assert.Equal(14_000_000, scalio.ScaledProjection.OpsPerSecond, 3); // no server CPU: SSD-bound either way
+        Assert.Equal(14_000_000 / (8 / 3e-6), scalio.ScaledProjectedRatio, 9);
+        Assert.Equal(14_000_000 / (8 / 1.5e-6), scalio.ProjectedRatio, 9);
+        Assert.Equal(1.0, ditto.ScaledProjectedRatio, 9);
+
+        // Without LEED in the run there is no anchor: scaled figures are NaN, the raw ones are still there.
+        var noLeed = SystemComparison.Compare([(YcsbSystem.Scalio, Synthetic("scalio", 0, 0.25)), (YcsbSystem.LeedDitto, Synthetic("leed-ditto", 1.5, 0.25))], hw);
+        Assert.True(double.IsNaN(noLeed[0].CoreScaleFactor));
+        Assert.True(double.IsNaN(noLeed[0].ScaledProjectedRatio));
+        Assert.Equal(14_000_000 / (8 / 1.5e-6), noLeed[0].ProjectedRatio, 9);
+    }
+
     [Fact]
     public void System_names_parse_and_unknown_ones_are_refused()
     {
