@@ -32,6 +32,13 @@ public sealed record SweepPoint(string System, string Workload, int Ssds, double
 {
     /// <summary>IOPS used divided by the IOPS cap.</summary>
     public double SsdUtilization => IopsCap > 0 ? IopsUsed / IopsCap : double.NaN;
+
+    /// <summary>The projection with server CPU scaled to the paper's cores (<see cref="CoreScale"/>, anchored on LEED's
+    /// calibrated CPU per op of the same workload); NaN when LEED is not in the sweep.</summary>
+    public double ScaledProjectedOpsPerSecond { get; init; } = double.NaN;
+
+    /// <summary>Which bound binds the scaled projection (empty when there is none).</summary>
+    public string ScaledBottleneck { get; init; } = "";
 }
 
 /// <summary>One point of the cache-size sweep.</summary>
@@ -146,13 +153,14 @@ internal static class SweepCommand
                         foreach (var r in SystemComparison.Run(baseOptions with { Workload = w }, calSettings, systemList, 1, PaperHardware.Paper,
                             (sys, round) => new PhaseProgress(current, $"{w} CPU calibration (no model) {SystemComparison.Name(sys)} {(round < 0 ? "load" : "run")}")))
                             cal[r.System] = r.Result.ServerCpuMicrosPerOp;
+                        double coreFactor = cal.TryGetValue(YcsbSystem.Leed, out double leedCpu) ? CoreScale.Factor(leedCpu, PaperHardware.Paper) : double.NaN;
                         overall.Increment(1);
                         foreach (int s in ssdList)
                         {
                             var settings = new StoreSettings { Records = n, CacheFraction = frac, Ssds = s, ServerWorkers = 1, SsdModel = model };
                             var rows = SystemComparison.Run(baseOptions with { Workload = w }, settings, systemList, 1, PaperHardware.Paper,
                                 (sys, round) => new PhaseProgress(current, $"{w} {s} SSD {SystemComparison.Name(sys)} {(round < 0 ? "load" : "run")}"));
-                            foreach (var r in rows) points.Add(ToPoint(r, w, s, iopsPerSsd, cal[r.System]));
+                            foreach (var r in rows) points.Add(ToPoint(r, w, s, iopsPerSsd, cal[r.System], coreFactor));
                             overall.Increment(1);
                         }
                     }
@@ -178,14 +186,20 @@ internal static class SweepCommand
         return cmd;
     }
 
-    private static SweepPoint ToPoint(SystemResult r, YcsbWorkload w, int ssds, int iopsPerSsd, double calibratedCpu)
+    private static SweepPoint ToPoint(SystemResult r, YcsbWorkload w, int ssds, int iopsPerSsd, double calibratedCpu, double coreFactor)
     {
         var x = r.Result;
         double ios = x.SsdReadsPerOp + x.SsdWritesPerOp;
-        var projection = Projection.Of(calibratedCpu, ios, PaperHardware.Paper with { Ssds = ssds });
+        var hardware = PaperHardware.Paper with { Ssds = ssds };
+        var projection = Projection.Of(calibratedCpu, ios, hardware);
+        var scaled = double.IsNaN(coreFactor) ? new Projection(double.NaN, double.NaN, double.NaN) : Projection.Of(calibratedCpu * coreFactor, ios, hardware);
         return new SweepPoint(SystemComparison.Name(r.System), w.ToString(), ssds, x.OpsPerSecond, x.P50Micros, x.P99Micros, x.HitRatio,
             x.SsdReadsPerOp, x.SsdWritesPerOp, x.ServerCpuMicrosPerOp, calibratedCpu, x.OpsPerSecond * ios, (double)ssds * iopsPerSsd,
-            projection.OpsPerSecond, projection.Bottleneck);
+            projection.OpsPerSecond, projection.Bottleneck)
+        {
+            ScaledProjectedOpsPerSecond = scaled.OpsPerSecond,
+            ScaledBottleneck = double.IsNaN(scaled.OpsPerSecond) ? "" : scaled.Bottleneck,
+        };
     }
 
     /// <summary>Parses <c>1..7</c> or <c>1,2,4,7</c> (each 1..64).</summary>
@@ -234,12 +248,12 @@ internal static class SweepCommand
     private static void WriteOutputs(string dir, List<SweepPoint> points, List<HitRatioPoint> hits, YcsbWorkload[] workloads,
         int iopsPerSsd, YcsbOptions options, double cacheFraction)
     {
-        var csv = new StringBuilder("system,workload,ssds,ops_per_s,p50_us,p99_us,hit_ratio,ssd_reads_per_op,ssd_writes_per_op,server_busy_us_per_op,calibrated_cpu_us_per_op,iops_used,iops_cap,ssd_utilization,projected_ops_per_s,bottleneck\n");
+        var csv = new StringBuilder("system,workload,ssds,ops_per_s,p50_us,p99_us,hit_ratio,ssd_reads_per_op,ssd_writes_per_op,server_busy_us_per_op,calibrated_cpu_us_per_op,iops_used,iops_cap,ssd_utilization,projected_ops_per_s,bottleneck,scaled_projected_ops_per_s,scaled_bottleneck\n");
         foreach (var p in points)
         {
             csv.AppendLine(string.Join(',', p.System, p.Workload, p.Ssds.ToString(CultureInfo.InvariantCulture), F(p.OpsPerSecond), F(p.P50Micros), F(p.P99Micros),
                 F(p.HitRatio), F(p.SsdReadsPerOp), F(p.SsdWritesPerOp), F(p.ServerCpuMicrosPerOp), F(p.CalibratedCpuMicrosPerOp), F(p.IopsUsed), F(p.IopsCap), F(p.SsdUtilization),
-                F(p.ProjectedOpsPerSecond), p.Bottleneck));
+                F(p.ProjectedOpsPerSecond), p.Bottleneck, F(p.ScaledProjectedOpsPerSecond), p.ScaledBottleneck));
         }
         File.WriteAllText(Path.Combine(dir, "sweep.csv"), csv.ToString());
         var hcsv = new StringBuilder("system,cache_fraction,hit_ratio,ops_per_s,ssd_reads_per_op\n");
@@ -251,12 +265,14 @@ internal static class SweepCommand
         {
             model = new { kind = "MODEL: RAM namespaces behind an IOPS-capped token bucket, zero added latency", iopsPerSsd },
             settings = new { records = options.RecordCount, operations = options.OperationCount, threads = options.Threads, serverWorkers = 1, cacheFraction, seed = options.Seed, variant = options.Variant.ToString() },
-            projection = new { serverCores = 8, iopsPerSsd = 500_000, ssds = "the point's SSD count", cpu = "calibratedCpuMicrosPerOp (run without the model)", formula = "min(cores / server CPU s per op, ssds * IOPS / SSD I/Os per op)" },
+            projection = new { serverCores = 8, iopsPerSsd = 500_000, ssds = "the point's SSD count", cpu = "calibratedCpuMicrosPerOp (run without the model)", formula = "min(cores / server CPU s per op, ssds * IOPS / SSD I/Os per op)",
+                scaled = "the same with server CPU x (paper LEED 10 us/op / LEED's calibrated us/op of the workload): scaled to the paper's Arm cores, an estimate" },
             host = new { Environment.ProcessorCount, os = Environment.OSVersion.ToString(), time = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture) },
             points = points.Select(p => new
             {
                 p.System, p.Workload, p.Ssds, p.OpsPerSecond, p.P50Micros, p.P99Micros, hitRatio = J(p.HitRatio), p.SsdReadsPerOp, p.SsdWritesPerOp,
                 p.ServerCpuMicrosPerOp, p.CalibratedCpuMicrosPerOp, p.IopsUsed, p.IopsCap, ssdUtilization = J(p.SsdUtilization), projectedOpsPerSecond = J(p.ProjectedOpsPerSecond), p.Bottleneck,
+                scaledProjectedOpsPerSecond = J(p.ScaledProjectedOpsPerSecond), p.ScaledBottleneck,
             }).ToArray(),
             hitRatio = hits.Select(h => new { h.System, h.CacheFraction, hitRatio = J(h.HitRatio), h.OpsPerSecond, h.SsdReadsPerOp }).ToArray(),
         };
@@ -272,6 +288,9 @@ internal static class SweepCommand
                 "SSDs", "utilization", sel, static p => p.SsdUtilization);
             Plot(Path.Combine(dir, $"projected-{name}.png"), $"YCSB-{name}: projected onto the paper's server (8 cores, N x 500K IOPS)",
                 "SSDs", "projected ops/s", sel, static p => p.ProjectedOpsPerSecond);
+            if (sel.Any(p => double.IsFinite(p.ScaledProjectedOpsPerSecond)))
+                Plot(Path.Combine(dir, $"projected-scaled-{name}.png"), $"YCSB-{name}: projected, server CPU scaled to the paper's cores (anchor: LEED)",
+                    "SSDs", "projected ops/s", sel, static p => p.ScaledProjectedOpsPerSecond);
         }
         if (hits.Count > 0)
         {
@@ -305,14 +324,16 @@ internal static class SweepCommand
 
     private static void PrintTable(List<SweepPoint> points)
     {
-        var table = new Table().AddColumns("workload", "SSDs", "system", "ops/s", "p99 µs", "hit", "SSD I/O per op", "IOPS used / cap", "srv busy µs/op", "srv CPU µs/op (no model)", "projected ops/s", "bound");
+        var table = new Table().AddColumns("workload", "SSDs", "system", "ops/s", "p99 µs", "hit", "SSD I/O per op", "IOPS used / cap", "srv busy µs/op", "srv CPU µs/op (no model)", "projected ops/s", "bound", "scaled projected", "scaled bound");
         foreach (var p in points)
         {
             table.AddRow(p.Workload, p.Ssds.ToString(CultureInfo.InvariantCulture), p.System, p.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture),
                 p.P99Micros.ToString("F0", CultureInfo.InvariantCulture), double.IsFinite(p.HitRatio) ? p.HitRatio.ToString("P1", CultureInfo.InvariantCulture) : "-",
                 (p.SsdReadsPerOp + p.SsdWritesPerOp).ToString("F3", CultureInfo.InvariantCulture), p.SsdUtilization.ToString("P0", CultureInfo.InvariantCulture),
                 p.ServerCpuMicrosPerOp.ToString("F2", CultureInfo.InvariantCulture), p.CalibratedCpuMicrosPerOp.ToString("F2", CultureInfo.InvariantCulture),
-                double.IsFinite(p.ProjectedOpsPerSecond) ? p.ProjectedOpsPerSecond.ToString("N0", CultureInfo.InvariantCulture) : "inf", p.Bottleneck);
+                double.IsFinite(p.ProjectedOpsPerSecond) ? p.ProjectedOpsPerSecond.ToString("N0", CultureInfo.InvariantCulture) : "inf", p.Bottleneck,
+                double.IsNaN(p.ScaledProjectedOpsPerSecond) ? "-" : double.IsFinite(p.ScaledProjectedOpsPerSecond) ? p.ScaledProjectedOpsPerSecond.ToString("N0", CultureInfo.InvariantCulture) : "inf",
+                p.ScaledBottleneck);
         }
         AnsiConsole.Write(table);
     }

@@ -147,7 +147,8 @@ public sealed record SystemResult(YcsbSystem System, YcsbResult Result, Projecti
     /// <summary>Smallest and largest per-round <see cref="ProjectedRatio"/>.</summary>
     public (double Min, double Max) ProjectedRatioRange { get; init; } = (ProjectedRatio, ProjectedRatio);
 
-    /// <summary>Core-speed factor of this run (<see cref="CoreScale.Factor"/>); NaN when LEED was not run.</summary>
+    /// <summary>Core-speed factor of this run (<see cref="CoreScale.Factor"/>; over several rounds the median of the
+    /// per-round factors, the same for every row); NaN when LEED was not run.</summary>
     public double CoreScaleFactor { get; init; } = double.NaN;
 
     /// <summary>The projection with server CPU scaled to the paper's cores (<see cref="CoreScale"/>); NaN without LEED.</summary>
@@ -293,6 +294,7 @@ public static class SystemComparison
                 ServerCpuRatio = Median(all, static x => x.ServerCpuRatio),
                 ProjectedRatio = Median(all, static x => x.ProjectedRatio),
                 ScaledProjectedRatio = Median(all, static x => x.ScaledProjectedRatio),
+                CoreScaleFactor = Median(all, static x => x.CoreScaleFactor),
                 Rounds = all.Length,
                 OpsRatioRange = Range(all, static x => x.OpsRatio),
                 ServerCpuRatioRange = Range(all, static x => x.ServerCpuRatio),
