@@ -30,6 +30,11 @@ public struct ClientCounters
     public long StaleBodiesFreed;
     /// <summary>Bytes moved over the fabric by this client.</summary>
     public long BytesMoved;
+    /// <summary>Value-log records read through the offload target (the second read of a miss on a large record).</summary>
+    public long ValueLogReads;
+    /// <summary>Misses that read a value-log record the cleaner had moved or recycled (sequence, bucket or checksum
+    /// mismatch while the location index had moved on) and retried from the location index.</summary>
+    public long ValueLogRetries;
 
     /// <summary>Adds another client's counters.</summary>
     public void Add(in ClientCounters o)
@@ -37,6 +42,6 @@ public struct ClientCounters
         Gets += o.Gets; Hits += o.Hits; Fills += o.Fills; DirectReads += o.DirectReads; Writes += o.Writes;
         RoundTrips += o.RoundTrips; OffloadedReads += o.OffloadedReads; TornRetries += o.TornRetries;
         LockConflicts += o.LockConflicts; Reclaims += o.Reclaims; FillWaits += o.FillWaits; BytesMoved += o.BytesMoved;
-        StaleBodiesFreed += o.StaleBodiesFreed;
+        StaleBodiesFreed += o.StaleBodiesFreed; ValueLogReads += o.ValueLogReads; ValueLogRetries += o.ValueLogRetries;
     }
 }

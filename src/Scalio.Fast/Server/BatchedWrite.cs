@@ -8,16 +8,15 @@ namespace Scalio.Fast.Server;
 public sealed unsafe partial class ScalioServer
 {
     /// <summary>
-    /// Batched write (DESIGN.md "SSD layout and the write path"): PUT/DELETE requests gather per SSD until the batch
-    /// holds <see cref="ScalioServerOptions.BatchSize"/> entries or its first entry has waited
-    /// <see cref="ScalioServerOptions.BatchIdleTimeout"/>. Then one worker commits the batch (one contiguous FUA write
-    /// of all touched bucket blocks), publishes the locations, invalidates the cached slots of every written key and
-    /// replies to every writer of the batch. A batch size of 1 is the unbatched write path.
-    /// Two rules avoid waiting out the timeout when waiting cannot pay. Group commit: when every connection that wrote
-    /// recently already waits in an open batch, no further write can arrive before a reply goes out, so all open
-    /// batches are committed at once. Sparse writes: when a batch had to be committed by the timeout while less than
-    /// half full, the device stops holding writes; it then commits, after each drain of the receive queue, whatever
-    /// arrived together, and holds again as soon as such a commit carries two or more writes.
+    /// Batched write (DESIGN.md "SSD layout and the write path"): PUT/DELETE requests gather per SSD, and a batch is
+    /// committed at the first of: it holds <see cref="ScalioServerOptions.BatchSize"/> entries; the worker has drained
+    /// its receive queue (no request is waiting, so holding would only delay the writers already in the batch: a lone
+    /// writer is never held); every connection that wrote recently already waits in an open batch (group commit: no
+    /// further write can arrive before a reply goes out); its first entry has waited
+    /// <see cref="ScalioServerOptions.BatchIdleTimeout"/> (a safety net, e.g. for a worker busy elsewhere). Under load
+    /// the receive queue is rarely empty, so batches still fill. Committing is one contiguous FUA write of the batch's
+    /// value records and bucket blocks, then the locations are published, the cached slots of every written key
+    /// invalidated and every writer of the batch answered. A batch size of 1 is the unbatched write path.
     /// </summary>
     private void Enqueue(Connection conn, int slot, ulong requestId, in KeyHash hash, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool remove)
     {
@@ -43,8 +42,8 @@ public sealed unsafe partial class ScalioServer
                     open.Hashes[i] = hash;
                     Interlocked.Increment(ref _pendingWrites);
                     full = open.Batch.IsFull;
-                    // Not holding (sparse writes): the worker commits after draining its receive queue (FlushUnheld).
-                    if (!full && (!q.Hold || Volatile.Read(ref _pendingWrites) < Volatile.Read(ref _activeWriters))) return;
+                    // Others may still write: the worker commits once it has drained its receive queue (FlushUnheld).
+                    if (!full && Volatile.Read(ref _pendingWrites) < Volatile.Read(ref _activeWriters)) return;
                 }
             }
             if (!full)
@@ -82,14 +81,14 @@ public sealed unsafe partial class ScalioServer
         return any;
     }
 
-    /// <summary>After a worker drained its receive queue: commits the open batches of devices that do not hold writes.</summary>
+    /// <summary>After a worker drained its receive queue (no request waiting): commits every open batch, so no write
+    /// waits for writes that are not coming.</summary>
     private bool FlushUnheld()
     {
         bool any = false;
         for (int d = 0; d < _queues.Length; d++)
         {
-            var q = _queues[d];
-            if (q.OpenCount != 0 && !q.Hold) any |= Flush(d, FlushReason.Drain);
+            if (_queues[d].OpenCount != 0) any |= Flush(d, FlushReason.Drain);
         }
         return any;
     }
@@ -115,8 +114,6 @@ public sealed unsafe partial class ScalioServer
                 int count = q.Open.Batch.Count;
                 if (count == 0) return false;
                 if (reason == FlushReason.Timeout && !q.Open.Batch.IsFull && Stopwatch.GetTimestamp() - q.Open.Batch.FirstTimestamp < _idleTicks) return false;
-                if (reason == FlushReason.Timeout) q.Hold = 2 * count >= q.Open.Batch.Capacity; // timed out less than half full: sparse
-                else if (reason == FlushReason.Drain && count >= 2) q.Hold = true;               // writes arrive together again
                 b = q.Open;
                 q.Open = q.Spare!;
                 q.Spare = null;
@@ -193,8 +190,6 @@ public sealed unsafe partial class ScalioServer
         public PendingBatch Open;
         public PendingBatch? Spare;
 
-        /// <summary>True while writes are dense enough to wait for the batch to fill (see Enqueue).</summary>
-        public volatile bool Hold = true;
         public DeviceQueue(int capacity, int maxKey, int maxValue)
         {
             Open = new PendingBatch(capacity, maxKey, maxValue);

@@ -54,8 +54,12 @@ public sealed class ScalioServerOptions
             throw new ArgumentOutOfRangeException(nameof(BatchIdleTimeout), BatchIdleTimeout, "batch idle timeout must be 0..1 s");
         if (ReceivesPerConnection < 1) throw new ArgumentOutOfRangeException(nameof(ReceivesPerConnection));
         if (LeaseMilliseconds < 1 || LeaseMilliseconds > 30_000) throw new ArgumentOutOfRangeException(nameof(LeaseMilliseconds), "lease must be 1..30000 ms");
-        int record = Storage.BucketBlock.RecordSize(Layout.KeyCapacity, Layout.ValueCapacity);
-        if (Storage.BucketBlock.HeaderSize + record > PageSize)
-            throw new ArgumentException($"a record of the largest key and value ({record} B) does not fit a {PageSize}-byte page");
+        // A record stays inline in its bucket block up to BucketBlock.InlineLimit; a larger one goes to the value log and
+        // its block keeps the key and a pointer, which must fit the block.
+        int footprint = Storage.BucketBlock.MaxFootprint(Layout.KeyCapacity, Layout.ValueCapacity, PageSize);
+        if (Storage.BucketBlock.HeaderSize + footprint > PageSize)
+            throw new ArgumentException($"the largest key ({Layout.KeyCapacity} B) with a value pointer takes {footprint} B, which does not fit a {PageSize}-byte bucket block");
+        if (Storage.ValueRecord.MaxPages(Layout.KeyCapacity, Layout.ValueCapacity, PageSize) > 255)
+            throw new ArgumentException($"a record of the largest key and value spans more than 255 pages of {PageSize} B");
     }
 }

@@ -14,6 +14,9 @@ public enum BlockLookup : byte
     Stale,
     /// <summary>The block fails its checksum or is malformed: never returned as data.</summary>
     Corrupt,
+    /// <summary>The key is in the block as an indirect record: the returned bytes are a <see cref="ValuePointer"/> to its
+    /// value-log record (a second read).</summary>
+    Indirect,
 }
 
 /// <summary>
@@ -25,6 +28,8 @@ public enum BlockLookup : byte
 /// 24  used bytes (u32)        28 reserved (u32)
 /// 32  records: key length (u16), value length (u16), key, value — packed
 /// </code>
+/// A record larger than <see cref="InlineLimit"/> is stored <em>indirect</em>: bit 15 of its value length is set and
+/// its value bytes are a <see cref="ValuePointer"/> (24 bytes) to a <see cref="ValueRecord"/> in the same device's log.
 /// A block carries its bucket id and sequence, so a reader that raced with a rewrite (the page was freed and
 /// reused) sees a mismatch and retries; the checksum catches torn or corrupt pages. A <em>quarantined</em> block
 /// stands in for a bucket whose last block failed its checksum when the cleaner had to move it: it verifies (so the
@@ -42,8 +47,35 @@ public static class BucketBlock
     /// <summary>Flag bit: the bucket's data was lost to corruption; lookups report <see cref="BlockLookup.Corrupt"/>.</summary>
     public const ushort QuarantinedFlag = 1;
 
-    /// <summary>Bytes a record of these sizes takes in a block.</summary>
+    /// <summary>Bit of a record's value-length field marking an indirect record (value bytes = a <see cref="ValuePointer"/>).</summary>
+    public const ushort IndirectFlag = 0x8000;
+
+    /// <summary>Bytes a record of these sizes takes in a block when stored inline.</summary>
     public static int RecordSize(int keyLength, int valueLength) => RecordHeaderSize + keyLength + valueLength;
+
+    /// <summary>
+    /// The inline rule: a record whose <see cref="RecordSize"/> is at most this many bytes stays inline in its bucket
+    /// block (one read per miss); a larger one goes to the value log and the block keeps its key and a pointer (two
+    /// reads per miss). A quarter of the block's record area (1016 B for 4 KiB pages), so a block always has room for
+    /// at least four records of the largest inline size.
+    /// </summary>
+    public static int InlineLimit(int pageSize) => (pageSize - HeaderSize) / 4;
+
+    /// <summary>True when a record of these sizes stays inline in its bucket block.</summary>
+    public static bool IsInline(int keyLength, int valueLength, int pageSize) => RecordSize(keyLength, valueLength) <= InlineLimit(pageSize);
+
+    /// <summary>Bytes a record of these sizes takes in its bucket block (inline, or key plus pointer).</summary>
+    public static int Footprint(int keyLength, int valueLength, int pageSize)
+        => IsInline(keyLength, valueLength, pageSize) ? RecordSize(keyLength, valueLength) : RecordSize(keyLength, ValuePointer.Size);
+
+    /// <summary>Largest block footprint of any record of a schema (keys up to <paramref name="keyCapacity"/>, values up to
+    /// <paramref name="valueCapacity"/>).</summary>
+    public static int MaxFootprint(int keyCapacity, int valueCapacity, int pageSize)
+    {
+        int record = RecordSize(keyCapacity, valueCapacity);
+        int limit = InlineLimit(pageSize);
+        return record <= limit ? record : Math.Max(limit, RecordSize(keyCapacity, ValuePointer.Size));
+    }
 
     /// <summary>Sequence number stored in a block image (0 if it is not a block).</summary>
     public static ulong SequenceOf(ReadOnlySpan<byte> page) => page.Length >= HeaderSize ? BinaryPrimitives.ReadUInt64LittleEndian(page[16..]) : 0;
@@ -82,13 +114,15 @@ public static class BucketBlock
         {
             if (pos + RecordHeaderSize > used) return BlockLookup.Corrupt;
             int kl = BinaryPrimitives.ReadUInt16LittleEndian(page[pos..]);
-            int vl = BinaryPrimitives.ReadUInt16LittleEndian(page[(pos + 2)..]);
+            int vf = BinaryPrimitives.ReadUInt16LittleEndian(page[(pos + 2)..]);
+            int vl = vf & ~IndirectFlag;
             int next = pos + RecordHeaderSize + kl + vl;
             if (next > used) return BlockLookup.Corrupt;
             if (kl == key.Length && page.Slice(pos + RecordHeaderSize, kl).SequenceEqual(key))
             {
                 value = page.Slice(pos + RecordHeaderSize + kl, vl);
-                return BlockLookup.Found;
+                if ((vf & IndirectFlag) == 0) return BlockLookup.Found;
+                return vl == ValuePointer.Size ? BlockLookup.Indirect : BlockLookup.Corrupt;
             }
             pos = next;
         }
@@ -121,12 +155,93 @@ public static class BucketBlock
         Reseal(page, sequence);
     }
 
+    /// <summary>Finds the pointer of <paramref name="key"/> in a well-formed block image without verifying it (the
+    /// server's own staged copy); false when the key is absent or stored inline.</summary>
+    public static bool TryGetPointer(ReadOnlySpan<byte> block, ReadOnlySpan<byte> key, out ValuePointer pointer)
+    {
+        pointer = default;
+        int count = CountOf(block);
+        int used = (int)BinaryPrimitives.ReadUInt32LittleEndian(block[24..]);
+        int pos = HeaderSize;
+        for (int i = 0; i < count && pos + RecordHeaderSize <= used; i++)
+        {
+            int kl = BinaryPrimitives.ReadUInt16LittleEndian(block[pos..]);
+            int vf = BinaryPrimitives.ReadUInt16LittleEndian(block[(pos + 2)..]);
+            int vl = vf & ~IndirectFlag;
+            if (kl == key.Length && block.Slice(pos + RecordHeaderSize, kl).SequenceEqual(key))
+            {
+                if ((vf & IndirectFlag) == 0 || vl != ValuePointer.Size) return false;
+                pointer = ValuePointer.Read(block[(pos + RecordHeaderSize + kl)..]);
+                return true;
+            }
+            pos += RecordHeaderSize + kl + vl;
+        }
+        return false;
+    }
+
+    /// <summary>Iterates the pointers of a well-formed block image: start with <paramref name="position"/> = 0; each
+    /// call returns the next indirect record's pointer, false at the end.</summary>
+    public static bool NextPointer(ReadOnlySpan<byte> block, ref int position, out ValuePointer pointer)
+    {
+        pointer = default;
+        int used = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(block[24..]), (uint)block.Length);
+        int pos = position == 0 ? HeaderSize : position;
+        while (pos + RecordHeaderSize <= used)
+        {
+            int kl = BinaryPrimitives.ReadUInt16LittleEndian(block[pos..]);
+            int vf = BinaryPrimitives.ReadUInt16LittleEndian(block[(pos + 2)..]);
+            int vl = vf & ~IndirectFlag;
+            int next = pos + RecordHeaderSize + kl + vl;
+            if (next > used) break;
+            if ((vf & IndirectFlag) != 0 && vl == ValuePointer.Size)
+            {
+                pointer = ValuePointer.Read(block[(pos + RecordHeaderSize + kl)..]);
+                position = next;
+                return true;
+            }
+            pos = next;
+        }
+        position = used;
+        return false;
+    }
+
+    /// <summary>Points the indirect record that names the value record at <paramref name="oldPage"/> at
+    /// <paramref name="moved"/> (the cleaner moved it, or lost it to corruption); false when no record names it. Only
+    /// one live record starts at a page, so the page identifies it. The block's checksum is left stale: the batch
+    /// writer reseals every staged block.</summary>
+    public static bool TryRepoint(Span<byte> block, ulong oldPage, in ValuePointer moved)
+    {
+        int used = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(block[24..]), (uint)block.Length);
+        int pos = HeaderSize;
+        while (pos + RecordHeaderSize <= used)
+        {
+            int kl = BinaryPrimitives.ReadUInt16LittleEndian(block[pos..]);
+            int vf = BinaryPrimitives.ReadUInt16LittleEndian(block[(pos + 2)..]);
+            int vl = vf & ~IndirectFlag;
+            int next = pos + RecordHeaderSize + kl + vl;
+            if (next > used) return false;
+            if ((vf & IndirectFlag) != 0 && vl == ValuePointer.Size)
+            {
+                var slot = block.Slice(pos + RecordHeaderSize + kl, ValuePointer.Size);
+                var p = ValuePointer.Read(slot);
+                if (p.Page == oldPage && !p.Lost)
+                {
+                    moved.Write(slot);
+                    return true;
+                }
+            }
+            pos = next;
+        }
+        return false;
+    }
+
     /// <summary>
     /// Writes into <paramref name="target"/> the block <paramref name="source"/> (or an empty block when
     /// <paramref name="source"/> is empty) with <paramref name="key"/> set to <paramref name="value"/>, or removed
-    /// when <paramref name="remove"/>. Returns false when the result would not fit the page.
+    /// when <paramref name="remove"/>. With <paramref name="indirect"/>, <paramref name="value"/> is an encoded
+    /// <see cref="ValuePointer"/> and the record is written indirect. Returns false when the result would not fit the page.
     /// </summary>
-    public static bool Rewrite(ReadOnlySpan<byte> source, Span<byte> target, uint bucket, ulong sequence, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool remove)
+    public static bool Rewrite(ReadOnlySpan<byte> source, Span<byte> target, uint bucket, ulong sequence, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool remove, bool indirect = false)
     {
         int pos = HeaderSize;
         int count = 0;
@@ -138,7 +253,7 @@ public static class BucketBlock
             for (int i = 0; i < n; i++)
             {
                 int kl = BinaryPrimitives.ReadUInt16LittleEndian(source[p..]);
-                int vl = BinaryPrimitives.ReadUInt16LittleEndian(source[(p + 2)..]);
+                int vl = BinaryPrimitives.ReadUInt16LittleEndian(source[(p + 2)..]) & ~IndirectFlag;
                 int size = RecordHeaderSize + kl + vl;
                 if (p + size > used) throw new InvalidDataException($"bucket block {bucket} is malformed at record {i}");
                 if (!(kl == key.Length && source.Slice(p + RecordHeaderSize, kl).SequenceEqual(key)))
@@ -156,7 +271,7 @@ public static class BucketBlock
             int size = RecordSize(key.Length, value.Length);
             if (pos + size > target.Length) return false;
             BinaryPrimitives.WriteUInt16LittleEndian(target[pos..], (ushort)key.Length);
-            BinaryPrimitives.WriteUInt16LittleEndian(target[(pos + 2)..], (ushort)value.Length);
+            BinaryPrimitives.WriteUInt16LittleEndian(target[(pos + 2)..], (ushort)(value.Length | (indirect ? IndirectFlag : 0)));
             key.CopyTo(target[(pos + RecordHeaderSize)..]);
             value.CopyTo(target[(pos + RecordHeaderSize + key.Length)..]);
             pos += size;

@@ -7,8 +7,9 @@ namespace Scalio.Fast.Storage;
 
 /// <summary>
 /// The server's SSD store: keys hash to SSD buckets, bucket b lives on device b mod N (keys sharded across SSDs).
-/// Each device holds a log of checksummed bucket blocks (<see cref="DeviceLog"/>); a bucket's current block is
-/// named by its entry in the location index, a registered memory region that clients read one-sided. Writes
+/// Each device holds a log of checksummed bucket blocks and value records (<see cref="DeviceLog"/>); a record over
+/// <see cref="BucketBlock.InlineLimit"/> lives in a value record that its bucket's block points to; a bucket's
+/// current block is named by its entry in the location index, a registered memory region that clients read one-sided. Writes
 /// arrive in batches per device (<see cref="Commit"/>); on open, each device is formatted when blank or recovered
 /// from its checkpoint and log.
 /// </summary>
@@ -19,7 +20,9 @@ internal sealed unsafe class SsdStore : IDisposable
     private readonly MemoryRegion _index;
     private long _reads, _writes;
 
-    public SsdStore(ProtectionDomain domain, NvmeNamespace[] devices, int bucketCount, int pageSize, int batchLimit = 8)
+    /// <summary>Opens the store over <paramref name="devices"/>; <paramref name="valuePages"/> is the schema's largest
+    /// value-log record in pages (<see cref="ValueRecord.MaxPages"/>), 0 when every record stays inline.</summary>
+    public SsdStore(ProtectionDomain domain, NvmeNamespace[] devices, int bucketCount, int pageSize, int batchLimit = 8, int valuePages = 0)
     {
         if (devices.Length == 0 || devices.Length > 255) throw new ArgumentException("a store needs 1..255 devices", nameof(devices));
         ArgumentOutOfRangeException.ThrowIfLessThan(bucketCount, 1);
@@ -27,11 +30,12 @@ internal sealed unsafe class SsdStore : IDisposable
         _devices = devices;
         PageSize = pageSize;
         BucketCount = bucketCount;
+        ValuePages = valuePages;
         _index = domain.Allocate((nuint)bucketCount * Location.EntrySize, MemoryAccess.RemoteRead | MemoryAccess.LocalWrite, 64);
         _logs = new DeviceLog[devices.Length];
         try
         {
-            for (int d = 0; d < devices.Length; d++) _logs[d] = new DeviceLog(this, devices[d], d, devices.Length, bucketCount, pageSize, batchLimit);
+            for (int d = 0; d < devices.Length; d++) _logs[d] = new DeviceLog(this, devices[d], d, devices.Length, bucketCount, pageSize, batchLimit, valuePages);
             for (int d = 0; d < devices.Length; d++) _logs[d].Open();
         }
         catch
@@ -44,6 +48,9 @@ internal sealed unsafe class SsdStore : IDisposable
 
     /// <summary>Bytes per page (one bucket block).</summary>
     public int PageSize { get; }
+
+    /// <summary>Pages of the largest value-log record (0: no value log).</summary>
+    public int ValuePages { get; }
 
     /// <summary>Number of SSD buckets.</summary>
     public int BucketCount { get; }
@@ -101,7 +108,11 @@ internal sealed unsafe class SsdStore : IDisposable
         foreach (var l in _logs) l.Checkpoint();
     }
 
-    /// <summary>Reads a key with the server CPU (the LEED path, and tests). <paramref name="scratch"/> is page-sized.</summary>
+    [ThreadStatic] private static byte[]? t_valueScratch;
+
+    /// <summary>Reads a key with the server CPU (the LEED path, and tests): the bucket block, then for an indirect record
+    /// its value-log record (2 reads). <paramref name="scratch"/> is page-sized; the value of an indirect record is
+    /// returned from a per-thread buffer, valid until this thread's next read.</summary>
     public OpStatus Read(in KeyHash hash, ReadOnlySpan<byte> key, Span<byte> scratch, out ReadOnlySpan<byte> value)
     {
         value = default;
@@ -120,6 +131,26 @@ internal sealed unsafe class SsdStore : IDisposable
                 case BlockLookup.Corrupt:
                     if (LocationOf(bucket) == loc) return OpStatus.Corrupt;
                     break; // rewritten meanwhile: retry
+                case BlockLookup.Indirect:
+                    var ptr = ValuePointer.Read(value);
+                    value = default;
+                    if (ptr.Lost) return OpStatus.Corrupt;
+                    if (ptr.Pages > ValuePages) break; // torn: retry
+                    // Cold per thread: the buffer is made once, at the thread's first value-log read.
+                    var buffer = t_valueScratch ??= GC.AllocateArray<byte>(Math.Max(1, ValuePages) * PageSize, pinned: true);
+                    var record = buffer.AsSpan(0, ptr.Pages * PageSize);
+                    CountRead();
+                    st = _devices[loc.Device].Read(LbaOf(loc.Device, ptr.Page), ptr.Pages * LbasPerPage(loc.Device), record);
+                    if (!st.IsSuccess) return OpStatus.IoError;
+                    switch (ValueRecord.Check(record, (uint)bucket, in ptr, key, out value))
+                    {
+                        case ValueCheck.Ok: return OpStatus.Ok;
+                        case ValueCheck.Corrupt:
+                            value = default;
+                            if (LocationOf(bucket) == loc) return OpStatus.Corrupt; // the index still names it: real damage
+                            break;
+                    }
+                    break; // moved or recycled by the cleaner: retry from the index
             }
         }
         return OpStatus.Timeout;

@@ -9,7 +9,13 @@ namespace Scalio.Tests.Storage;
 public class CrashTests
 {
     [Fact]
-    public async Task Every_acknowledged_put_survives_SIGKILL()
+    public Task Every_acknowledged_put_survives_SIGKILL() => KillAndRecover(large: false);
+
+    /// <summary>The same with 4096-byte values: every PUT writes a value-log record and the block pointing to it.</summary>
+    [Fact]
+    public Task Every_acknowledged_large_put_survives_SIGKILL() => KillAndRecover(large: true);
+
+    private static async Task KillAndRecover(bool large)
     {
         if (!OperatingSystem.IsLinux()) return; // file namespaces are Linux-only
         using var dir = new TempDir();
@@ -25,6 +31,7 @@ public class CrashTests
         psi.ArgumentList.Add(testAssembly);
         psi.ArgumentList.Add("crash-child");
         psi.ArgumentList.Add(dir.Path);
+        if (large) psi.ArgumentList.Add("large");
 
         // key -> (thread's counter of the last acknowledged value)
         var lastAcked = new Dictionary<string, long>();
@@ -56,13 +63,14 @@ public class CrashTests
         }
         Assert.Equal(0, errors);
 
-        using var store = new ScalioStore(CrashChild.Options(dir.Path));
+        using var store = new ScalioStore(CrashChild.Options(dir.Path, large));
         using var c = store.OpenClient();
-        var buf = new byte[64];
+        var buf = new byte[store.Layout.ValueCapacity];
         foreach (var (key, counter) in lastAcked)
         {
             Assert.Equal(OpStatus.Ok, c.Get(Key(key), buf, out _));
-            string stored = Text(buf);
+            string stored = Text(buf.AsSpan(0, large ? 32 : buf.Length));
+            if (large) Assert.True(CrashChild.IsIntactLarge(buf), $"{key}: the large value {stored} read back damaged");
             long storedCounter = long.Parse(stored[(stored.IndexOf(':') + 1)..]);
             // The last acknowledged value, or the one PUT of this key's thread that was in flight at the kill.
             Assert.True(storedCounter == counter || storedCounter == counter + 97,

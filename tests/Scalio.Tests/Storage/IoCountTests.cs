@@ -73,6 +73,26 @@ public class IoCountTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Rewriting_a_recently_written_bucket_reads_its_block_from_the_server_cache_not_the_SSD()
+    {
+        using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 5_000, CacheBuckets = 1, BatchSize = 1 });
+        using var c = store.OpenClient();
+        for (int i = 0; i < 8; i++) Assert.Equal(OpStatus.Ok, c.Put(Key($"hot{i}"), Value("first")));
+        long reads = store.Server.SsdReads, hits = store.Server.Store.Logs[0].BlockCacheHits;
+        const int puts = 400;
+        for (int i = 0; i < puts; i++) Assert.Equal(OpStatus.Ok, c.Put(Key($"hot{i % 8}"), Value($"v{i}")));
+        long serverReads = store.Server.SsdReads - reads;
+        output.WriteLine($"{serverReads} server SSD reads for {puts} PUTs of 8 hot keys; {store.Server.Store.Logs[0].BlockCacheHits - hits} cached blocks used");
+        Assert.Equal(0, serverReads); // without the cache: one read-modify-write read per PUT
+        var buf = new byte[64];
+        for (int i = 0; i < 8; i++)
+        {
+            Assert.Equal(OpStatus.Ok, c.Get(Key($"hot{i}"), buf, out _));
+            Assert.Equal($"v{puts - 8 + i}", Text(buf));
+        }
+    }
+
+    [Fact]
     public void A_miss_on_an_inline_value_is_exactly_one_SSD_read()
     {
         using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 5_000, CacheBuckets = 1 });
