@@ -15,9 +15,12 @@ public sealed unsafe class FileNamespace : NvmeNamespace
     private readonly SafeFileHandle _handle;
     private readonly AlignedBufferPool _bounce;
 
-    private FileNamespace(uint nsid, int lbaSize, ulong lbaCount, string path, SafeFileHandle handle, string? fallbackReason)
+    private readonly bool _readOnly;
+
+    private FileNamespace(uint nsid, int lbaSize, ulong lbaCount, string path, SafeFileHandle handle, string? fallbackReason, bool readOnly = false)
         : base(nsid, lbaSize, lbaCount)
     {
+        _readOnly = readOnly;
         Path = path;
         _handle = handle;
         DirectIoFallbackReason = fallbackReason;
@@ -47,6 +50,104 @@ public sealed unsafe class FileNamespace : NvmeNamespace
     /// <returns>The open namespace; check <see cref="IsDirectIo"/> to learn whether O_DIRECT is in effect.</returns>
     public static FileNamespace Open(string path, uint nsid, int lbaSize, ulong lbaCount) =>
         Open(path, nsid, lbaSize, lbaCount, simulateDirectIoRefusal: false);
+
+    /// <summary>
+    /// Opens an EXISTING file read-only as a write-protected namespace of <c>length / lbaSize</c> blocks: the file is
+    /// never created, sized, truncated or written (writes return <see cref="NvmeStatus.NamespaceWriteProtected"/>).
+    /// Reads use O_DIRECT where the filesystem allows it, so they see what another process wrote with O_DIRECT or made
+    /// durable, not a stale page cache. Used by the offload target process to serve a store's namespace files.
+    /// </summary>
+    /// <param name="path">Existing file.</param>
+    /// <param name="nsid">Namespace identifier.</param>
+    /// <param name="lbaSize">512 or 4096; the file length must be a non-zero multiple of it.</param>
+    /// <returns>The open namespace.</returns>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is empty or not a whole number of blocks.</exception>
+    public static FileNamespace OpenReadOnly(string path, uint nsid, int lbaSize)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("FileNamespace uses Linux open(2)/O_DIRECT; use RamNamespace on other systems.");
+        }
+
+        if (lbaSize is not (512 or 4096))
+        {
+            NvmeThrow.ArgumentOutOfRange(nameof(lbaSize), $"The LBA size must be 512 or 4096 bytes, not {lbaSize}.");
+        }
+
+        string fullPath = System.IO.Path.GetFullPath(path);
+        string? fallback = LibC.O_DIRECT == 0 ? $"O_DIRECT value unknown for {RuntimeInformation.ProcessArchitecture}" : null;
+        int fd = -1;
+        if (fallback is null)
+        {
+            fd = LibC.Open(fullPath, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_DIRECT, 0);
+            if (fd < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != LibC.EINVAL)
+                {
+                    throw OpenError(fullPath, errno);
+                }
+
+                fallback = "the filesystem refused O_DIRECT (open returned EINVAL); using buffered I/O";
+            }
+        }
+
+        if (fd < 0)
+        {
+            fd = LibC.Open(fullPath, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                throw OpenError(fullPath, Marshal.GetLastPInvokeError());
+            }
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        try
+        {
+            long length = RandomAccess.GetLength(handle);
+            if (length == 0 || length % lbaSize != 0)
+            {
+                throw new InvalidDataException($"Namespace file '{fullPath}' holds {length} bytes, not a non-zero multiple of the {lbaSize}-byte LBA size.");
+            }
+
+            if (fallback is null)
+            {
+                fallback = ProbeDirectIo(handle, lbaSize);
+                if (fallback is not null)
+                {
+                    handle.Dispose();
+                    fd = LibC.Open(fullPath, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+                    if (fd < 0)
+                    {
+                        throw OpenError(fullPath, Marshal.GetLastPInvokeError());
+                    }
+
+                    handle = new SafeFileHandle(fd, ownsHandle: true);
+                }
+            }
+
+            if (fallback is not null)
+            {
+                System.Diagnostics.Trace.TraceWarning($"Scalio FileNamespace '{fullPath}' (read-only): O_DIRECT not in effect: {fallback}.");
+            }
+
+            return new FileNamespace(nsid, lbaSize, (ulong)(length / lbaSize), fullPath, handle, fallback, readOnly: true);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private static IOException OpenError(string path, int errno) => errno == 2 /* ENOENT */
+        ? new FileNotFoundException($"Namespace file '{path}' does not exist.", path)
+        : new IOException($"Cannot open namespace file '{path}': {LibC.Describe(errno)}.");
+
+    /// <inheritdoc/>
+    public override bool IsReadOnly => _readOnly;
 
     /// <summary>
     /// Opens the namespace; <paramref name="simulateDirectIoRefusal"/> behaves as if open(O_DIRECT) failed with
@@ -197,6 +298,11 @@ public sealed unsafe class FileNamespace : NvmeNamespace
     /// <inheritdoc/>
     protected override NvmeStatus WriteCore(ulong slba, int blocks, ReadOnlySpan<byte> source, bool fua)
     {
+        if (_readOnly)
+        {
+            return NvmeStatus.NamespaceWriteProtected;
+        }
+
         long offset = (long)slba << LbaShift;
         NvmeStatus status;
         if (!IsDirectIo || IsAligned(source))
@@ -228,7 +334,7 @@ public sealed unsafe class FileNamespace : NvmeNamespace
 
     /// <inheritdoc/>
     protected override NvmeStatus FlushCore() =>
-        LibC.FSync(_handle.DangerousGetHandle()) == 0 ? NvmeStatus.Success : NvmeStatus.WriteFault;
+        _readOnly || LibC.FSync(_handle.DangerousGetHandle()) == 0 ? NvmeStatus.Success : NvmeStatus.WriteFault;
 
     private static bool IsAligned(ReadOnlySpan<byte> span)
     {
@@ -289,5 +395,5 @@ public sealed unsafe class FileNamespace : NvmeNamespace
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"{base.ToString()} at {Path} ({(IsDirectIo ? "O_DIRECT" : "buffered: " + DirectIoFallbackReason)})";
+        $"{base.ToString()} at {Path} ({(_readOnly ? "read-only, " : "")}{(IsDirectIo ? "O_DIRECT" : "buffered: " + DirectIoFallbackReason)})";
 }

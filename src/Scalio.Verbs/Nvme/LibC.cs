@@ -8,6 +8,7 @@ internal static partial class LibC
     public const int EINTR = 4;
     public const int EINVAL = 22;
 
+    public const int O_RDONLY = 0x0;
     public const int O_RDWR = 0x2;
     public const int O_CREAT = 0x40;
     public const int O_DSYNC = 0x1000;

@@ -100,7 +100,14 @@ public static class NvmeIdentify
     {
         ArgumentNullException.ThrowIfNull(ns);
         WriteNamespace(ns.LbaCount, ns.LbaSize, destination);
+        if (ns.IsReadOnly)
+        {
+            destination[NsattrOffset] |= 1; // NSATTR bit 0: Write Protected
+        }
     }
+
+    /// <summary>Offset of NSATTR (Namespace Attributes) in Identify Namespace data; bit 0 is Write Protected.</summary>
+    public const int NsattrOffset = 99;
 
     /// <summary>
     /// Writes Identify Namespace data: NSZE = NCAP = NUSE = <paramref name="lbaCount"/>, one LBA format (NLBAF 0,

@@ -76,6 +76,10 @@ public abstract class NvmeNamespace : IDisposable
     /// <summary>Bytes stored by successful writes.</summary>
     public long BytesWritten => Volatile.Read(ref _bytesWritten);
 
+    /// <summary>True for a write-protected namespace: writes return <see cref="NvmeStatus.NamespaceWriteProtected"/>
+    /// and Identify Namespace reports NSATTR bit 0.</summary>
+    public virtual bool IsReadOnly => false;
+
     /// <summary>True once <see cref="Dispose()"/> has run.</summary>
     protected bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -114,6 +118,11 @@ public abstract class NvmeNamespace : IDisposable
         if (!status.IsSuccess)
         {
             return status;
+        }
+
+        if (IsReadOnly)
+        {
+            return NvmeStatus.NamespaceWriteProtected;
         }
 
         status = WriteCore(slba, blocks, source.Slice(0, bytes), fua);

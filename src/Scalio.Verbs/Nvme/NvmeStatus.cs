@@ -76,6 +76,22 @@ public readonly struct NvmeStatus : IEquatable<NvmeStatus>
     /// </summary>
     public static NvmeStatus DataSglLengthInvalid => new(0x0F | DoNotRetryBit);
 
+    /// <summary>Namespace is Write Protected (SCT 0, SC 20h), DNR set: a write to a read-only namespace.</summary>
+    public static NvmeStatus NamespaceWriteProtected => new(0x20 | DoNotRetryBit);
+
+    /// <summary>Transient Transport Error (SCT 0, SC 22h): a transport error the target reports; a retry may succeed.</summary>
+    public static NvmeStatus TransientTransportError => new(0x22);
+
+    /// <summary>
+    /// Host Pathing Error (SCT 3, SC 70h): the host found no usable path to the controller (connection lost,
+    /// refused, or terminated), so the command was not executed or its result is unknown. Set by the host, never
+    /// by a controller; Linux's NVMe host uses it the same way.
+    /// </summary>
+    public static NvmeStatus HostPathingError => new(0x370);
+
+    /// <summary>Command Aborted By Host (SCT 3, SC 71h): the host gave up on the command (its timeout expired).</summary>
+    public static NvmeStatus CommandAbortedByHost => new(0x371);
+
     /// <summary>LBA Out of Range (SCT 0, SC 80h), DNR set.</summary>
     public static NvmeStatus LbaOutOfRange => new(0x80 | DoNotRetryBit);
 
@@ -164,6 +180,10 @@ public readonly struct NvmeStatus : IEquatable<NvmeStatus>
             (NvmeStatusCodeType.Generic, 0x0B) => "Invalid Namespace or Format",
             (NvmeStatusCodeType.Generic, 0x0C) => "Command Sequence Error",
             (NvmeStatusCodeType.Generic, 0x0F) => "Data SGL Length Invalid",
+            (NvmeStatusCodeType.Generic, 0x20) => "Namespace is Write Protected",
+            (NvmeStatusCodeType.Generic, 0x22) => "Transient Transport Error",
+            (NvmeStatusCodeType.PathRelated, 0x70) => "Host Pathing Error",
+            (NvmeStatusCodeType.PathRelated, 0x71) => "Command Aborted By Host",
             (NvmeStatusCodeType.Generic, 0x80) => "LBA Out of Range",
             (NvmeStatusCodeType.Generic, 0x81) => "Capacity Exceeded",
             (NvmeStatusCodeType.Generic, 0x82) => "Namespace Not Ready",

@@ -185,11 +185,42 @@ internal sealed class NvmeTcpHostQueue : IDisposable
     }
 
     /// <summary>
+    /// Takes a free command slot without waiting (the synchronous read path: one command at a time per queue);
+    /// null when none is free or the queue has failed. Allocation-free.
+    /// </summary>
+    public CommandSlot? TryRent()
+    {
+        if (_failure is not null || !_available.Wait(0))
+        {
+            return null;
+        }
+
+        lock (_slotLock)
+        {
+            CommandSlot slot = _slots[_free[--_freeCount]];
+            slot.Prepare();
+            return slot;
+        }
+    }
+
+    /// <summary>
     /// Sends the command in <paramref name="slot"/> (its SQE already encoded with the slot's CID, SGL fields set)
     /// with optional in-capsule data, and returns the completion. The slot goes back to the pool when the
     /// returned task is consumed.
     /// </summary>
     public ValueTask<NvmeCompletion> SubmitAsync(CommandSlot slot, ReadOnlySpan<byte> inCapsule)
+    {
+        short version = slot.Version;
+        Submit(slot, inCapsule);
+        return new ValueTask<NvmeCompletion>(slot, version);
+    }
+
+    /// <summary>
+    /// Sends the command like <see cref="SubmitAsync"/> without a value task: the synchronous caller waits on the
+    /// slot's <see cref="CommandSlot.Waiter"/> and then takes the result with <see cref="CommandSlot.GetResult"/>
+    /// (token = <see cref="CommandSlot.Version"/> read before this call), which gives the slot back.
+    /// </summary>
+    public void Submit(CommandSlot slot, ReadOnlySpan<byte> inCapsule)
     {
         int pdo = inCapsule.Length == 0 ? 0 : NvmeTcpWire.DataOffset(CapsuleCmdPdu.HeaderLength, HeaderDigest, Cpda);
         int hd = HeaderDigest ? NvmeTcpWire.DigestSize : 0;
@@ -234,8 +265,6 @@ internal sealed class NvmeTcpHostQueue : IDisposable
             Return(slot);
             throw;
         }
-
-        return new ValueTask<NvmeCompletion>(slot, slot.Version);
     }
 
     /// <summary>Fails every outstanding command whose age exceeds <paramref name="timeout"/> by closing the queue.</summary>
@@ -299,7 +328,7 @@ internal sealed class NvmeTcpHostQueue : IDisposable
         {
             if (slot.TryFinish())
             {
-                slot.Core.SetException(new NvmeTcpException($"NVMe/TCP queue {QueueId} failed: {reason.Message}", reason));
+                slot.SetException(new NvmeTcpException($"NVMe/TCP queue {QueueId} failed: {reason.Message}", reason));
             }
         }
     }
@@ -403,7 +432,7 @@ internal sealed class NvmeTcpHostQueue : IDisposable
 
         if (slot.TryFinish())
         {
-            slot.Core.SetResult(cqe);
+            slot.SetResult(cqe);
         }
     }
 
@@ -455,7 +484,7 @@ internal sealed class NvmeTcpHostQueue : IDisposable
             if (slot.TryFinish())
             {
                 var cqe = new NvmeCompletion { CommandId = slot.Cid, SqId = QueueId };
-                slot.Core.SetResult(cqe);
+                slot.SetResult(cqe);
             }
         }
     }
@@ -587,8 +616,31 @@ internal sealed class NvmeTcpHostQueue : IDisposable
 
         public short Version => Core.Version;
 
+        /// <summary>
+        /// Set by a synchronous submitter after renting: signalled once the command completes (result or failure),
+        /// so the caller can block on it instead of awaiting the value task. Cleared by <see cref="Prepare"/>.
+        /// </summary>
+        public ManualResetEventSlim? Waiter { get; set; }
+
+        /// <summary>Completes the command with <paramref name="cqe"/> and wakes a synchronous waiter.</summary>
+        public void SetResult(NvmeCompletion cqe)
+        {
+            ManualResetEventSlim? waiter = Waiter; // read first: an awaiting continuation may recycle the slot inside SetResult
+            Core.SetResult(cqe);
+            waiter?.Set();
+        }
+
+        /// <summary>Fails the command with <paramref name="error"/> and wakes a synchronous waiter.</summary>
+        public void SetException(Exception error)
+        {
+            ManualResetEventSlim? waiter = Waiter;
+            Core.SetException(error);
+            waiter?.Set();
+        }
+
         public void Prepare()
         {
+            Waiter = null;
             ReadDestination = default;
             WriteSource = default;
             Transferred = 0;

@@ -61,6 +61,9 @@ public sealed class NvmeTcpInitiator : IAsyncDisposable, IDisposable
     /// <summary>Largest data transfer of one command in bytes (from MDTS and CAP.MPSMIN), or int.MaxValue.</summary>
     public int MaxTransferBytes { get; private set; } = int.MaxValue;
 
+    /// <summary>The I/O queue (for the synchronous offload read path), or null before it is connected.</summary>
+    internal NvmeTcpHostQueue? IoQueue => _io;
+
     /// <summary>Largest write sent in-capsule on the I/O queue.</summary>
     public int InCapsuleDataSize => _io?.InCapsuleLimit ?? 0;
 
