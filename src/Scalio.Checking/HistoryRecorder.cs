@@ -18,11 +18,25 @@ public sealed class HistoryRecorder
     /// <param name="operationsPerClient">Expected operations per client (buffers grow past it).</param>
     /// <param name="bytesPerOperation">Expected key plus value bytes per operation.</param>
     public HistoryRecorder(int clientCount, int operationsPerClient = 4096, int bytesPerOperation = 64)
+        : this(clientCount, operationsPerClient, bytesPerOperation, Stopwatch.GetTimestamp())
+    {
+    }
+
+    /// <summary>
+    /// Creates a recorder whose time 0 is the <see cref="Stopwatch"/> timestamp <paramref name="epochTimestamp"/>; with 0,
+    /// times are the raw monotonic clock (CLOCK_MONOTONIC on Linux), which every process of one machine shares, so
+    /// histories recorded by several processes can be merged.
+    /// </summary>
+    /// <param name="clientCount">Number of clients.</param>
+    /// <param name="operationsPerClient">Expected operations per client (buffers grow past it).</param>
+    /// <param name="bytesPerOperation">Expected key plus value bytes per operation.</param>
+    /// <param name="epochTimestamp">Stopwatch timestamp that counts as time 0.</param>
+    public HistoryRecorder(int clientCount, int operationsPerClient, int bytesPerOperation, long epochTimestamp)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(clientCount);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(operationsPerClient);
         ArgumentOutOfRangeException.ThrowIfNegative(bytesPerOperation);
-        _epoch = Stopwatch.GetTimestamp();
+        _epoch = epochTimestamp;
         _clients = new ClientRecorder[clientCount];
         long arena = Math.Min((long)operationsPerClient * Math.Max(bytesPerOperation, 1), Array.MaxLength);
         for (int i = 0; i < clientCount; i++)

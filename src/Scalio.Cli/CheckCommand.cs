@@ -29,7 +29,12 @@ internal static class CheckCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the workload and the fault schedule", DefaultValueFactory = _ => 1 };
         var broken = new Option<string?>("--broken") { Description = "Run a deliberately broken write path: write-cache-first or unguarded-fill" };
         var history = new Option<string?>("--history") { Description = "Write the recorded history to this file (JSON Lines, docs/history-format.md)" };
-        var verify = new Option<string?>("--verify") { Description = "Check this history file instead of running the harness" };
+        var verify = new Option<string[]>("--verify")
+        {
+            Description = "Check these history files instead of running the harness; several files (e.g. one per client process) are merged: " +
+                "their client ids are renumbered per file, their times must come from one clock (CLOCK_MONOTONIC of one machine)",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var noFaults = new Option<bool>("--no-faults") { Description = "Run without fault injection" };
 
         var cmd = new Command("check", "Run many clients against a tiny cache with faults on, record the history and check it for linearizability (exit 0: linearizable, 1: violation)")
@@ -53,18 +58,23 @@ internal static class CheckCommand
             if (problems.Count > 0)
             {
                 foreach (string p in problems.Distinct()) error.WriteLine(p);
-                error.WriteLine("usage: scalio check [--clients N] [--keys N] [--seconds N] [--seed N] [--broken write-cache-first|unguarded-fill] [--history FILE] | --verify FILE");
+                error.WriteLine("usage: scalio check [--clients N] [--keys N] [--seconds N] [--seed N] [--broken write-cache-first|unguarded-fill] [--history FILE] | --verify FILE [FILE ...]");
                 return ExitUsage;
             }
-            string? file = parse.GetValue(verify);
-            if (file is not null)
+            string[]? files = parse.GetValue(verify);
+            if (parse.GetResult(verify) is not null && files is not { Length: > 0 })
+            {
+                error.WriteLine("--verify needs at least one history file");
+                return ExitUsage;
+            }
+            if (files is { Length: > 0 })
             {
                 if (parse.GetValue(broken) is not null || parse.GetValue(history) is not null)
                 {
                     error.WriteLine("--verify checks an existing file; it cannot be combined with --broken or --history");
                     return ExitUsage;
                 }
-                return Verify(file, output, error);
+                return Verify(files, output, error);
             }
 
             if (!TryParseBroken(parse.GetValue(broken), out var mode))
@@ -157,25 +167,46 @@ internal static class CheckCommand
         return Report(run.Result, output);
     }
 
-    private static int Verify(string file, TextWriter output, TextWriter error)
+    private static int Verify(string[] files, TextWriter output, TextWriter error)
     {
-        List<HistoryOperation> history;
-        try
+        var history = new List<HistoryOperation>();
+        var ids = new Dictionary<(int File, int Client), int>();
+        for (int f = 0; f < files.Length; f++)
         {
-            using var stream = File.OpenRead(file);
-            history = HistoryJson.Read(stream);
+            string file = files[f];
+            List<HistoryOperation> part;
+            try
+            {
+                using var stream = File.OpenRead(file);
+                part = HistoryJson.Read(stream);
+            }
+            catch (HistoryFormatException e)
+            {
+                error.WriteLine($"{file}: {e.Message}");
+                return ExitUsage;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error.WriteLine($"cannot read {file}: {e.Message}");
+                return ExitUsage;
+            }
+            if (files.Length == 1)
+            {
+                history = part;
+                break;
+            }
+            // One file per process: the same client id in two files names two different clients.
+            foreach (var op in part)
+            {
+                if (!ids.TryGetValue((f, op.Client), out int id)) ids.Add((f, op.Client), id = ids.Count);
+                history.Add(op with { Client = id });
+            }
+            output.WriteLine($"{file}: {part.Count} operations");
         }
-        catch (HistoryFormatException e)
-        {
-            error.WriteLine($"{file}: {e.Message}");
-            return ExitUsage;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"cannot read {file}: {e.Message}");
-            return ExitUsage;
-        }
-        output.WriteLine($"scalio check --verify {file}: {history.Count} operations read");
+        if (files.Length > 1)
+            output.WriteLine($"scalio check --verify: {files.Length} files merged, {history.Count} operations, {ids.Count} clients (ids renumbered per file; times taken as one clock)");
+        else
+            output.WriteLine($"scalio check --verify {files[0]}: {history.Count} operations read");
         CheckResult result;
         try
         {
@@ -183,7 +214,7 @@ internal static class CheckCommand
         }
         catch (ArgumentException e)
         {
-            error.WriteLine($"{file}: {e.Message}");
+            error.WriteLine($"{string.Join(' ', files)}: {e.Message}");
             return ExitUsage;
         }
         return Report(result, output);

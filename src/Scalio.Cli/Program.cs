@@ -10,6 +10,7 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
     YcsbCommand.Create(),
     ServerCommand.Create(),
     NvmeCommand.Create(),
+    TargetCommand.Create(),
     CheckCommand.Create(),
     SweepCommand.Create(),
 };

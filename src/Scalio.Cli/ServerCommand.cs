@@ -12,7 +12,11 @@ internal static class ServerCommand
 {
     public static Command Create()
     {
-        var dataDir = new Option<string>("--data-dir") { Description = "Directory of the namespace files (ssd0.img, ...); created if missing, recovered if present", Required = true };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Directory of the namespace files (ssd0.img, ...); created if missing, recovered if present (required without --fabric; with --fabric, RAM namespaces when omitted)" };
+        var fabricOption = new Option<string?>("--fabric") { Description = "Serve clients of other processes over libfabric: tcp (tcp;ofi_rxm); needs --listen" };
+        var listen = new Option<string?>("--listen") { Description = "With --fabric: side-channel address ADDRESS:PORT clients connect to (e.g. 127.0.0.1:7000; port 0 picks one)" };
+        var offloadTarget = new Option<string?>("--offload-target") { Description = "With --fabric: HOST:PORT of the NVMe/TCP offload target ('scalio target') serving this store's --data-dir, told to clients for their misses" };
+        var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN of the offload target", DefaultValueFactory = _ => Scalio.Verbs.Offload.NvmeTcpOffloadReadPath.DefaultSubsystemNqn };
         var records = new Option<long>("--records") { Description = "Records the store is sized for (reopen with the value it was created with)", DefaultValueFactory = _ => 200_000 };
         var ssds = new Option<int>("--ssds") { Description = "Number of SSD namespaces (reopen with the value it was created with)", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--server-workers") { Description = "Server worker threads", DefaultValueFactory = _ => 1 };
@@ -23,14 +27,36 @@ internal static class ServerCommand
         var cmd = new Command("server",
             "Open a Scalio server on file-backed namespaces in --data-dir (recovering an existing store: checkpoint plus log replay), " +
             "print a line with 'ready', and stay up until Ctrl-C or SIGTERM, then shut down cleanly (pending batches committed, checkpoint written). " +
-            "Clients in other processes cannot connect yet: they arrive with the libfabric provider. Until then the server serves only " +
-            "in-process clients, e.g. the writers of --self-load.")
+            "Without --fabric it serves only in-process clients (the writers of --self-load); with --fabric tcp --listen ADDRESS:PORT it serves " +
+            "'scalio ycsb --connect' clients in other processes over libfabric tcp;ofi_rxm and tells them the NVMe/TCP offload target of " +
+            "--offload-target ('scalio target --data-dir DIR') for their misses.")
         {
-            dataDir, records, ssds, workers, batch, timeout, load,
+            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn,
         };
         cmd.SetAction(parse =>
         {
-            string dir = parse.GetValue(dataDir)!;
+            if (parse.GetValue(fabricOption) is { } fabricName)
+            {
+                return FabricServer.Run(fabricName, parse.GetValue(listen), parse.GetValue(dataDir), parse.GetValue(offloadTarget), parse.GetValue(subnqn)!,
+                    parse.GetValue(load), new ScalioStoreOptions
+                    {
+                        ExpectedRecords = parse.GetValue(records),
+                        Devices = parse.GetValue(ssds),
+                        ServerWorkers = parse.GetValue(workers),
+                        BatchSize = parse.GetValue(batch),
+                        BatchIdleTimeout = TimeSpan.FromMicroseconds(parse.GetValue(timeout)),
+                    });
+            }
+            if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null)
+            {
+                Console.Error.WriteLine("scalio server: --listen and --offload-target need --fabric tcp");
+                return 2;
+            }
+            if (parse.GetValue(dataDir) is not { } dir)
+            {
+                Console.Error.WriteLine("scalio server: --data-dir is required (or serve other processes with --fabric tcp --listen ADDRESS:PORT)");
+                return 2;
+            }
             long n = parse.GetValue(records);
             Directory.CreateDirectory(dir);
             ScalioStore store;
@@ -89,7 +115,7 @@ internal static class ServerCommand
                     threads[t].Start();
                 }
                 Console.WriteLine($"ready: {store.Options.Devices} SSD(s) in {dir}, batch {store.Options.BatchSize}, opened in {opened.ElapsedMilliseconds} ms" +
-                    (loaders > 0 ? $", {loaders} in-process writer(s)" : ", no clients (cross-process clients arrive with the libfabric provider)"));
+                    (loaders > 0 ? $", {loaders} in-process writer(s)" : ", no clients (serve other processes with --fabric tcp --listen ADDRESS:PORT)"));
                 Console.Out.Flush();
                 stop.Wait();
                 foreach (var t in threads) t.Join(TimeSpan.FromSeconds(10));

@@ -26,10 +26,14 @@ internal static class YcsbCommand
         var system = new Option<string>("--system", "-s") { Description = "System(s) to run: scalio, scalio-nobatch (batch size 1), leed, leed-ditto, or all (comma-separated lists allowed); ratios are against leed-ditto of the same run", DefaultValueFactory = _ => "scalio" };
         var rounds = new Option<int>("--rounds") { Description = "Measured rounds per system, interleaved across systems (each system loaded once); the table shows the median round and ratio ranges", DefaultValueFactory = _ => 1 };
         var json = new Option<string?>("--json") { Description = "Also write the results (with projections and ratios) to this JSON file" };
+        var connect = new Option<string?>("--connect") { Description = "Run the clients in this process against a 'scalio server --fabric tcp' at ADDRESS:PORT (tcp;ofi_rxm); the store options (--records excepted) are the server's" };
+        var history = new Option<string?>("--history") { Description = "With --connect: record every operation (load included) to this file in the checker's format (docs/history-format.md; times: CLOCK_MONOTONIC ns); updates then write unique tagged values" };
+        var skipLoad = new Option<bool>("--skip-load") { Description = "With --connect: skip the load phase (another client process loads; loading the same records twice is idempotent: same values)" };
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
             workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, batch, system, rounds, json,
+            connect, history, skipLoad,
         };
         cmd.SetAction(parse =>
         {
@@ -58,6 +62,13 @@ internal static class YcsbCommand
                 WarmupOperations = Math.Min(20_000, parse.GetValue(operations) / 10),
             };
             options.Validate();
+            if (parse.GetValue(connect) is { } server)
+                return RemoteYcsbCommand.Run(server, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history), requestTimeoutMs: 10_000);
+            if (parse.GetValue(history) is not null || parse.GetValue(skipLoad))
+            {
+                Console.Error.WriteLine("--history and --skip-load need --connect (the embedded store's histories come from 'scalio check')");
+                return 2;
+            }
             IReadOnlyList<YcsbSystem> systems;
             try
             {

@@ -64,6 +64,11 @@ public sealed class ScalioStoreOptions
 
     /// <summary>Checker harness only: a deliberately wrong write path (see <see cref="Server.BrokenWriteMode"/>).</summary>
     internal BrokenWriteMode BrokenWriteMode { get; init; }
+
+    /// <summary>Run the server in this domain (owned by the store from then on) instead of the loopback fabric, e.g. a
+    /// libfabric domain whose clients live in other processes (<see cref="ScalioServer.Listen"/>); in-process
+    /// <see cref="ScalioStore.OpenClient"/> is then refused. Null: loopback (the embedded store).</summary>
+    public ProtectionDomain? ServerDomain { get; init; }
 }
 
 /// <summary>Whole-store counters, summed over the server, the offload target, the devices and every client.</summary>
@@ -98,7 +103,9 @@ public sealed class ScalioStore : IDisposable
         if (o.Devices < 1 || o.Devices > 64) throw new ArgumentOutOfRangeException(nameof(options), "1..64 devices");
         if (o.LbaSize is not (512 or 4096)) throw new ArgumentOutOfRangeException(nameof(options), "LBA size must be 512 or 4096");
         const int pageSize = 4096;
-        int record = Storage.BucketBlock.RecordSize(o.Layout.KeyCapacity, o.Layout.ValueCapacity);
+        // Bytes the largest record takes in its bucket block: inline, or key plus value-log pointer (BucketBlock.InlineLimit).
+        int record = Storage.BucketBlock.MaxFootprint(o.Layout.KeyCapacity, o.Layout.ValueCapacity, pageSize);
+        int valuePages = Storage.ValueRecord.MaxPages(o.Layout.KeyCapacity, o.Layout.ValueCapacity, pageSize);
         int perPage = Math.Max(1, (pageSize - Storage.BucketBlock.HeaderSize) / record);
         // Fill SSD buckets to a quarter on average, so that a bucket overflowing its page is vanishingly rare.
         int ssdBuckets = (int)Math.Clamp((o.ExpectedRecords * 4 + perPage - 1) / perPage, 1, int.MaxValue / 2);
@@ -107,7 +114,10 @@ public sealed class ScalioStore : IDisposable
         // Log space: twice the buckets (the cleaner's headroom), the cleaner's reserve, superblock and checkpoints.
         // (Sized for the largest batch, so the batch size can change between runs without changing the geometry.)
         ulong pagesPerDevice = (ulong)(ssdBuckets / o.Devices + 1) * 2 + 64 + 4UL * (2UL * 128 + 8)
-            + 2UL * (ulong)((16L * (ssdBuckets / o.Devices + 1) + 4095) / 4096 + 1);
+            + 2UL * (ulong)((16L * (ssdBuckets / o.Devices + 1) + 4095) / 4096 + 1)
+            // Value log (schemas with records over the inline limit): twice the pages of the expected records at their
+            // largest, plus the extra staging of the largest batch (one record per write).
+            + (valuePages > 0 ? 2UL * (ulong)(o.ExpectedRecords / o.Devices + 1) * (ulong)valuePages + 128UL * (ulong)(valuePages + 1) + (ulong)valuePages : 0);
         ulong lbaCount = pagesPerDevice * (ulong)(pageSize / o.LbaSize);
 
         _fabric = new LoopbackFabric(o.Fabric);
@@ -121,7 +131,7 @@ public sealed class ScalioStore : IDisposable
                         : new ModeledNamespace(new RamNamespace((uint)i + 1, o.LbaSize, lbaCount), o.SsdModel))
                     : OpenDeviceFile(o.DataDirectory, i, o.LbaSize, lbaCount);
             }
-            _server = new ScalioServer(_fabric, _devices, new ScalioServerOptions
+            _server = CreateServer(o.ServerDomain, _fabric, _devices, new ScalioServerOptions
             {
                 Layout = o.Layout,
                 CacheBuckets = cacheBuckets,
@@ -144,10 +154,18 @@ public sealed class ScalioStore : IDisposable
         }
     }
 
+    /// <summary>The namespace file of device <paramref name="index"/> (NSID index + 1) in a data directory: <c>ssd{index}.img</c>.</summary>
+    /// <param name="directory">The store's data directory.</param>
+    /// <param name="index">Device index, from 0.</param>
+    public static string DeviceFilePath(string directory, int index) => Path.Combine(directory, $"ssd{index}.img");
+
+    private static ScalioServer CreateServer(ProtectionDomain? domain, LoopbackFabric fabric, NvmeNamespace[] devices, ScalioServerOptions options)
+        => domain is null ? new ScalioServer(fabric, devices, options) : new ScalioServer(domain, devices, options);
+
     /// <summary>Opens (or creates) a namespace file; an existing file of another size is refused untouched.</summary>
     private static FileNamespace OpenDeviceFile(string directory, int index, int lbaSize, ulong lbaCount)
     {
-        string path = Path.Combine(directory, $"ssd{index}.img");
+        string path = DeviceFilePath(directory, index);
         long capacity = (long)lbaCount * lbaSize;
         long length = File.Exists(path) ? new FileInfo(path).Length : 0;
         if (length != 0 && length != capacity)
@@ -177,6 +195,8 @@ public sealed class ScalioStore : IDisposable
     /// <summary>Opens a client session (one per thread). Dispose it when done.</summary>
     public ScalioClient OpenClient()
     {
+        if (Options.ServerDomain is not null)
+            throw new InvalidOperationException("this store's server runs on another fabric (ServerDomain): its clients connect from other processes (RemoteScalioStore)");
         var client = new ScalioClient(_fabric.CreateDomain(), _server, _target, Options.Client, Options.BrokenWriteMode);
         lock (_clients) _clients.Add(client);
         return client;

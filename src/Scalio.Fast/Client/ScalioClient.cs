@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
+using Scalio.Fast.Storage;
 using Scalio.Verbs;
 using Scalio.Verbs.Offload;
 
@@ -56,10 +57,37 @@ public sealed unsafe partial class ScalioClient : IDisposable
 
     internal ScalioClient(ProtectionDomain domain, ScalioServer server, OffloadTarget target, ScalioClientOptions? options = null,
         BrokenWriteMode brokenWriteMode = BrokenWriteMode.None)
+        : this(domain, server.Describe(), CreateQueuePair(domain), qp => server.Accept(qp), () => new OffloadInitiator(domain, target), options, brokenWriteMode)
+    {
+    }
+
+    /// <summary>
+    /// A client of a server in another process (or anywhere): <paramref name="queuePair"/> is already connected to the
+    /// server (e.g. through <c>LibfabricConnector</c>, which also delivers the regions and the encoded
+    /// <paramref name="server"/> descriptor), and <paramref name="readPath"/> reaches the offload target that serves the
+    /// SSDs for the miss path. The client owns all three (and the domain) and disposes them.
+    /// </summary>
+    /// <param name="domain">Domain of the client's buffers (the queue pair's domain).</param>
+    /// <param name="queuePair">Connected queue pair; its receive side must allow 2 posted receives.</param>
+    /// <param name="server">The server's descriptor, its clock already in this process's terms (<see cref="ServerDescriptor.Decode(ReadOnlySpan{byte}, Scalio.Verbs.Libfabric.ClockExchange)"/>).</param>
+    /// <param name="readPath">NVMe reads for misses (e.g. NVMe/TCP to the offload target).</param>
+    /// <param name="options">Client options.</param>
+    public ScalioClient(ProtectionDomain domain, QueuePair queuePair, ServerDescriptor server, IOffloadReadPath readPath, ScalioClientOptions? options = null)
+        : this(domain ?? throw new ArgumentNullException(nameof(domain)), server ?? throw new ArgumentNullException(nameof(server)),
+            queuePair ?? throw new ArgumentNullException(nameof(queuePair)), null,
+            () => readPath ?? throw new ArgumentNullException(nameof(readPath)), options, BrokenWriteMode.None)
+    {
+    }
+
+    private static QueuePair CreateQueuePair(ProtectionDomain domain)
+        => domain.CreateQueuePair(domain.CreateCompletionQueue(256), domain.CreateCompletionQueue(16), new QueuePairOptions { MaxReceives = 2 });
+
+    private ScalioClient(ProtectionDomain domain, ServerDescriptor server, QueuePair qp, Action<QueuePair>? connect, Func<IOffloadReadPath> readPath,
+        ScalioClientOptions? options, BrokenWriteMode brokenWriteMode)
     {
         _unguardedFill = brokenWriteMode == BrokenWriteMode.UnguardedFill;
         _domain = domain;
-        _server = server.Describe();
+        _server = server;
         _layout = _server.Layout;
         _options = options ?? new ScalioClientOptions();
         if (_options.EvictionSamples < 1 || _options.EvictionSamples > _layout.SlotsPerBucket)
@@ -73,15 +101,15 @@ public sealed unsafe partial class ScalioClient : IDisposable
         _sendOff = off; off += _messageSize;
         _recvOff = off; off += 2 * _messageSize;
         off = (off + 4095) & ~4095;
-        _dataOff = off; off += _server.PageSize;
+        _dataOff = off; off += _server.PageSize * Math.Max(1, ValueRecord.MaxPages(_layout.KeyCapacity, _layout.ValueCapacity, _server.PageSize)); // largest record
         _mr = domain.Allocate((nuint)off, MemoryAccess.All, 4096);
         _steps = new StepContext(_mr, _bucketOff, _atomicOff, _indexOff, _slotOff, _server);
         _chainStorage = GC.AllocateArray<WorkRequest>(ProtocolSteps.MaxChainLength, pinned: true);
         _chain = (WorkRequest*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_chainStorage));
-        _qp = domain.CreateQueuePair(domain.CreateCompletionQueue(256), domain.CreateCompletionQueue(16), new QueuePairOptions { MaxReceives = 2 });
-        server.Accept(_qp);
+        _qp = qp;
+        connect?.Invoke(_qp);
         for (int i = 0; i < 2; i++) PostReplyReceive(i);
-        _nvme = new OffloadInitiator(domain, target);
+        _nvme = readPath();
         _leaseTicks = _server.LeaseMilliseconds * Stopwatch.Frequency / 1000;
         _fillWaitTicks = _options.FillWaitMicroseconds * Stopwatch.Frequency / 1_000_000;
         _random = (uint)Environment.TickCount | 1;
@@ -89,6 +117,9 @@ public sealed unsafe partial class ScalioClient : IDisposable
 
     /// <summary>The schema layout.</summary>
     public SlotLayout Layout => _layout;
+
+    /// <summary>The server's descriptor this client works with (its clock in this process's terms).</summary>
+    public ServerDescriptor Descriptor => _server;
 
     /// <summary>This client's counters.</summary>
     public ref readonly ClientCounters Counters => ref _counters;

@@ -39,13 +39,24 @@ public sealed unsafe partial class ScalioServer : IDisposable
 
     /// <summary>Creates a server on a loopback fabric over the given devices and starts its workers.</summary>
     public ScalioServer(LoopbackFabric fabric, IReadOnlyList<NvmeNamespace> devices, ScalioServerOptions? options = null)
+        : this((fabric ?? throw new ArgumentNullException(nameof(fabric))).CreateDomain(), devices, options)
     {
-        ArgumentNullException.ThrowIfNull(fabric);
+    }
+
+    /// <summary>
+    /// Creates a server in <paramref name="domain"/> (any provider; the server owns the domain from here on and disposes
+    /// it) over the given devices and starts its workers. On a provider whose atomics are not coherent with the CPU's
+    /// (libfabric) slot headers change through fabric atomics. Clients in other processes connect after
+    /// <see cref="Listen"/> (libfabric domains only).
+    /// </summary>
+    public ScalioServer(ProtectionDomain domain, IReadOnlyList<NvmeNamespace> devices, ScalioServerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(devices);
         _options = options ?? new ScalioServerOptions();
         _options.Validate();
         _layout = _options.Layout;
-        _domain = fabric.CreateDomain();
+        _domain = domain;
         _cache = _domain.Allocate((nuint)BucketsOffset + (nuint)_options.CacheBuckets * (nuint)_layout.BucketSize, MemoryAccess.All, 4096);
         var control = _cache.Span[..BucketsOffset];
         BinaryPrimitives.WriteUInt64LittleEndian(control, ControlMagic);
@@ -54,7 +65,8 @@ public sealed unsafe partial class ScalioServer : IDisposable
         BinaryPrimitives.WriteInt32LittleEndian(control[16..], _layout.SlotsPerBucket);
         try
         {
-            _store = new SsdStore(_domain, [.. devices], _options.SsdBuckets, _options.PageSize, _options.BatchSize);
+            _store = new SsdStore(_domain, [.. devices], _options.SsdBuckets, _options.PageSize, _options.BatchSize,
+                ValueRecord.MaxPages(_layout.KeyCapacity, _layout.ValueCapacity, _options.PageSize));
         }
         catch
         {
@@ -64,7 +76,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
         _idleTicks = (long)(_options.BatchIdleTimeout.TotalSeconds * Stopwatch.Frequency);
         _queues = new DeviceQueue[devices.Count];
         for (int d = 0; d < _queues.Length; d++) _queues[d] = new DeviceQueue(_options.BatchSize, _layout.KeyCapacity, _layout.ValueCapacity);
-        _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics);
+        _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics || _domain is Scalio.Verbs.Libfabric.LibfabricDomain);
         _clockBase = Stopwatch.GetTimestamp();
         _workers = new Worker[_options.Workers];
         for (int i = 0; i < _workers.Length; i++)
@@ -159,6 +171,8 @@ public sealed unsafe partial class ScalioServer : IDisposable
     public void Accept(QueuePair clientQueuePair)
     {
         if (_stopping) ThrowHelper.InvalidOperation("the server is stopping");
+        if (_domain is Scalio.Verbs.Libfabric.LibfabricDomain)
+            ThrowHelper.InvalidOperation("this server runs on libfabric: clients connect through Listen (RemoteScalioStore), not with loopback queue pairs");
         lock (_workers)
         {
             var worker = _workers[_nextWorker++ % _workers.Length];
@@ -198,6 +212,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     {
         if (_stopping) return;
         _stopping = true;
+        StopListening();
         foreach (var w in _workers) { w.ReceiveQueue.WakeAll(); w.Thread.Join(); }
         // Clean shutdown: commit what is queued (its writers get their replies), then checkpoint every device so the
         // next open replays nothing.
@@ -211,6 +226,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
             // The previous checkpoint and the log still recover everything; nothing acknowledged depends on this one.
         }
         foreach (var w in _workers) w.Dispose();
+        DisposeRemoteConnections();
         foreach (var q in _queues) q.Dispose();
         _atomics.Dispose();
         _store.Dispose();
@@ -236,15 +252,29 @@ public sealed unsafe partial class ScalioServer : IDisposable
 
         public void Add(QueuePair clientQp)
         {
+            lock (_connections)
+            {
+                var qp = CreateQueuePair();
+                AddConnected(qp);
+                LoopbackFabric.Connect(clientQp, qp);
+            }
+        }
+
+        /// <summary>A queue pair on this worker's completion queues, not connected yet.</summary>
+        public QueuePair CreateQueuePair()
+            => _server._domain.CreateQueuePair(SendQueue, ReceiveQueue, new QueuePairOptions { MaxReceives = _server._options.ReceivesPerConnection });
+
+        /// <summary>Serves <paramref name="qp"/> (made by <see cref="CreateQueuePair"/>): posts its receives; returns the connection.</summary>
+        public Connection AddConnected(QueuePair qp)
+        {
             var s = _server;
             int messageSize = RpcFormat.RequestHeaderSize + s._layout.KeyCapacity + s._layout.ValueCapacity;
             lock (_connections)
             {
-                var qp = s._domain.CreateQueuePair(SendQueue, ReceiveQueue, new QueuePairOptions { MaxReceives = s._options.ReceivesPerConnection });
                 var conn = new Connection(qp, s._domain, _connections.Count, s._options.ReceivesPerConnection, messageSize);
                 _connections.Add(conn);
                 Volatile.Write(ref _byIndex, [.. _connections]);
-                LoopbackFabric.Connect(clientQp, qp);
+                return conn;
             }
         }
 
@@ -297,7 +327,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
         }
     }
 
-    private sealed class Connection : IDisposable
+    internal sealed class Connection : IDisposable
     {
         private readonly QueuePair _qp;
         private readonly MemoryRegion _buffers; // [receives][one reply buffer per receive slot]
@@ -324,6 +354,18 @@ public sealed unsafe partial class ScalioServer : IDisposable
         public void PostReceive(int slot)
         {
             if (_qp.State is QueuePairState.Closed or QueuePairState.Error) return;
+            try
+            {
+                PostReceiveUnchecked(slot);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Closed by the disconnect monitor between the check and the post: the peer is gone, nothing to receive.
+            }
+        }
+
+        private void PostReceiveUnchecked(int slot)
+        {
             _qp.PostReceive(new ReceiveRequest(((ulong)_index << 16) | (uint)slot, _buffers.AddressOf(slot * _messageSize), (uint)_messageSize, _buffers.LocalKey));
         }
 
@@ -332,6 +374,10 @@ public sealed unsafe partial class ScalioServer : IDisposable
             if (_qp.State is QueuePairState.Closed or QueuePairState.Error) return;
             _qp.PostSend(WorkRequest.Send(0, _buffers.AddressOf(_replyOffset + slot * _messageSize), (uint)length, _buffers.LocalKey, WorkFlags.None));
         }
+
+        /// <summary>Disconnects (the peer is gone): later receives and replies are dropped; buffers stay until <see cref="Dispose"/>,
+        /// since a batch in flight may still reply through them.</summary>
+        public void Close() => _qp.Dispose();
 
         public void Dispose()
         {

@@ -14,8 +14,8 @@ public sealed class BootstrapHello
     /// <summary>Wire magic ("SCLF").</summary>
     public const uint Magic = 0x464C4353;
 
-    /// <summary>Wire version.</summary>
-    public const ushort Version = 1;
+    /// <summary>Wire version (2: the hellos are followed by the clock pings of <see cref="ClockExchange"/>).</summary>
+    public const ushort Version = 2;
 
     /// <summary>Largest endpoint address accepted.</summary>
     public const int MaxAddressLength = 1024;
@@ -144,13 +144,26 @@ public sealed class LibfabricConnection : IDisposable
 {
     private readonly Socket _socket;
 
-    internal LibfabricConnection(LibfabricQueuePair queuePair, Socket socket, BootstrapHello peer)
+    internal LibfabricConnection(LibfabricQueuePair queuePair, Socket socket, BootstrapHello peer, long helloSent = 0, long replyReceived = 0)
     {
         QueuePair = queuePair;
         _socket = socket;
         Peer = peer;
         RemoteEndPoint = socket.RemoteEndPoint;
+        HelloSentTimestamp = helloSent;
+        ReplyReceivedTimestamp = replyReceived;
     }
+
+    /// <summary>Client side: <see cref="System.Diagnostics.Stopwatch"/> timestamp taken just before our hello was sent
+    /// (0 on the server side). With <see cref="ReplyReceivedTimestamp"/> it brackets the server's answer (clock exchange).</summary>
+    public long HelloSentTimestamp { get; }
+
+    /// <summary>Client side: <see cref="System.Diagnostics.Stopwatch"/> timestamp taken just after the server's hello
+    /// arrived (0 on the server side).</summary>
+    public long ReplyReceivedTimestamp { get; }
+
+    /// <summary>Client side: the tightest of the clock pings made after the hello (null on the server side).</summary>
+    public ClockExchange? PeerClock { get; init; }
 
     /// <summary>The connected queue pair.</summary>
     public LibfabricQueuePair QueuePair { get; }
@@ -218,6 +231,12 @@ public sealed class LibfabricListener : IDisposable
     /// <summary>The bound side-channel address.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndpoint;
 
+    /// <summary>
+    /// Creates the queue pair of an accepted client (e.g. on a server worker's completion queues); null: a queue pair
+    /// with its own completion queues and the listener's options. Called after the answer callback accepted the hello.
+    /// </summary>
+    public Func<BootstrapHello, LibfabricQueuePair>? QueuePairFactory { get; init; }
+
     /// <summary>How long a client may take to send its hello before it is dropped, in milliseconds.</summary>
     public int HelloTimeoutMilliseconds { get; init; } = 10_000;
 
@@ -241,10 +260,11 @@ public sealed class LibfabricListener : IDisposable
             if (hello.Provider != _domain.Fabric.ProviderName)
                 throw new InvalidDataException($"client runs provider '{hello.Provider}', this server runs '{_domain.Fabric.ProviderName}'");
             var (regions, descriptor) = _answer(hello);
-            qp = _domain.CreateLibfabricQueuePair(_options);
+            qp = QueuePairFactory is { } factory ? factory(hello) : _domain.CreateLibfabricQueuePair(_options);
             qp.Connect(hello.Address, hello.Regions);
             var reply = new BootstrapHello { Provider = _domain.Fabric.ProviderName, Address = qp.LocalAddress.ToArray(), Regions = regions, Descriptor = descriptor };
             stream.Write(reply.Encode());
+            await ClockExchange.AnswerAsync(stream, timeout.Token).ConfigureAwait(false);
             return new LibfabricConnection(qp, socket, hello);
         }
         catch
@@ -289,11 +309,15 @@ public static class LibfabricConnector
             qp = domain.CreateLibfabricQueuePair(options);
             using var stream = new NetworkStream(socket, ownsSocket: false);
             var hello = new BootstrapHello { Provider = domain.Fabric.ProviderName, Address = qp.LocalAddress.ToArray(), Regions = exported ?? [], Descriptor = descriptor ?? [] };
-            stream.Write(hello.Encode());
+            byte[] encoded = hello.Encode();
+            long sent = System.Diagnostics.Stopwatch.GetTimestamp();
+            stream.Write(encoded);
             BootstrapHello reply;
+            long received;
             try
             {
                 reply = BootstrapHello.Read(stream);
+                received = System.Diagnostics.Stopwatch.GetTimestamp();
             }
             catch (EndOfStreamException e)
             {
@@ -302,7 +326,8 @@ public static class LibfabricConnector
             if (reply.Provider != domain.Fabric.ProviderName)
                 throw new InvalidDataException($"server runs provider '{reply.Provider}', this client runs '{domain.Fabric.ProviderName}'");
             qp.Connect(reply.Address, reply.Regions);
-            return new LibfabricConnection(qp, socket, reply);
+            var clock = ClockExchange.Ask(stream);
+            return new LibfabricConnection(qp, socket, reply, sent, received) { PeerClock = clock };
         }
         catch
         {
@@ -310,5 +335,65 @@ public static class LibfabricConnector
             socket.Dispose();
             throw;
         }
+    }
+}
+
+/// <summary>
+/// One clock ping on the bootstrap side channel: the client read its <see cref="System.Diagnostics.Stopwatch"/> at
+/// <see cref="SentTimestamp"/>, the server answered with its own Stopwatch reading <see cref="PeerTimestamp"/> (at
+/// <see cref="PeerFrequency"/> ticks a second), and the answer arrived at <see cref="ReceivedTimestamp"/>. The server
+/// read its clock somewhere in between, so mapping its reading to the midpoint errs by at most half the round trip.
+/// After the hellos the client sends <see cref="Pings"/> pings (one byte 'P', answered with 16 bytes: timestamp and
+/// frequency, little-endian) and an end byte 'E'; it keeps the ping with the shortest round trip.
+/// </summary>
+/// <param name="SentTimestamp">Client Stopwatch before the ping was sent.</param>
+/// <param name="ReceivedTimestamp">Client Stopwatch after the answer arrived.</param>
+/// <param name="PeerTimestamp">The server's Stopwatch reading.</param>
+/// <param name="PeerFrequency">The server's Stopwatch ticks per second.</param>
+public readonly record struct ClockExchange(long SentTimestamp, long ReceivedTimestamp, long PeerTimestamp, long PeerFrequency)
+{
+    /// <summary>Pings a client makes.</summary>
+    public const int Pings = 4;
+
+    private const byte Ping = (byte)'P', End = (byte)'E';
+
+    /// <summary>Round trip of the ping.</summary>
+    public TimeSpan RoundTrip => System.Diagnostics.Stopwatch.GetElapsedTime(SentTimestamp, ReceivedTimestamp);
+
+    /// <summary>Bound on the error of mapping <see cref="PeerTimestamp"/> to the midpoint: half the round trip.</summary>
+    public TimeSpan Uncertainty => RoundTrip / 2;
+
+    internal static ClockExchange Ask(Stream stream)
+    {
+        Span<byte> answer = stackalloc byte[16];
+        ClockExchange best = default;
+        for (int i = 0; i < Pings; i++)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            stream.WriteByte(Ping);
+            stream.ReadExactly(answer);
+            long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+            long peer = BinaryPrimitives.ReadInt64LittleEndian(answer), frequency = BinaryPrimitives.ReadInt64LittleEndian(answer[8..]);
+            if (frequency <= 0) throw new InvalidDataException("malformed clock answer: frequency " + frequency);
+            if (i == 0 || t1 - t0 < best.ReceivedTimestamp - best.SentTimestamp) best = new ClockExchange(t0, t1, peer, frequency);
+        }
+        stream.WriteByte(End);
+        return best;
+    }
+
+    internal static async Task AnswerAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var one = new byte[1];
+        var answer = new byte[16];
+        for (int i = 0; i <= Pings; i++)
+        {
+            await stream.ReadExactlyAsync(one, cancellationToken).ConfigureAwait(false);
+            if (one[0] == End) return;
+            if (one[0] != Ping) throw new InvalidDataException($"malformed clock ping: byte 0x{one[0]:x2}");
+            BinaryPrimitives.WriteInt64LittleEndian(answer, System.Diagnostics.Stopwatch.GetTimestamp());
+            BinaryPrimitives.WriteInt64LittleEndian(answer.AsSpan(8), System.Diagnostics.Stopwatch.Frequency);
+            await stream.WriteAsync(answer, cancellationToken).ConfigureAwait(false);
+        }
+        throw new InvalidDataException($"malformed clock exchange: more than {Pings} pings");
     }
 }

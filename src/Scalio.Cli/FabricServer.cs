@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using Scalio.Fast;
+using Scalio.Fast.Server;
+using Scalio.Verbs.Libfabric;
+
+namespace Scalio.Cli;
+
+/// <summary><c>scalio server --fabric tcp --listen ADDRESS:PORT</c>: the server for clients of other processes.</summary>
+internal static class FabricServer
+{
+    public static int Run(string fabricName, string? listen, string? dataDir, string? offloadTarget, string subnqn, int selfLoad, ScalioStoreOptions baseOptions)
+    {
+        if (fabricName != "tcp")
+        {
+            Console.Error.WriteLine($"scalio server: --fabric '{fabricName}' is not supported; use tcp (tcp;ofi_rxm){(fabricName is "shm" or "verbs" ? " (shm trusts every local process; verbs needs an RDMA device)" : "")}");
+            return 2;
+        }
+        if (listen is null)
+        {
+            Console.Error.WriteLine("scalio server: --fabric needs --listen ADDRESS:PORT (e.g. 127.0.0.1:7000)");
+            return 2;
+        }
+        if (selfLoad > 0)
+        {
+            Console.Error.WriteLine("scalio server: --self-load runs in-process clients, which a --fabric server does not have; run 'scalio ycsb --connect' instead");
+            return 2;
+        }
+        IPEndPoint endPoint;
+        OffloadTargetEndpoint? target = null;
+        try
+        {
+            if (!IPEndPoint.TryParse(listen, out endPoint!)) throw new FormatException($"--listen '{listen}' is not ADDRESS:PORT");
+            if (offloadTarget is not null) target = OffloadTargetEndpoint.Parse(offloadTarget, subnqn);
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"scalio server: {e.Message}");
+            return 2;
+        }
+        if (dataDir is not null) Directory.CreateDirectory(dataDir);
+
+        LibfabricFabric fabric;
+        try
+        {
+            // Endpoints bind to the listen address (clients on other machines must reach them); any address: the provider's choice.
+            bool any = endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any);
+            fabric = LibfabricFabric.Open(new LibfabricOptions { Provider = "tcp", Node = any ? null : endPoint.Address.ToString() });
+        }
+        catch (LibfabricException e)
+        {
+            Console.Error.WriteLine($"scalio server: cannot open libfabric (tcp;ofi_rxm): {e.Message}");
+            return 2;
+        }
+        using (fabric)
+        {
+            var opened = Stopwatch.StartNew();
+            ScalioStore store;
+            var domain = fabric.CreateDomain();
+            try
+            {
+                store = new ScalioStore(new ScalioStoreOptions
+                {
+                    ExpectedRecords = baseOptions.ExpectedRecords,
+                    Devices = baseOptions.Devices,
+                    ServerWorkers = baseOptions.ServerWorkers,
+                    BatchSize = baseOptions.BatchSize,
+                    BatchIdleTimeout = baseOptions.BatchIdleTimeout,
+                    DataDirectory = dataDir,
+                    ServerDomain = domain,
+                });
+            }
+            catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException or LibfabricException)
+            {
+                domain.Dispose();
+                Console.Error.WriteLine($"scalio server: cannot open the store{(dataDir is null ? "" : " in " + dataDir)}: {e.Message}");
+                return 2;
+            }
+            using (store)
+            {
+                var recovery = store.Server.Recovery;
+                for (int d = 0; d < recovery.Count; d++)
+                {
+                    var r = recovery[d];
+                    Console.WriteLine(r.Formatted
+                        ? $"ssd{d}: formatted (epoch {r.Epoch})"
+                        : $"ssd{d}: recovered epoch {r.Epoch}: {r.CheckpointBuckets} buckets from the checkpoint, {r.ScannedPages} log pages replayed, {r.TornPagesAtEnd} torn page(s) at the end of the log");
+                }
+                using var stop = new ManualResetEventSlim();
+                Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Set(); };
+                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
+                IPEndPoint bound;
+                try
+                {
+                    bound = store.Server.Listen(endPoint, target);
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    Console.Error.WriteLine($"scalio server: cannot listen on {endPoint}: {e.Message}");
+                    return 2;
+                }
+                var server = store.Server;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"ready: listening on {bound} (tcp;ofi_rxm), {store.Options.Devices} SSD(s) {(dataDir is null ? "in RAM" : "in " + dataDir)}, {store.CacheSlots:N0} cache slots, batch {store.Options.BatchSize}, " +
+                    $"offload target {target?.ToString() ?? "none (clients cannot serve misses)"}, slot headers via {(server.UsesFabricAtomics ? "fabric atomics" : "CPU atomics")}, opened in {opened.ElapsedMilliseconds} ms"));
+                Console.Out.Flush();
+                stop.Wait();
+                var c = store.ReadCounters();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"stopping: {server.RemoteClientsAccepted} client connection(s) accepted, {server.RemoteClientsDisconnected} disconnected, {server.RemoteClientsRefused} refused; " +
+                    $"{c.ServerRequests:N0} requests, server CPU {c.ServerBusyNanoseconds / 1e6:F1} ms ({(c.ServerRequests > 0 ? c.ServerBusyNanoseconds / 1000.0 / c.ServerRequests : 0):F2} µs/request), {c.DeviceWrites} SSD writes, {server.BatchesCommitted} batches"));
+                Console.Out.Flush();
+            }
+            Console.WriteLine("stopped cleanly (checkpoint written)");
+            return 0;
+        }
+    }
+}

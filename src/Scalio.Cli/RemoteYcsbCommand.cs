@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Net;
+using Scalio.Checking;
+using Scalio.Fast.Client;
+using Scalio.Fast.Remote;
+using Scalio.Verbs.Libfabric;
+using Scalio.Ycsb;
+using Spectre.Console;
+
+namespace Scalio.Cli;
+
+/// <summary>
+/// <c>scalio ycsb --connect HOST:PORT</c>: YCSB client threads in this process against a <c>scalio server --fabric tcp</c>
+/// in another process (misses read through the offload target the server names).
+/// </summary>
+internal static class RemoteYcsbCommand
+{
+    /// <summary>History client ids each YCSB thread may use (a new one after each failed operation).</summary>
+    internal const int HistoryIdsPerThread = 64;
+
+    public static int Run(string connect, YcsbOptions options, string? historyFile, int requestTimeoutMs)
+    {
+        IPEndPoint server;
+        try
+        {
+            server = ParseEndPoint(connect);
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"--connect: {e.Message}");
+            return 2;
+        }
+        // With a history, updates write tagged (unique) values, so the runner's check of YCSB's deterministic values is off:
+        // the linearizability checker judges the values read instead.
+        if (historyFile is not null) options = options with { VerifyValues = false };
+        RemoteScalioStore store;
+        try
+        {
+            store = RemoteScalioStore.Connect(server, new RemoteStoreOptions
+            {
+                Client = new ScalioClientOptions { RequestTimeoutMilliseconds = requestTimeoutMs },
+            });
+        }
+        catch (LibfabricUnavailableException e)
+        {
+            Console.Error.WriteLine($"scalio ycsb --connect: libfabric cannot be loaded: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (RemoteScalioStore.IsTransient(e) || e is InvalidOperationException)
+        {
+            Console.Error.WriteLine($"scalio ycsb --connect: cannot connect to {server}: {e.Message}");
+            return 2;
+        }
+        using (store)
+        {
+            var d = store.Descriptor;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"connected to {server} over tcp;ofi_rxm: {d.CacheBuckets * d.Layout.SlotsPerBucket:N0} cache slots, {d.DeviceLbaSizes.Length} SSD(s), offload target {d.OffloadTarget?.ToString() ?? "none"}, clock offset bound ±{d.ClockUncertainty.TotalMicroseconds:F0} µs"));
+            // Raw CLOCK_MONOTONIC nanoseconds: shared by every process on this machine, so histories of several processes merge.
+            var history = historyFile is null ? null : new HistoryRecorder(options.Threads * HistoryIdsPerThread, 1024, 96, epochTimestamp: 0);
+            var target = new RemoteYcsbTarget(store, history, HistoryIdsPerThread);
+            var runner = new YcsbRunner(options);
+            YcsbResult result;
+            int exit = 0;
+            try
+            {
+                result = runner.Run(target);
+            }
+            catch (Exception e) when (e is Fast.ScalioException or InvalidOperationException or AggregateException)
+            {
+                Console.Error.WriteLine($"scalio ycsb --connect: the run failed: {e.Message}");
+                result = null!;
+                exit = 1;
+            }
+            if (history is not null)
+            {
+                var ops = history.ToOperations();
+                HistoryJson.WriteFile(historyFile!, ops);
+                Console.WriteLine($"history: {ops.Count:N0} operations written to {historyFile} (times: CLOCK_MONOTONIC ns)");
+            }
+            if (exit != 0) return exit;
+            Print(result, server, store.Reconnects);
+            return result.ValueMismatches != 0 ? 1 : 0;
+        }
+    }
+
+    private static void Print(YcsbResult r, IPEndPoint server, long reconnects)
+    {
+        var t = new Table().Border(TableBorder.Rounded)
+            .Title($"[bold]YCSB {r.Workload} ({r.Variant}), {r.RecordCount:N0} records, {r.Threads} thread(s), server {Markup.Escape(server.ToString())} (tcp;ofi_rxm)[/]");
+        t.AddColumn("system");
+        foreach (var c in new[] { "ops/s", "hit ratio", "p50 µs", "p99 µs", "p99.9 µs", "RT/op", "server CPU µs/op", "NIC µs/op", "SSD rd/op", "SSD wr/op" })
+            t.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
+        t.AddRow("scalio (remote)", F(r.OpsPerSecond, "N0"), double.IsNaN(r.HitRatio) ? "-" : F(r.HitRatio, "P1"), F(r.P50Micros, "F1"), F(r.P99Micros, "F1"),
+            F(r.P999Micros, "F1"), F(r.RoundTripsPerOp, "F2"), "n/m", "n/m", F(r.SsdReadsPerOp, "F3"), "n/m");
+        AnsiConsole.Write(t);
+        AnsiConsole.MarkupLine("[grey]n/m = not measured from a client process: server CPU, offload-target time and SSD writes are counted in the server and target processes (their shutdown lines); SSD rd/op = NVMe/TCP reads this process sent to the offload target[/]");
+        AnsiConsole.MarkupLine(CultureInfo.InvariantCulture,
+            "[grey]{0:N0} ops in {1:F2} s after a {2:F1} s load; reads {3:N0}, updates {4:N0}, inserts {5:N0}, read-modify-writes {6:N0}, not found {7:N0}, value mismatches {8:N0}; reconnects {9}[/]",
+            r.Operations, r.Seconds, r.LoadSeconds, r.Reads, r.Updates, r.Inserts, r.ReadModifyWrites, r.NotFound, r.ValueMismatches, reconnects);
+    }
+
+    internal static IPEndPoint ParseEndPoint(string text)
+    {
+        if (!IPEndPoint.TryParse(text, out var ep) || ep.Port == 0)
+            throw new FormatException($"'{text}' is not an address:port (e.g. 127.0.0.1:7000)");
+        return ep;
+    }
+
+    private static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using Scalio.Fast.Client;
+using Scalio.Fast.Rpc;
+
+namespace Scalio.Fast.Remote;
+
+/// <summary>
+/// A client session of a <see cref="RemoteScalioStore"/>: one per thread, not thread-safe. Operations run on a
+/// <see cref="ScalioClient"/> connected to the server; when the connection fails (server process gone, fabric error,
+/// request timeout) the operation returns <see cref="OpStatus.Unavailable"/> (or <see cref="OpStatus.Timeout"/>) and
+/// its outcome is unknown (a PUT may or may not have been applied); the session is dropped, and the next operation
+/// reconnects, retrying with exponential backoff for at most <see cref="RemoteStoreOptions.ReconnectTimeout"/>.
+/// While connected, operations allocate nothing.
+/// </summary>
+public sealed class RemoteScalioClient : IDisposable
+{
+    private readonly RemoteScalioStore _store;
+    private RemoteSession? _session;
+    private ClientCounters _retired;
+    private readonly Lock _countersGate = new();
+    private bool _disposed;
+
+    internal RemoteScalioClient(RemoteScalioStore store, RemoteSession session)
+    {
+        _store = store;
+        _session = session;
+    }
+
+    /// <summary>True while the session holds a connection to the server.</summary>
+    public bool IsConnected => _session is not null;
+
+    /// <summary>Connections this session lost (each one ended an operation with Unavailable or Timeout).</summary>
+    public long ConnectionsLost { get; private set; }
+
+    /// <summary>The last failure that dropped the connection or stopped a reconnection, for diagnostics.</summary>
+    public Exception? LastFailure { get; private set; }
+
+    /// <summary>Reads <paramref name="key"/> into <paramref name="value"/>.</summary>
+    public OpStatus Get(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength)
+    {
+        valueLength = 0;
+        var s = _session ?? Reconnect();
+        if (s is null) return OpStatus.Unavailable;
+        OpStatus st;
+        try
+        {
+            st = s.Client.Get(key, value, out valueLength);
+        }
+        catch (Exception e) when (RemoteScalioStore.IsTransient(e))
+        {
+            return Drop(e, OpStatus.Unavailable);
+        }
+        if (st is OpStatus.Timeout or OpStatus.Unavailable || (st == OpStatus.IoError && !s.Link.IsPeerConnected)) return Drop(null, Failure(s, st));
+        return st;
+    }
+
+    /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>; durable when it returns <see cref="OpStatus.Ok"/>.</summary>
+    public OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        var s = _session ?? Reconnect();
+        if (s is null) return OpStatus.Unavailable;
+        OpStatus st;
+        try
+        {
+            st = s.Client.Put(key, value);
+        }
+        catch (Exception e) when (RemoteScalioStore.IsTransient(e))
+        {
+            return Drop(e, OpStatus.Unavailable);
+        }
+        return st is OpStatus.Timeout or OpStatus.Unavailable ? Drop(null, Failure(s, st)) : st;
+    }
+
+    /// <summary>Removes <paramref name="key"/>; durable when it returns <see cref="OpStatus.Ok"/>.</summary>
+    public OpStatus Delete(ReadOnlySpan<byte> key)
+    {
+        var s = _session ?? Reconnect();
+        if (s is null) return OpStatus.Unavailable;
+        OpStatus st;
+        try
+        {
+            st = s.Client.Delete(key);
+        }
+        catch (Exception e) when (RemoteScalioStore.IsTransient(e))
+        {
+            return Drop(e, OpStatus.Unavailable);
+        }
+        return st is OpStatus.Timeout or OpStatus.Unavailable ? Drop(null, Failure(s, st)) : st;
+    }
+
+    /// <summary>A failed operation's status: <see cref="OpStatus.Unavailable"/> when the server's side channel closed (its
+    /// process is gone), else what the client saw (<see cref="OpStatus.Timeout"/>: no answer in time).</summary>
+    private static OpStatus Failure(RemoteSession s, OpStatus seen) => s.Link.IsPeerConnected ? seen : OpStatus.Unavailable;
+
+    /// <summary>Drops the connection now (the next operation reconnects).</summary>
+    public void Disconnect() => Drop(null, OpStatus.Unavailable);
+
+    private OpStatus Drop(Exception? e, OpStatus status)
+    {
+        var s = _session;
+        if (s is null) return status;
+        _session = null;
+        ConnectionsLost++;
+        LastFailure = e ?? LastFailure;
+        lock (_countersGate) _retired.Add(in s.Client.Counters);
+        s.Dispose();
+        return status;
+    }
+
+    private RemoteSession? Reconnect()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var o = _store.Options;
+        long deadline = Stopwatch.GetTimestamp() + (long)(o.ReconnectTimeout.TotalSeconds * Stopwatch.Frequency);
+        var backoff = o.InitialBackoff;
+        while (true)
+        {
+            try
+            {
+                var s = _store.OpenSession();
+                _session = s;
+                _store.NoteReconnect();
+                return s;
+            }
+            catch (Exception e) when (RemoteScalioStore.IsTransient(e) || e is InvalidOperationException)
+            {
+                LastFailure = e;
+            }
+            if (Stopwatch.GetTimestamp() + (long)(backoff.TotalSeconds * Stopwatch.Frequency) > deadline) return null;
+            Thread.Sleep(backoff);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, o.MaxBackoff.Ticks));
+        }
+    }
+
+    internal void AddCounters(ref ClientCounters total)
+    {
+        lock (_countersGate)
+        {
+            total.Add(in _retired);
+            if (_session is { } s) total.Add(in s.Client.Counters);
+        }
+    }
+
+    /// <summary>Closes the connection.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        var s = _session;
+        _session = null;
+        if (s is null) return;
+        lock (_countersGate) _retired.Add(in s.Client.Counters);
+        s.Dispose();
+    }
+}

@@ -1,0 +1,144 @@
+using System.Net;
+using System.Net.Sockets;
+using Scalio.Fast;
+using Scalio.Fast.Client;
+using Scalio.Fast.OffloadTcp;
+using Scalio.Fast.Remote;
+using Scalio.Fast.Rpc;
+using Scalio.Fast.Server;
+using Scalio.Tests.Libfabric;
+using Scalio.Verbs.Libfabric;
+
+namespace Scalio.Tests.Remote;
+
+/// <summary>
+/// The remote pieces in one process, over the real transports: a server on a libfabric domain (tcp;ofi_rxm on
+/// 127.0.0.1) accepting through its side channel, the store's files served by the NVMe/TCP offload target, and
+/// <see cref="RemoteScalioStore"/> clients on their own libfabric domains.
+/// </summary>
+public sealed class RemoteStoreTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "scalio-remote-inproc-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly LibfabricFabric? _fabric;
+    private readonly ScalioStore? _store;
+    private readonly StoreOffloadTarget? _target;
+    private readonly IPEndPoint? _endPoint;
+
+    public RemoteStoreTests()
+    {
+        if (!LibfabricFabric.IsInstalled(out _)) return;
+        Directory.CreateDirectory(_dir);
+        _fabric = LibfabricFabric.Open(new LibfabricOptions { Provider = "tcp" });
+        // A tiny cache (8 buckets of 8 slots) for 160 keys: most reads miss and go to the offload target.
+        _store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 1000, CacheBuckets = 8, DataDirectory = _dir, ServerDomain = _fabric.CreateDomain() });
+        _target = StoreOffloadTarget.Open(_dir, new StoreOffloadTargetOptions { Endpoint = new IPEndPoint(IPAddress.Loopback, 0), Threads = 1 });
+        _endPoint = _store.Server.Listen(new IPEndPoint(IPAddress.Loopback, 0),
+            new OffloadTargetEndpoint("127.0.0.1", _target.Endpoint.Port, _target.SubsystemNqn));
+    }
+
+    public void Dispose()
+    {
+        _store?.Dispose();
+        _target?.Dispose();
+        _fabric?.Dispose();
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static byte[] Key(int i) => System.Text.Encoding.ASCII.GetBytes($"key-{i:D12}");
+
+    private static byte[] Value(int i, int round)
+    {
+        var v = new byte[64];
+        BitConverter.TryWriteBytes(v, i);
+        BitConverter.TryWriteBytes(v.AsSpan(4), round);
+        return v;
+    }
+
+    [LibfabricFact]
+    public void Two_remote_clients_put_get_and_delete_with_misses_served_by_the_offload_target()
+    {
+        Assert.True(_store!.Server.UsesFabricAtomics); // tcp;ofi_rxm atomics are not coherent with the CPU's
+        Assert.Throws<InvalidOperationException>(() => _store.OpenClient());
+        using var remote = RemoteScalioStore.Connect(_endPoint!);
+        Assert.Equal(_target!.Endpoint.Port, remote.Descriptor.OffloadTarget!.Port);
+        Assert.True(remote.Descriptor.ClockUncertainty < TimeSpan.FromSeconds(1));
+        const int keys = 160;
+        var errors = new List<string>();
+        var threads = new Thread[2];
+        for (int t = 0; t < threads.Length; t++)
+        {
+            int id = t;
+            threads[t] = new Thread(() =>
+            {
+                using var c = remote.OpenClient();
+                var read = new byte[64];
+                for (int i = id; i < keys; i += 2)
+                {
+                    if (c.Put(Key(i), Value(i, 1)) != OpStatus.Ok) lock (errors) errors.Add($"put {i}");
+                }
+                for (int i = id; i < keys; i += 2)
+                {
+                    for (int again = 0; again < 2; again++) // a miss (filled from the offload target), then mostly a hit
+                    {
+                        var st = c.Get(Key(i), read, out int n);
+                        if (st != OpStatus.Ok || !read.AsSpan(0, n).SequenceEqual(Value(i, 1))) lock (errors) errors.Add($"get {i}: {st}");
+                    }
+                }
+                for (int i = id; i < keys; i += 10)
+                {
+                    if (c.Delete(Key(i)) != OpStatus.Ok || c.Get(Key(i), read, out _) != OpStatus.NotFound) lock (errors) errors.Add($"delete {i}");
+                }
+            });
+            threads[t].Start();
+        }
+        foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromSeconds(40)), "client thread did not finish in 40 s");
+        Assert.Empty(errors);
+        var c = remote.ReadCounters();
+        Assert.True(c.OffloadedReads > 60, $"expected most reads to miss: {c.OffloadedReads} offloaded reads, {c.Hits} hits");
+        Assert.True(c.Hits > 0);
+        Assert.True(_store.Server.RemoteClientsAccepted >= 3, $"accepted {_store.Server.RemoteClientsAccepted}, refused {_store.Server.RemoteClientsRefused}"); // the probe connection and the two sessions
+    }
+
+    [LibfabricFact]
+    public void A_garbage_client_is_refused_and_a_vanished_client_is_disconnected_while_others_keep_working()
+    {
+        using (var garbage = new TcpClient())
+        {
+            garbage.Connect(_endPoint!);
+            garbage.GetStream().Write(new byte[64]); // length 0: not a hello
+        }
+        using var remote = RemoteScalioStore.Connect(_endPoint!);
+        var server = _store!.Server;
+        using (var gone = remote.OpenClient())
+        {
+            Assert.Equal(OpStatus.Ok, gone.Put(Key(1), Value(1, 1)));
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((server.RemoteClientsRefused < 1 || server.RemoteClientsConnected > 0) && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.True(server.RemoteClientsRefused >= 1);
+        Assert.Equal(0, server.RemoteClientsConnected);
+        Assert.True(server.RemoteClientsDisconnected >= 2, $"accepted {server.RemoteClientsAccepted}, disconnected {server.RemoteClientsDisconnected}, connected {server.RemoteClientsConnected}");
+        using var c = remote.OpenClient();
+        var read = new byte[64];
+        Assert.Equal(OpStatus.Ok, c.Get(Key(1), read, out int n));
+        Assert.Equal(Value(1, 1), read[..n]);
+    }
+
+    [LibfabricFact]
+    public void A_session_fails_as_unavailable_when_the_server_stops_and_reconnects_within_its_backoff_bound()
+    {
+        using var remote = RemoteScalioStore.Connect(_endPoint!, new RemoteStoreOptions
+        {
+            Client = new ScalioClientOptions { RequestTimeoutMilliseconds = 5000 },
+            ReconnectTimeout = TimeSpan.FromMilliseconds(300),
+        });
+        using var c = remote.OpenClient();
+        Assert.Equal(OpStatus.Ok, c.Put(Key(7), Value(7, 1)));
+        _store!.Dispose(); // the server stops: its side channel and endpoints close
+        var started = DateTime.UtcNow;
+        Assert.Equal(OpStatus.Unavailable, c.Put(Key(7), Value(7, 2)));
+        Assert.Equal(OpStatus.Unavailable, c.Get(Key(7), new byte[64], out _)); // reconnect tried for ReconnectTimeout, then gave up
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15));
+        Assert.NotNull(c.LastFailure);
+    }
+}
