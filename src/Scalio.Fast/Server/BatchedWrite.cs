@@ -10,8 +10,8 @@ public sealed unsafe partial class ScalioServer
     /// <summary>
     /// Batched write (DESIGN.md "SSD layout and the write path"): PUT/DELETE requests gather per SSD, and a batch is
     /// committed at the first of: it holds <see cref="ScalioServerOptions.BatchSize"/> entries; the worker has drained
-    /// its receive queue (no request is waiting, so holding would only delay the writers already in the batch: a lone
-    /// writer is never held); every connection that wrote recently already waits in an open batch (group commit: no
+    /// its receive queue and the batch has waited <see cref="ScalioServerOptions.BatchDrainGrace"/> (no request is
+    /// waiting, so holding longer would only delay the writers already in the batch); every connection that wrote recently already waits in an open batch (group commit: no
     /// further write can arrive before a reply goes out); its first entry has waited
     /// <see cref="ScalioServerOptions.BatchIdleTimeout"/> (a safety net, e.g. for a worker busy elsewhere). Under load
     /// the receive queue is rarely empty, so batches still fill. Committing is one contiguous FUA write of the batch's
@@ -81,16 +81,26 @@ public sealed unsafe partial class ScalioServer
         return any;
     }
 
-    /// <summary>After a worker drained its receive queue (no request waiting): commits every open batch, so no write
-    /// waits for writes that are not coming.</summary>
-    private bool FlushUnheld()
+    /// <summary>After a worker drained its receive queue (no request waiting): commits every open batch whose first
+    /// entry has waited <see cref="ScalioServerOptions.BatchDrainGrace"/>, so no write waits long for writes that are
+    /// not coming, while writers that are only a few microseconds away (or descheduled briefly) still join.</summary>
+    private bool FlushUnheld(long now)
     {
         bool any = false;
         for (int d = 0; d < _queues.Length; d++)
         {
-            if (_queues[d].OpenCount != 0) any |= Flush(d, FlushReason.Drain);
+            var q = _queues[d];
+            if (q.OpenCount != 0 && now - q.OpenFirstTimestamp >= _drainGraceTicks) any |= Flush(d, FlushReason.Drain);
         }
         return any;
+    }
+
+    /// <summary>True when some open batch is still inside its drain grace.</summary>
+    private bool HoldingAfterDrain(long now)
+    {
+        foreach (var q in _queues)
+            if (q.OpenCount != 0 && now - q.OpenFirstTimestamp < _drainGraceTicks) return true;
+        return false;
     }
 
     private enum FlushReason : byte

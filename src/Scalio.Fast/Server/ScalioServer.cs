@@ -29,7 +29,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private readonly ServerAtomics _atomics;
     private readonly Worker[] _workers;
     private readonly DeviceQueue[] _queues;
-    private readonly long _idleTicks;
+    private readonly long _idleTicks, _drainGraceTicks;
     private readonly long _writerWindowTicks = Stopwatch.Frequency / 20; // a connection that wrote in the last 50 ms is a writer
     private long _pendingWrites, _activeWriters, _writersCountedAt;
     private readonly long _clockBase;
@@ -74,6 +74,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
             throw;
         }
         _idleTicks = (long)(_options.BatchIdleTimeout.TotalSeconds * Stopwatch.Frequency);
+        _drainGraceTicks = Math.Min(_idleTicks, (long)(_options.BatchDrainGrace.TotalSeconds * Stopwatch.Frequency));
         _queues = new DeviceQueue[devices.Count];
         for (int d = 0; d < _queues.Length; d++) _queues[d] = new DeviceQueue(_options.BatchSize, _layout.KeyCapacity, _layout.ValueCapacity);
         _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics || _domain is Scalio.Verbs.Libfabric.LibfabricDomain);
@@ -293,7 +294,19 @@ public sealed unsafe partial class ScalioServer : IDisposable
             while (!s._stopping)
             {
                 bool pending = s.AnyPending();
-                bool got = ReceiveQueue.PollBlocking(out var wc, spinIterations: 500, timeoutMilliseconds: pending ? 1 : 100);
+                // While a batch is inside its drain grace, poll without blocking (yielding the core to the writers that
+                // may be about to send) so it is committed when the grace ends.
+                bool got;
+                Completion wc;
+                if (pending && s.HoldingAfterDrain(Stopwatch.GetTimestamp()))
+                {
+                    got = ReceiveQueue.TryPoll(out wc);
+                    if (!got) Thread.Yield();
+                }
+                else
+                {
+                    got = ReceiveQueue.PollBlocking(out wc, spinIterations: 500, timeoutMilliseconds: pending ? 1 : 100);
+                }
                 long start = Stopwatch.GetTimestamp();
                 long cpuStart = ThreadCpuClock.NowNanoseconds();
                 bool worked = false;
@@ -309,7 +322,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
                     }
                     got = ReceiveQueue.TryPoll(out wc); // drain what has arrived before looking at timeouts
                 }
-                if (worked && s.FlushUnheld()) worked = true;
+                if (pending || worked) { if (s.FlushUnheld(Stopwatch.GetTimestamp())) worked = true; }
                 if (s.FlushDue(start)) worked = true;
                 while (SendQueue.TryPoll(out _)) { }
                 if (worked) Interlocked.Add(ref s._busyNanoseconds, ThreadCpuClock.NowNanoseconds() - cpuStart);

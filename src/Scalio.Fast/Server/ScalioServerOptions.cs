@@ -26,6 +26,11 @@ public sealed class ScalioServerOptions
     /// <summary>Longest a write waits for its batch to fill before the batch is written anyway.</summary>
     public TimeSpan BatchIdleTimeout { get; init; } = TimeSpan.FromMilliseconds(1);
 
+    /// <summary>How long an open batch is held after the worker drained its receive queue while other writers are
+    /// active, in case their writes are about to arrive (capped by <see cref="BatchIdleTimeout"/>). A lone writer, or a
+    /// batch that every active writer already waits in, is committed at once regardless. Zero commits on every drain.</summary>
+    public TimeSpan BatchDrainGrace { get; init; } = TimeSpan.FromMicroseconds(30);
+
     /// <summary>Receive buffers posted per client connection (requests a client may have outstanding).</summary>
     public int ReceivesPerConnection { get; init; } = 2;
 
@@ -52,6 +57,8 @@ public sealed class ScalioServerOptions
         if (BatchSize < 1 || BatchSize > 128) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be 1..128");
         if (BatchIdleTimeout < TimeSpan.Zero || BatchIdleTimeout > TimeSpan.FromSeconds(1))
             throw new ArgumentOutOfRangeException(nameof(BatchIdleTimeout), BatchIdleTimeout, "batch idle timeout must be 0..1 s");
+        if (BatchDrainGrace < TimeSpan.Zero || BatchDrainGrace > TimeSpan.FromSeconds(1))
+            throw new ArgumentOutOfRangeException(nameof(BatchDrainGrace), BatchDrainGrace, "batch drain grace must be 0..1 s");
         if (ReceivesPerConnection < 1) throw new ArgumentOutOfRangeException(nameof(ReceivesPerConnection));
         if (LeaseMilliseconds < 1 || LeaseMilliseconds > 30_000) throw new ArgumentOutOfRangeException(nameof(LeaseMilliseconds), "lease must be 1..30000 ms");
         // A record stays inline in its bucket block up to BucketBlock.InlineLimit; a larger one goes to the value log and
