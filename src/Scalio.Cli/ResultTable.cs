@@ -44,7 +44,7 @@ internal static class ResultTable
         AnsiConsole.Write(t);
         AnsiConsole.MarkupLine("[grey]projected = min(cores / server CPU s per op, SSDs x IOPS / SSD I/Os per op); L+D = leed-ditto of this run" +
             (rows.Count > 0 && rows[0].Rounds > 1 ? $"; {rows[0].Rounds} interleaved rounds: each row is the system's median round, ratios are medians (range)" : "") + "[/]");
-        if (rows.Count > 0)
+        if (rows.Count > 1)
         {
             double factor = rows[0].CoreScaleFactor;
             AnsiConsole.MarkupLine(double.IsNaN(factor)
