@@ -80,14 +80,7 @@ internal static class FabricServer
             }
             using (store)
             {
-                var recovery = store.Server.Recovery;
-                for (int d = 0; d < recovery.Count; d++)
-                {
-                    var r = recovery[d];
-                    Console.WriteLine(r.Formatted
-                        ? $"ssd{d}: formatted (epoch {r.Epoch})"
-                        : $"ssd{d}: recovered epoch {r.Epoch}: {r.CheckpointBuckets} buckets from the checkpoint, {r.ScannedPages} log pages replayed, {r.TornPagesAtEnd} torn page(s) at the end of the log");
-                }
+                ServerCommand.PrintRecovery(store);
                 using var stop = new ManualResetEventSlim();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Set(); };
                 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });

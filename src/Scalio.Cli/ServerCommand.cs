@@ -80,14 +80,7 @@ internal static class ServerCommand
             }
             using (store)
             {
-                var recovery = store.Server.Recovery;
-                for (int d = 0; d < recovery.Count; d++)
-                {
-                    var r = recovery[d];
-                    Console.WriteLine(r.Formatted
-                        ? $"ssd{d}: formatted (epoch {r.Epoch})"
-                        : $"ssd{d}: recovered epoch {r.Epoch}: {r.CheckpointBuckets} buckets from the checkpoint, {r.ScannedPages} log pages replayed, {r.TornPagesAtEnd} torn page(s) at the end of the log");
-                }
+                ServerCommand.PrintRecovery(store);
                 using var stop = new ManualResetEventSlim();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Set(); };
                 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
@@ -126,5 +119,18 @@ internal static class ServerCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Prints, per SSD, whether the store formatted it or what recovery rebuilt from it.</summary>
+    internal static void PrintRecovery(Scalio.Fast.ScalioStore store)
+    {
+        var recovery = store.Server.Recovery;
+        for (int d = 0; d < recovery.Count; d++)
+        {
+            var r = recovery[d];
+            Console.WriteLine(r.Formatted
+                ? $"ssd{d}: formatted (epoch {r.Epoch})"
+                : $"ssd{d}: recovered epoch {r.Epoch}: {r.CheckpointBuckets} buckets from the checkpoint, {r.ScannedPages} log pages replayed, {r.TornPagesAtEnd} torn page(s) at the end of the log");
+        }
     }
 }

@@ -28,22 +28,7 @@ public sealed partial class TargetProcessTests
 
     private const int SigTerm = 15;
 
-    private static ProcessStartInfo Scalio(params string[] args)
-    {
-        string cli = typeof(TargetCommand).Assembly.Location;
-        string runtimeConfig = Path.ChangeExtension(cli, ".runtimeconfig.json");
-        if (!File.Exists(runtimeConfig)) runtimeConfig = Path.ChangeExtension(typeof(TargetProcessTests).Assembly.Location, ".runtimeconfig.json");
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
-        var psi = new ProcessStartInfo(dotnet)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in (string[])["exec", "--runtimeconfig", runtimeConfig, cli, .. args]) psi.ArgumentList.Add(a);
-        return psi;
-    }
+    private static ProcessStartInfo Scalio(params string[] args) => global::Scalio.Tests.Remote.ScalioProcess.StartInfo(args);
 
     [Fact]
     public async Task Scalio_target_serves_the_servers_files_prints_ready_and_stops_on_SIGTERM()

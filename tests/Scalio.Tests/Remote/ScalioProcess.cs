@@ -17,14 +17,10 @@ internal sealed partial class ScalioProcess : IDisposable
 
     private const int SigTerm = 15;
 
-    private readonly Process _process;
-    private readonly ConcurrentQueue<string> _lines = new();
-    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
-
-    public ScalioProcess(string name, params string[] args)
+    /// <summary>How to start the <c>scalio</c> CLI next to the tests with <paramref name="args"/>: <c>dotnet exec</c>
+    /// with the CLI's runtime config (or the test assembly's), stdin/stdout/stderr redirected.</summary>
+    public static ProcessStartInfo StartInfo(params string[] args)
     {
-        Name = name;
         string cli = typeof(CheckCommand).Assembly.Location;
         string runtimeConfig = Path.ChangeExtension(cli, ".runtimeconfig.json");
         if (!File.Exists(runtimeConfig)) runtimeConfig = Path.ChangeExtension(typeof(ScalioProcess).Assembly.Location, ".runtimeconfig.json");
@@ -37,6 +33,18 @@ internal sealed partial class ScalioProcess : IDisposable
             UseShellExecute = false,
         };
         foreach (string a in (string[])["exec", "--runtimeconfig", runtimeConfig, cli, .. args]) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
+
+    public ScalioProcess(string name, params string[] args)
+    {
+        Name = name;
+        var psi = StartInfo(args);
         _process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => OnLine(e.Data, "");
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data, "[stderr] ");
