@@ -295,16 +295,7 @@ public sealed class NvmeTcpInitiator : IAsyncDisposable, IDisposable
         int length = await TransferLengthAsync(nsid, blocks, destination.Length, cancellationToken).ConfigureAwait(false);
         NvmeTcpHostQueue io = Io;
         NvmeTcpHostQueue.CommandSlot slot = await io.RentAsync(cancellationToken).ConfigureAwait(false);
-        new NvmeReadCommand
-        {
-            CommandId = slot.Cid,
-            Flags = NvmeTcpWire.PsdtSgl,
-            Nsid = nsid,
-            SglIdentifier = NvmeTcpWire.SglTransport,
-            SglLength = (uint)length,
-            StartingLba = slba,
-            BlockCountZeroBased = (ushort)(blocks - 1),
-        }.WriteTo(slot.Sqe);
+        NvmeTcpWire.WriteTransportRead(slot.Sqe, slot.Cid, nsid, slba, blocks, length);
         slot.ReadDestination = destination.Slice(0, length);
         NvmeCompletion cqe = await io.SubmitAsync(slot, default).ConfigureAwait(false);
         if (!cqe.Status.IsSuccess)

@@ -1,12 +1,26 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
+using Scalio.Verbs.Nvme;
 
 namespace Scalio.Verbs.NvmeTcp;
 
 /// <summary>Wire helpers shared by the initiator and the target.</summary>
 internal static class NvmeTcpWire
 {
+    /// <summary>Encodes a Read whose data comes back in C2HData PDUs (SGL Transport Data Block) into <paramref name="sqe"/>.</summary>
+    public static void WriteTransportRead(Span<byte> sqe, ushort cid, uint nsid, ulong slba, int blocks, int length)
+        => new NvmeReadCommand
+        {
+            CommandId = cid,
+            Flags = PsdtSgl,
+            Nsid = nsid,
+            SglIdentifier = SglTransport,
+            SglLength = (uint)length,
+            StartingLba = slba,
+            BlockCountZeroBased = (ushort)(blocks - 1),
+        }.WriteTo(sqe);
+
     /// <summary>SGL Identifier of an SGL Data Block with subtype Offset (01h): data in the capsule.</summary>
     public const byte SglInCapsule = 0x01;
 

@@ -267,16 +267,7 @@ public sealed unsafe class NvmeTcpOffloadReadPath : IOffloadReadPath
             return Failed(initiator, queue.Failure);
         }
 
-        new NvmeReadCommand
-        {
-            CommandId = slot.Cid,
-            Flags = NvmeTcpWire.PsdtSgl,
-            Nsid = nsid,
-            SglIdentifier = NvmeTcpWire.SglTransport,
-            SglLength = (uint)length,
-            StartingLba = slba,
-            BlockCountZeroBased = (ushort)(blocks - 1),
-        }.WriteTo(slot.Sqe);
+        NvmeTcpWire.WriteTransportRead(slot.Sqe, slot.Cid, nsid, slba, blocks, length);
         slot.ReadDestination = _window.Point(region.Address + offset, length);
         _done.Reset();
         slot.Waiter = _done;
