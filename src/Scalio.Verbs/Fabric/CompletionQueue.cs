@@ -15,6 +15,10 @@ public sealed class CompletionQueue
     private int _waiters;
     private volatile bool _overrun;
 
+    /// <summary>Set by providers with manual progress (libfabric): a thread waiting on this queue drives the provider
+    /// while it spins, so its completion does not wait for a progress thread to be scheduled.</summary>
+    internal ICompletionProgress? Progress;
+
     /// <summary>Creates a queue with room for at least <paramref name="capacity"/> entries.</summary>
     public CompletionQueue(int capacity = 4096)
     {
@@ -104,14 +108,30 @@ public sealed class CompletionQueue
 
     /// <summary>
     /// Waits for one completion: spins for <paramref name="spinIterations"/> polls, then blocks in slices until
-    /// <paramref name="timeoutMilliseconds"/> passes (-1: forever). Returns false on time-out.
+    /// <paramref name="timeoutMilliseconds"/> passes (-1: forever). Returns false on time-out. On a queue of a provider
+    /// with manual progress (libfabric, <c>LibfabricOptions.CallerDrivesProgress</c>) the spin polls the provider
+    /// instead, for at most the provider's time budget.
     /// </summary>
     public bool PollBlocking(out Completion completion, int spinIterations = 200, int timeoutMilliseconds = -1)
     {
-        for (int i = 0; i < spinIterations; i++)
+        var progress = Progress;
+        if (progress is null)
         {
-            if (TryPoll(out completion)) return true;
-            Thread.SpinWait(8);
+            for (int i = 0; i < spinIterations; i++)
+            {
+                if (TryPoll(out completion)) return true;
+                Thread.SpinWait(8);
+            }
+        }
+        else if (spinIterations > 0)
+        {
+            // Drive the provider while spinning, for at most its time budget (each poll is a system call or more).
+            long end = System.Diagnostics.Stopwatch.GetTimestamp() + progress.DriveBudget;
+            for (int i = 0; i < spinIterations && System.Diagnostics.Stopwatch.GetTimestamp() < end; i++)
+            {
+                if (TryPoll(out completion)) return true;
+                if (!progress.DriveProgress()) Thread.SpinWait(8);
+            }
         }
         long deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
         while (true)
@@ -124,4 +144,14 @@ public sealed class CompletionQueue
     }
 
     private static void ThrowOverrun() => ThrowHelper.InvalidOperation("completion queue overrun: completions were lost; size the queue for the requests in flight");
+}
+
+/// <summary>A provider whose progress a waiting thread may drive (see <see cref="CompletionQueue.PollBlocking"/>).</summary>
+internal interface ICompletionProgress
+{
+    /// <summary>Polls the provider once if no other thread is doing so; true when it polled.</summary>
+    bool DriveProgress();
+
+    /// <summary>How long a waiting thread may drive the provider before it blocks, in Stopwatch ticks.</summary>
+    long DriveBudget { get; }
 }

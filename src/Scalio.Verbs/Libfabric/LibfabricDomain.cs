@@ -18,7 +18,7 @@ public readonly record struct RemoteRegion(uint RemoteKey, ulong FabricKey, ulon
 /// (software providers only move data, and serve peers' RMA and atomics, when their owner polls), moves completions
 /// into the queue pairs' <see cref="CompletionQueue"/>s and issues requests held back for ordering or back-pressure.
 /// </summary>
-public sealed unsafe class LibfabricDomain : ProtectionDomain
+public sealed unsafe class LibfabricDomain : ProtectionDomain, ICompletionProgress
 {
     private const int ChunkShift = 10, ChunkSize = 1 << ChunkShift;
 
@@ -54,9 +54,24 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
     // (the progress thread releases it before it hands completions to queue pairs).
     internal readonly Lock ProviderGate = new();
 
+    // Held by whoever reads the provider queue and delivers what it read (the progress thread, or a thread waiting on a
+    // completion queue: CallerDrivesProgress), so completions are delivered in the order the provider reported them,
+    // and by endpoint closes, so no delivery races a flush. Lock order: _pollGate, then a queue pair's gate, then ProviderGate.
+    private readonly Lock _pollGate = new();
+
+    // Stopwatch timestamp of the last activity (completion, local post, a poll that served a peer): Adaptive mode
+    // busy-polls for BusyPollMicroseconds after it.
+    private long _lastActivity;
+
+    // Stopwatch timestamp of the last poll by a waiting thread (CallerDrivesProgress): while callers poll, the progress
+    // thread steps back (sleeps IdlePollMicroseconds between polls) instead of competing with them for the cores.
+    private long _lastCallerPoll;
+    private readonly long _driveBudget;
+
     internal LibfabricDomain(LibfabricFabric fabric)
     {
         Fabric = fabric;
+        _driveBudget = Stopwatch.Frequency * fabric.Options.CallerPollMicroseconds / 1_000_000;
         FidDomain* domain;
         Fi.Check(fabric.Handle->ops->domain(fabric.Handle, fabric.Info, &domain, null), "fi_domain");
         _domain = domain;
@@ -69,6 +84,7 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
 
             // No wait object: with libfabric 1.17, fi_cq_sread on a tcp;ofi_rxm queue crashed (SIGSEGV inside the
             // provider) when a peer endpoint closed its connection; the progress thread polls and backs off instead.
+            // (FI_WAIT_FD with fi_trywait before poll(2) on the FI_GETWAIT fd crashed too, at the first fi_trywait.)
             var cqAttr = new FiCqAttr { size = (nuint)fabric.Options.CompletionQueueSize, format = Fi.FI_CQ_FORMAT_DATA, wait_obj = Fi.FI_WAIT_NONE };
             FidCq* cq;
             Fi.Check(_domain->ops->cq_open(_domain, &cqAttr, &cq, null), "fi_cq_open");
@@ -231,7 +247,44 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
     /// <summary>Wakes the progress thread if it is sleeping (after a local post, so its completion is seen at once).</summary>
     internal void Kick()
     {
+        _lastActivity = Stopwatch.GetTimestamp();
         if (_sleeping != 0) _wake.Set();
+    }
+
+    /// <summary>How long a waiting thread drives the provider (<see cref="LibfabricOptions.CallerPollMicroseconds"/>).</summary>
+    long ICompletionProgress.DriveBudget => _driveBudget;
+
+    /// <summary>
+    /// Polls the provider once from a thread waiting for a completion (<see cref="CompletionQueue.PollBlocking"/>),
+    /// unless another thread is polling; delivers what it read. True when it polled.
+    /// </summary>
+    bool ICompletionProgress.DriveProgress()
+    {
+        if (_stop || !_pollGate.TryEnter()) return false;
+        try
+        {
+            if (_cq == null) return false;
+            const int Batch = 8;
+            var entries = stackalloc FiCqDataEntry[Batch];
+            nint n;
+            lock (ProviderGate) n = _cq->ops->read(_cq, entries, Batch);
+            long now = Stopwatch.GetTimestamp();
+            _lastCallerPoll = now;
+            if (n > 0)
+            {
+                for (int i = 0; i < n; i++) Deliver(in entries[i]);
+                _lastActivity = now;
+            }
+            else if (n == -Fi.FI_EAVAIL)
+            {
+                ReadError();
+            }
+            return true;
+        }
+        finally
+        {
+            _pollGate.Exit();
+        }
     }
 
     internal void NoteDeferred(int delta)
@@ -244,7 +297,7 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
     {
         if (Thread.CurrentThread == _progress || !_progress.IsAlive)
         {
-            CloseQueuePairCore(qp);
+            lock (_pollGate) CloseQueuePairCore(qp);
             return;
         }
         _closeRequests.Enqueue(qp);
@@ -371,6 +424,11 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
     {
         const int Batch = 32;
         var entries = stackalloc FiCqDataEntry[Batch];
+        var options = Fabric.Options;
+        bool adaptive = options.ProgressMode == LibfabricProgressMode.Adaptive;
+        long busyWindow = Stopwatch.Frequency * Math.Max(0, options.BusyPollMicroseconds) / 1_000_000;
+        long deepIdle = Stopwatch.Frequency * Math.Max(0, options.DeepIdleMilliseconds) / 1000;
+        uint idlePoll = (uint)Math.Max(1, options.IdlePollMicroseconds);
         int idle = 0;
         long lastHousekeeping = Environment.TickCount64;
         // A target serves peers' RMA and atomics inside fi_cq_read without producing a completion, so "nothing
@@ -379,58 +437,97 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
         long baseline = long.MaxValue;
         long busyMargin = Stopwatch.Frequency / 200_000; // 5 us
         int sinceBaseline = 0;
+        long callerGrace = Stopwatch.Frequency / 10_000; // 100 us
+        _lastActivity = Stopwatch.GetTimestamp();
         while (!_stop)
         {
             nint n;
-            long t0 = Stopwatch.GetTimestamp();
-            lock (ProviderGate) n = _cq->ops->read(_cq, entries, Batch);
-            long took = Stopwatch.GetTimestamp() - t0;
+            long took;
+            if (!_pollGate.TryEnter())
+            {
+                // A waiting thread is driving the provider: step back.
+                if (adaptive) _ = Fi.USleep(idlePoll);
+                else Thread.Yield();
+                continue;
+            }
+            try
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                lock (ProviderGate) n = _cq->ops->read(_cq, entries, Batch);
+                took = Stopwatch.GetTimestamp() - t0;
+                if (n > 0)
+                {
+                    for (int i = 0; i < n; i++) Deliver(in entries[i]);
+                }
+                else if (n == -Fi.FI_EAVAIL)
+                {
+                    ReadError();
+                }
+                else
+                {
+                    // Nothing completed: do queued work.
+                    while (_closeRequests.TryDequeue(out var qp))
+                    {
+                        CloseQueuePairCore(qp);
+                        _closeDone.Set();
+                        _closeDone.Reset();
+                    }
+                    if (Volatile.Read(ref _deferredQueuePairs) > 0) IssueDeferred();
+                }
+            }
+            finally
+            {
+                _pollGate.Exit();
+            }
             if (took < baseline) baseline = took;
             if (++sinceBaseline == 4096)
             {
                 sinceBaseline = 0;
                 baseline = long.MaxValue; // re-learn: the machine's load changes
             }
-            if (n > 0)
+            long now = Stopwatch.GetTimestamp();
+            if (n > 0 || n == -Fi.FI_EAVAIL)
             {
-                for (int i = 0; i < n; i++) Deliver(in entries[i]);
                 idle = 0;
+                _lastActivity = now;
                 continue;
             }
-            if (n == -Fi.FI_EAVAIL)
-            {
-                ReadError();
-                idle = 0;
-                continue;
-            }
-            // Nothing completed: do queued work, then back off.
-            while (_closeRequests.TryDequeue(out var qp))
-            {
-                CloseQueuePairCore(qp);
-                _closeDone.Set();
-                _closeDone.Reset();
-            }
-            if (Volatile.Read(ref _deferredQueuePairs) > 0) IssueDeferred();
-            long now = Environment.TickCount64;
-            if (now - lastHousekeeping > 500)
+            long nowMs = Environment.TickCount64;
+            if (nowMs - lastHousekeeping > 500)
             {
                 ReleaseQuarantine();
-                lastHousekeeping = now;
+                lastHousekeeping = nowMs;
             }
-            // Back off while idle: spin, then yield, then sleep 1 ms at a time (bounded wake-up latency when idle).
-            if (took > baseline * 4 + busyMargin) idle = 0; else idle++;
+            bool served = took > baseline * 4 + busyMargin;
+            if (adaptive)
+            {
+                if (served) _lastActivity = now;
+                long quiet = now - Volatile.Read(ref _lastActivity);
+                bool callerPolls = now - Volatile.Read(ref _lastCallerPoll) < callerGrace;
+                if (Volatile.Read(ref _deferredQueuePairs) > 0 || (quiet < busyWindow && !callerPolls))
+                {
+                    Thread.Yield(); // (spinning instead for the first quarter of the window measured no better)
+                }
+                else if (quiet < deepIdle || options.IdleSleepMilliseconds == 0) _ = Fi.USleep(idlePoll); // EINTR: just poll sooner
+                else SleepUntilKicked(options.IdleSleepMilliseconds);
+                continue;
+            }
+            // Backoff (the original strategy): spin, then yield, then sleep 1 ms at a time.
+            if (served) idle = 0; else idle++;
             if (idle < 64) Thread.SpinWait(16);
             else if (idle < 128) Thread.Yield();
-            else if (idle < 192 || Volatile.Read(ref _deferredQueuePairs) > 0 || Fabric.Options.IdleSleepMilliseconds == 0) Thread.Sleep(0);
-            else
-            {
-                // Sleep until a local post kicks us or the idle period ends (peers' requests are only seen by polling).
-                _sleeping = 1;
-                if (!_stop) _wake.Wait(Fabric.Options.IdleSleepMilliseconds);
-                _sleeping = 0;
-                _wake.Reset();
-            }
+            else if (idle < 192 || Volatile.Read(ref _deferredQueuePairs) > 0 || options.IdleSleepMilliseconds == 0) Thread.Sleep(0);
+            else SleepUntilKicked(options.IdleSleepMilliseconds);
         }
+    }
+
+    // Sleeps until a local post kicks us or the period ends (peers' requests are only seen by polling).
+    private void SleepUntilKicked(int milliseconds)
+    {
+        _sleeping = 1;
+        if (!_stop) _wake.Wait(milliseconds);
+        _sleeping = 0;
+        _wake.Reset();
     }
 
     private void Deliver(in FiCqDataEntry entry)
@@ -474,7 +571,7 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain
         _stop = true;
         _wake.Set();
         if (!_progress.Join(10_000)) return; // leave native objects alive rather than free them under a running thread
-        CloseNative();
+        lock (_pollGate) CloseNative(); // a thread waiting on a completion queue may be polling the provider (CallerDrivesProgress)
         _closeDone.Dispose();
         _wake.Dispose();
     }

@@ -78,8 +78,73 @@ public sealed class LibfabricOptions
     public int CompletionQueueSize { get; init; } = 8192;
 
     /// <summary>How long the progress thread sleeps between polls once it has been idle for a while, in milliseconds
-    /// (0: it only yields, lowest latency, one core busy). Bounds the extra latency of the first request after a pause.</summary>
+    /// (0: it only yields, lowest latency, one core busy). Bounds the extra latency of the first request after a pause.
+    /// With <see cref="LibfabricProgressMode.Adaptive"/> it is used only after <see cref="DeepIdleMilliseconds"/> of
+    /// nothing.</summary>
     public int IdleSleepMilliseconds { get; init; } = 1;
+
+    /// <summary>How the domain's progress thread polls when nothing happens (see <see cref="LibfabricProgressMode"/>).</summary>
+    /// <remarks>The default is <see cref="LibfabricProgressMode.Adaptive"/>; the environment variable
+    /// <c>SCALIO_FABRIC_PROGRESS=backoff</c> makes the default the original strategy (Backoff, and
+    /// <see cref="CallerDrivesProgress"/> false) for comparisons across processes (perf/multiprocess.sh).</remarks>
+    public LibfabricProgressMode ProgressMode { get; init; } = ProgressDefaults.Mode;
+
+    /// <summary>Adaptive mode: after any activity (a completion, a post, a poll that served a peer), the progress thread
+    /// polls without sleeping (yielding the core between polls) for this long, in microseconds.</summary>
+    public int BusyPollMicroseconds { get; init; } = 200;
+
+    /// <summary>Adaptive mode: once the busy window has passed, the progress thread sleeps this long between polls, in
+    /// microseconds (the bound on the extra latency of a peer's READ or atomic against an idle domain).</summary>
+    public int IdlePollMicroseconds { get; init; } = 50;
+
+    /// <summary>Adaptive mode: after this long without activity the progress thread falls back to
+    /// <see cref="IdleSleepMilliseconds"/> slices (a local post still wakes it at once).</summary>
+    public int DeepIdleMilliseconds { get; init; } = 200;
+
+    /// <summary>
+    /// A thread that waits on a completion queue of this domain (<see cref="CompletionQueue.PollBlocking"/>) drives the
+    /// provider's progress itself while it spins, instead of waiting for the progress thread to be scheduled: one
+    /// thread hand-off less per completion on a busy machine. The progress thread still runs.
+    /// </summary>
+    public bool CallerDrivesProgress { get; init; } = ProgressDefaults.Mode == LibfabricProgressMode.Adaptive;
+
+    /// <summary>With <see cref="CallerDrivesProgress"/>: how long a waiting thread polls the provider before it blocks
+    /// and leaves the rest to the progress thread, in microseconds (each poll is a system call or more; on shared
+    /// cores a long spin starves the other threads).</summary>
+    public int CallerPollMicroseconds { get; init; } = 100;
+}
+
+/// <summary>Progress defaults, from <c>SCALIO_FABRIC_PROGRESS</c> (<c>adaptive</c>, the default, or <c>backoff</c>).</summary>
+internal static class ProgressDefaults
+{
+    public const string Variable = "SCALIO_FABRIC_PROGRESS";
+
+    public static readonly LibfabricProgressMode Mode = Parse(Environment.GetEnvironmentVariable(Variable), out _);
+
+    /// <summary>The mode a value names; false (and Adaptive) when the value names none.</summary>
+    public static LibfabricProgressMode Parse(string? value, out bool valid)
+    {
+        valid = true;
+        if (string.IsNullOrEmpty(value) || value.Equals("adaptive", StringComparison.OrdinalIgnoreCase)) return LibfabricProgressMode.Adaptive;
+        if (value.Equals("backoff", StringComparison.OrdinalIgnoreCase)) return LibfabricProgressMode.Backoff;
+        valid = false;
+        return LibfabricProgressMode.Adaptive;
+    }
+}
+
+/// <summary>How a libfabric domain's progress thread behaves when idle. Software providers (tcp, shm) use manual
+/// progress: a peer's RMA and atomics against our memory are only served while something polls our completion
+/// queue, so the idle strategy sets the latency a peer sees.</summary>
+public enum LibfabricProgressMode
+{
+    /// <summary>The original strategy: about 200 polls (spin, then yield), then sleeps of
+    /// <see cref="LibfabricOptions.IdleSleepMilliseconds"/>; a peer's request into a sleeping domain waits up to that long.</summary>
+    Backoff,
+
+    /// <summary>Busy-poll (yielding) for <see cref="LibfabricOptions.BusyPollMicroseconds"/> after any activity, then poll
+    /// every <see cref="LibfabricOptions.IdlePollMicroseconds"/>, and only after
+    /// <see cref="LibfabricOptions.DeepIdleMilliseconds"/> of nothing sleep in <see cref="LibfabricOptions.IdleSleepMilliseconds"/> slices.</summary>
+    Adaptive,
 }
 
 /// <summary>
@@ -147,6 +212,13 @@ public sealed unsafe class LibfabricFabric : IDisposable
         if (options.ProviderQueueSize is < 8 or > 65536) throw new ArgumentOutOfRangeException(nameof(options), "ProviderQueueSize must be between 8 and 65536");
         if (options.IdleSleepMilliseconds is < 0 or > 1000) throw new ArgumentOutOfRangeException(nameof(options), "IdleSleepMilliseconds must be between 0 and 1000");
         if (options.CompletionQueueSize < 16 || options.CompletionQueueSize > 1 << 22) throw new ArgumentOutOfRangeException(nameof(options), "CompletionQueueSize must be between 16 and 4M");
+        if (options.BusyPollMicroseconds is < 0 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(options), "BusyPollMicroseconds must be between 0 and 1000000");
+        if (options.CallerPollMicroseconds is < 0 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(options), "CallerPollMicroseconds must be between 0 and 1000000");
+        if (options.IdlePollMicroseconds is < 1 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(options), "IdlePollMicroseconds must be between 1 and 1000000");
+        if (options.DeepIdleMilliseconds is < 0 or > 3_600_000) throw new ArgumentOutOfRangeException(nameof(options), "DeepIdleMilliseconds must be between 0 and 3600000");
+        if (!Enum.IsDefined(options.ProgressMode)) throw new ArgumentOutOfRangeException(nameof(options), $"ProgressMode {(int)options.ProgressMode} is not a LibfabricProgressMode");
+        ProgressDefaults.Parse(Environment.GetEnvironmentVariable(ProgressDefaults.Variable), out bool validMode);
+        if (!validMode) throw new ArgumentException($"{ProgressDefaults.Variable}='{Environment.GetEnvironmentVariable(ProgressDefaults.Variable)}' is neither 'adaptive' nor 'backoff'", nameof(options));
         bool isShm = provider == "shm" || provider.StartsWith("shm;", StringComparison.Ordinal);
         if (isShm && !options.TrustedClients)
             throw new InvalidOperationException("the shm provider does not enforce memory-region keys against a hostile local process " +

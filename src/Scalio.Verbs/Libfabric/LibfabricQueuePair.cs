@@ -61,6 +61,11 @@ public sealed unsafe class LibfabricQueuePair : QueuePair
             }
         }
         Index = domain.RegisterQueuePair(this);
+        if (domain.Fabric.Options.CallerDrivesProgress && domain.Fabric.ManualProgress)
+        {
+            sendQueue.Progress = domain;
+            receiveQueue.Progress = domain;
+        }
     }
 
     private static FidCq* GetCq(LibfabricDomain domain) => domain.CqHandle;

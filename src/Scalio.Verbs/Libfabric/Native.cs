@@ -128,6 +128,10 @@ internal static partial class Fi
     [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint GetEnv(string name);
 
+    /// <summary>Sleeps the calling thread for about <paramref name="microseconds"/> (Thread.Sleep only has milliseconds).</summary>
+    [LibraryImport("libc", EntryPoint = "usleep")]
+    internal static partial int USleep(uint microseconds);
+
     /// <summary>Sets a libfabric parameter in the native environment unless the user already set it (libfabric reads
     /// its parameters with getenv when it initialises, at the first fi_getinfo).</summary>
     public static void SetDefaultParameter(string name, string value)
