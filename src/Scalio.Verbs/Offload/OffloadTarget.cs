@@ -142,7 +142,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         {
             while (!_target._stopping)
             {
-                if (!ReceiveQueue.PollBlocking(out var wc, spinIterations: 2000, timeoutMilliseconds: 100)) continue;
+                if (!ReceiveQueue.PollYielding(out var wc, yieldMicroseconds: 200, timeoutMilliseconds: 100)) continue;
                 long start = ThreadCpuClock.NowNanoseconds();
                 int connIndex = (int)(wc.Id >> 16);
                 int slot = (int)(wc.Id & 0xFFFF);
