@@ -192,7 +192,7 @@ internal static class SweepCommand
         double ios = x.SsdReadsPerOp + x.SsdWritesPerOp;
         var hardware = PaperHardware.Paper with { Ssds = ssds };
         var projection = Projection.Of(calibratedCpu, ios, hardware);
-        var scaled = double.IsNaN(coreFactor) ? new Projection(double.NaN, double.NaN, double.NaN) : Projection.Of(calibratedCpu * coreFactor, ios, hardware);
+        var scaled = CoreScale.Project(calibratedCpu, ios, coreFactor, hardware);
         return new SweepPoint(SystemComparison.Name(r.System), w.ToString(), ssds, x.OpsPerSecond, x.P50Micros, x.P99Micros, x.HitRatio,
             x.SsdReadsPerOp, x.SsdWritesPerOp, x.ServerCpuMicrosPerOp, calibratedCpu, x.OpsPerSecond * ios, (double)ssds * iopsPerSsd,
             projection.OpsPerSecond, projection.Bottleneck)

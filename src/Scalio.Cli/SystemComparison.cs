@@ -76,6 +76,9 @@ public sealed record PaperHardware(int ServerCores = 8, int Ssds = 7, double Iop
 /// <param name="OpsPerSecond">The smaller of the two bounds.</param>
 public readonly record struct Projection(double CoreBound, double SsdBound, double OpsPerSecond)
 {
+    /// <summary>No projection (every figure NaN): e.g. a scaled projection without a LEED anchor.</summary>
+    public static Projection None { get; } = new(double.NaN, double.NaN, double.NaN);
+
     /// <summary>Which bound binds: "cores" or "SSDs".</summary>
     public string Bottleneck => CoreBound <= SsdBound ? "cores" : "SSDs";
 
@@ -119,9 +122,13 @@ public static class CoreScale
     public static Projection Project(YcsbResult result, double factor, PaperHardware hardware)
     {
         ArgumentNullException.ThrowIfNull(result);
-        if (double.IsNaN(factor)) return new Projection(double.NaN, double.NaN, double.NaN);
-        return Projection.Of(result.ServerCpuMicrosPerOp * factor, result.SsdReadsPerOp + result.SsdWritesPerOp, hardware);
+        return Project(result.ServerCpuMicrosPerOp, result.SsdReadsPerOp + result.SsdWritesPerOp, factor, hardware);
     }
+
+    /// <summary>The projection of per-op costs with the server CPU multiplied by <paramref name="factor"/>
+    /// (<see cref="Projection.None"/> when the factor is NaN).</summary>
+    public static Projection Project(double serverCpuMicrosPerOp, double ssdIosPerOp, double factor, PaperHardware hardware)
+        => double.IsNaN(factor) ? Projection.None : Projection.Of(serverCpuMicrosPerOp * factor, ssdIosPerOp, hardware);
 }
 
 /// <summary>One system's row: its result, its projection, and its ratios against LEED+Ditto measured in the same run
@@ -152,7 +159,7 @@ public sealed record SystemResult(YcsbSystem System, YcsbResult Result, Projecti
     public double CoreScaleFactor { get; init; } = double.NaN;
 
     /// <summary>The projection with server CPU scaled to the paper's cores (<see cref="CoreScale"/>); NaN without LEED.</summary>
-    public Projection ScaledProjection { get; init; } = new(double.NaN, double.NaN, double.NaN);
+    public Projection ScaledProjection { get; init; } = Projection.None;
 
     /// <summary><see cref="ScaledProjection"/> divided by LEED+Ditto's of the same run.</summary>
     public double ScaledProjectedRatio { get; init; } = double.NaN;
@@ -328,7 +335,7 @@ public static class SystemComparison
         }
         double factor = leed is null ? double.NaN : CoreScale.Factor(leed.ServerCpuMicrosPerOp, hardware);
         var referenceProjection = reference is null ? default : Projection.Of(reference, hardware);
-        var referenceScaled = reference is null ? new Projection(double.NaN, double.NaN, double.NaN) : CoreScale.Project(reference, factor, hardware);
+        var referenceScaled = reference is null ? Projection.None : CoreScale.Project(reference, factor, hardware);
         var rows = new List<SystemResult>(results.Count);
         foreach (var (s, r) in results)
         {
