@@ -168,7 +168,7 @@ public sealed unsafe class LeedClient : IDisposable
         _counters.RoundTrips++;
         _counters.BytesMoved += n;
         Await(id);
-        if (!_qp.ReceiveQueue.PollBlocking(out var wc, spinIterations: 64, timeoutMilliseconds: _timeoutMs)) return OpStatus.Timeout;
+        if (!_qp.ReceiveQueue.PollBlocking(out var wc, timeoutMilliseconds: _timeoutMs)) return OpStatus.Timeout;
         int slot = (int)wc.Id;
         if (!wc.IsSuccess) return OpStatus.Unavailable;
         var reply = _mr.Slice(_recvOff + slot * _messageSize, (int)wc.ByteLength);
@@ -190,7 +190,7 @@ public sealed unsafe class LeedClient : IDisposable
         while (true)
         {
             if (!cq.TryPoll(out var wc)
-                && !cq.PollBlocking(out wc, spinIterations: 1000, timeoutMilliseconds: _timeoutMs))
+                && !cq.PollBlocking(out wc, timeoutMilliseconds: _timeoutMs))
                 throw new ScalioException("no completion from the fabric in time");
             if (!wc.IsSuccess) throw new ScalioException($"fabric request {wc.Opcode} failed: {wc.Status}");
             if (wc.Id == id) return;

@@ -164,7 +164,7 @@ public sealed unsafe partial class ScalioClient : IDisposable
                 if (wc.Id == id) return;
                 continue;
             }
-            if (!cq.PollBlocking(out wc, spinIterations: 1000, timeoutMilliseconds: _options.RequestTimeoutMilliseconds)) ThrowHelper.Fabric("no completion from the fabric in time");
+            if (!cq.PollBlocking(out wc, timeoutMilliseconds: _options.RequestTimeoutMilliseconds)) ThrowHelper.Fabric("no completion from the fabric in time");
             if (!wc.IsSuccess) ThrowFabric(wc);
             if (wc.Id == id) return;
         }
@@ -253,7 +253,7 @@ public sealed unsafe partial class ScalioClient : IDisposable
         _counters.RoundTrips++;
         _counters.BytesMoved += n;
         Await(id);
-        if (!_qp.ReceiveQueue.PollBlocking(out var wc, spinIterations: 64, timeoutMilliseconds: _options.RequestTimeoutMilliseconds))
+        if (!_qp.ReceiveQueue.PollBlocking(out var wc, timeoutMilliseconds: _options.RequestTimeoutMilliseconds))
             return OpStatus.Timeout;
         int slot = (int)wc.Id;
         if (!wc.IsSuccess) return OpStatus.Unavailable;

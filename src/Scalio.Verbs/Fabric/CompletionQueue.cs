@@ -2,8 +2,8 @@ namespace Scalio.Verbs;
 
 /// <summary>
 /// A completion queue: a bounded ring that the fabric fills and the owner polls. Polling never allocates.
-/// <see cref="Wait"/> blocks until an entry arrives, for owners that poll adaptively (spin briefly, then block),
-/// which matters on machines whose cores are shared.
+/// <see cref="PollBlocking"/> waits by the one <see cref="WaitPolicy"/>; <see cref="Wait"/> blocks on a monitor, for
+/// cold paths only (a producer then pays a wake-up).
 /// </summary>
 public sealed class CompletionQueue
 {
@@ -107,61 +107,33 @@ public sealed class CompletionQueue
     }
 
     /// <summary>
-    /// Waits for one completion: spins for <paramref name="spinIterations"/> polls, then blocks in slices until
-    /// <paramref name="timeoutMilliseconds"/> passes (-1: forever). Returns false on time-out. On a queue of a provider
-    /// with manual progress (libfabric, <c>LibfabricOptions.CallerDrivesProgress</c>) the spin polls the provider
-    /// instead, for at most the provider's time budget.
+    /// Waits for one completion by the one <see cref="WaitPolicy"/> (spin, then yield, then sleep in short slices) until
+    /// <paramref name="timeoutMilliseconds"/> passes (-1: forever); false on time-out. It never blocks on a wait object,
+    /// so whoever completes the request pays no wake-up. On a queue of a provider with manual progress (libfabric,
+    /// <c>LibfabricOptions.CallerDrivesProgress</c>) the waiting thread drives the provider instead of pausing, for at
+    /// most the provider's time budget.
     /// </summary>
-    public bool PollBlocking(out Completion completion, int spinIterations = 200, int timeoutMilliseconds = -1)
+    public bool PollBlocking(out Completion completion, int timeoutMilliseconds = -1)
     {
         var progress = Progress;
-        if (progress is null)
-        {
-            for (int i = 0; i < spinIterations; i++)
-            {
-                if (TryPoll(out completion)) return true;
-                Thread.SpinWait(8);
-            }
-        }
-        else if (spinIterations > 0)
-        {
-            // Drive the provider while spinning, for at most its time budget (each poll is a system call or more).
-            long end = System.Diagnostics.Stopwatch.GetTimestamp() + progress.DriveBudget;
-            for (int i = 0; i < spinIterations && System.Diagnostics.Stopwatch.GetTimestamp() < end; i++)
-            {
-                if (TryPoll(out completion)) return true;
-                if (!progress.DriveProgress()) Thread.SpinWait(8);
-            }
-        }
-        long deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        long deadline = timeoutMilliseconds < 0 ? long.MaxValue : now + timeoutMilliseconds * System.Diagnostics.Stopwatch.Frequency / 1000;
+        long driveEnd = progress is null ? 0 : now + progress.DriveBudget;
+        var waiter = new Waiter();
         while (true)
         {
             if (TryPoll(out completion)) return true;
-            long left = deadline - Environment.TickCount64;
-            if (left <= 0) return false;
-            Wait((int)Math.Min(left, 50));
+            now = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (now >= deadline) return false;
+            if (progress is not null && now < driveEnd && progress.DriveProgress()) continue;
+            waiter.Pause();
         }
     }
 
-    /// <summary>
-    /// Like <see cref="PollBlocking"/>, for a thread that expects more work soon (a server worker, the offload engine,
-    /// a client awaiting a reply): polls for up to <paramref name="yieldMicroseconds"/> first, yielding its core between
-    /// polls (or driving the provider's progress, where the provider needs it), and only then blocks. Blocking right
-    /// away costs a thread wake-up per request, tens of microseconds on a busy host, whenever requests come sparser
-    /// than a short spin.
-    /// </summary>
+    /// <summary>Same as <see cref="PollBlocking"/> (kept for callers written before the one wait policy; the yield
+    /// window is the policy's).</summary>
     public bool PollYielding(out Completion completion, int yieldMicroseconds, int timeoutMilliseconds = -1)
-    {
-        var progress = Progress;
-        long end = System.Diagnostics.Stopwatch.GetTimestamp() + yieldMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
-        do
-        {
-            if (TryPoll(out completion)) return true;
-            if (progress is null || !progress.DriveProgress()) Thread.Yield();
-        }
-        while (System.Diagnostics.Stopwatch.GetTimestamp() < end);
-        return PollBlocking(out completion, spinIterations: 0, timeoutMilliseconds);
-    }
+        => PollBlocking(out completion, timeoutMilliseconds);
 
     private static void ThrowOverrun() => ThrowHelper.InvalidOperation("completion queue overrun: completions were lost; size the queue for the requests in flight");
 }

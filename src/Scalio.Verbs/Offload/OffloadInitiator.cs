@@ -67,7 +67,7 @@ public sealed class OffloadInitiator : IOffloadReadPath
         Commands++;
         _qp.PostSend(WorkRequest.Send(0, _control.BaseAddress, SubmissionQueueEntry.Size, _control.LocalKey, WorkFlags.None));
         if (_qp.SendQueue.TryPoll(out var sc) && !sc.IsSuccess) return NvmeStatus.DataTransferError;
-        if (!_qp.ReceiveQueue.PollBlocking(out var wc, spinIterations: 64, timeoutMilliseconds: TimeoutMilliseconds))
+        if (!_qp.ReceiveQueue.PollBlocking(out var wc, timeoutMilliseconds: TimeoutMilliseconds))
             return NvmeStatus.NamespaceNotReady;
         int slot = (int)wc.Id;
         if (!wc.IsSuccess) return NvmeStatus.DataTransferError;

@@ -147,7 +147,7 @@ internal sealed unsafe class HotPathRig : IDisposable
         var cq = _qp.SendQueue;
         while (true)
         {
-            if (!cq.PollBlocking(out var wc, spinIterations: 1000, timeoutMilliseconds: 10_000)) throw new TimeoutException("no completion from the fabric");
+            if (!cq.PollBlocking(out var wc, timeoutMilliseconds: 10_000)) throw new TimeoutException("no completion from the fabric");
             if (!wc.IsSuccess) Failures++;
             if (wc.Id == id) return;
         }
