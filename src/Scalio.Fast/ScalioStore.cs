@@ -40,6 +40,10 @@ public sealed class ScalioStoreOptions
     /// <summary>Server worker threads.</summary>
     public int ServerWorkers { get; init; } = 1;
 
+    /// <summary>MODEL of a smaller server: core-seconds per second its serving work may use (<see cref="CpuBudget"/>);
+    /// 0 (default): unlimited.</summary>
+    public double ServerCpuCores { get; init; }
+
     /// <summary>Writes gathered per SSD into one batched write (1 = unbatched, up to 128).</summary>
     public int BatchSize { get; init; } = 8;
 
@@ -138,6 +142,7 @@ public sealed class ScalioStore : IDisposable
                 SsdBuckets = ssdBuckets,
                 PageSize = pageSize,
                 Workers = o.ServerWorkers,
+                CpuCores = o.ServerCpuCores,
                 BatchSize = o.BatchSize,
                 BatchIdleTimeout = o.BatchIdleTimeout,
                 LeaseMilliseconds = o.LeaseMilliseconds,

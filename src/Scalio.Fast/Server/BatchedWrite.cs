@@ -159,6 +159,7 @@ public sealed unsafe partial class ScalioServer
             for (int i = 0; i < n; i++) Invalidate(in b.Hashes[i], batch.Key(i)); // harness-only bug: before the durable write
         }
         _store.Commit(device, batch);
+        long due = Scalio.Verbs.Nvme.SsdPerformanceModel.TakeDeferredCompletion();
         for (int i = 0; i < n; i++)
         {
             var status = batch.Status(i);
@@ -167,7 +168,7 @@ public sealed unsafe partial class ScalioServer
             int slot = b.Slots[i];
             int length = RpcFormat.WriteReply(conn.Reply(slot), status, b.RequestIds[i], default);
             conn.PostReceive(slot);
-            conn.SendReply(slot, length);
+            ReplyWhenDurable(conn, slot, length, due);
         }
     }
 

@@ -29,6 +29,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private readonly ServerAtomics _atomics;
     private readonly Worker[] _workers;
     private readonly DeviceQueue[] _queues;
+    private volatile CpuBudget? _budget;
     private readonly long _idleTicks, _drainGraceTicks;
     private readonly long _writerWindowTicks = Stopwatch.Frequency / 20; // a connection that wrote in the last 50 ms is a writer
     private long _pendingWrites, _activeWriters, _writersCountedAt;
@@ -79,6 +80,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
         for (int d = 0; d < _queues.Length; d++) _queues[d] = new DeviceQueue(_options.BatchSize, _layout.KeyCapacity, _layout.ValueCapacity);
         _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics || _domain is Scalio.Verbs.Libfabric.LibfabricDomain);
         _clockBase = Stopwatch.GetTimestamp();
+        _budget = _options.CpuCores > 0 ? new CpuBudget(_options.CpuCores) : null;
         _workers = new Worker[_options.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -116,6 +118,14 @@ public sealed unsafe partial class ScalioServer : IDisposable
     /// in nanoseconds; measured with <see cref="ThreadCpuClock"/>, so descheduling and blocking I/O waits do not count.
     /// </summary>
     public long BusyNanoseconds => Volatile.Read(ref _busyNanoseconds);
+
+    /// <summary>The CPU budget the workers serve under (<see cref="ScalioServerOptions.CpuCores"/>); null: unlimited. Settable
+    /// while running, e.g. to saturate the server for a measurement (the workers pick it up at their next step).</summary>
+    public CpuBudget? Budget
+    {
+        get => _budget;
+        set => _budget = value;
+    }
 
     /// <summary>SSD read commands issued by the server CPU (rewrites, cleaning, recovery, LEED-style reads).</summary>
     public long SsdReads => _store.ServerReads;
@@ -205,7 +215,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
         var status = ServeGet(in hash, key, scratch, out var found);
         int n = RpcFormat.WriteReply(conn.Reply(slot), status, id, status == OpStatus.Ok ? found : default);
         conn.PostReceive(slot);
-        conn.SendReply(slot, n);
+        ReplyWhenDurable(conn, slot, n, SsdPerformanceModel.TakeDeferredCompletion());
     }
 
     /// <summary>Stops the workers and releases memory.</summary>
@@ -291,28 +301,32 @@ public sealed unsafe partial class ScalioServer : IDisposable
         {
             var s = _server;
             var scratch = new Span<byte>(_scratch, s._options.PageSize);
+            var waiter = new Waiter();
+            // Device I/O completes asynchronously (replies wait for it, the worker does not).
+            SsdPerformanceModel.DeferWaits = true;
+            var deferred = t_deferred = new DeferredReplies();
             while (!s._stopping)
             {
-                bool pending = s.AnyPending();
-                // While a batch is inside its drain grace, poll without blocking (yielding the core to the writers that
-                // may be about to send) so it is committed when the grace ends.
-                bool got;
-                Completion wc;
-                if (pending && s.HoldingAfterDrain(Stopwatch.GetTimestamp()))
+                bool got = ReceiveQueue.TryPoll(out var wc);
+                if (!got)
                 {
-                    got = ReceiveQueue.TryPoll(out wc);
-                    if (!got) Thread.Yield();
+                    long nextDue = deferred.Count == 0 ? long.MaxValue : deferred.SendDue(Stopwatch.GetTimestamp());
+                    if (!s.AnyPending())
+                    {
+                        if (nextDue == long.MaxValue) waiter.Pause(); // idle: the one wait policy, nobody has to wake us
+                        else WaitBriefly(nextDue);
+                        continue;
+                    }
+                    // An open batch inside its drain grace: keep polling (yielding the core to writers about to send).
+                    if (s.HoldingAfterDrain(Stopwatch.GetTimestamp())) { Thread.Yield(); continue; }
                 }
-                else
-                {
-                    got = ReceiveQueue.PollBlocking(out wc, spinIterations: 500, timeoutMilliseconds: pending ? 1 : 100);
-                }
-                long start = Stopwatch.GetTimestamp();
+                waiter.Reset();
+                var budget = s._budget;
+                budget?.WaitForCredit();
                 long cpuStart = ThreadCpuClock.NowNanoseconds();
-                bool worked = false;
+                long deviceWaitStart = SsdPerformanceModel.ThreadWaitCpuNanoseconds;
                 while (got)
                 {
-                    worked = true;
                     var conns = Volatile.Read(ref _byIndex);
                     int ci = (int)(wc.Id >> 16), slot = (int)(wc.Id & 0xFFFF);
                     if ((uint)ci < (uint)conns.Length && wc.IsSuccess)
@@ -322,11 +336,26 @@ public sealed unsafe partial class ScalioServer : IDisposable
                     }
                     got = ReceiveQueue.TryPoll(out wc); // drain what has arrived before looking at timeouts
                 }
-                if (pending || worked) { if (s.FlushUnheld(Stopwatch.GetTimestamp())) worked = true; }
-                if (s.FlushDue(start)) worked = true;
+                long now = Stopwatch.GetTimestamp();
+                s.FlushUnheld(now);
+                s.FlushDue(now);
+                if (deferred.Count > 0) deferred.SendDue(Stopwatch.GetTimestamp());
                 while (SendQueue.TryPoll(out _)) { }
-                if (worked) Interlocked.Add(ref s._busyNanoseconds, ThreadCpuClock.NowNanoseconds() - cpuStart);
+                // Serving time: thread CPU less the CPU spent waiting on modelled devices (a real core does other work then).
+                long spent = ThreadCpuClock.NowNanoseconds() - cpuStart - (SsdPerformanceModel.ThreadWaitCpuNanoseconds - deviceWaitStart);
+                Interlocked.Add(ref s._busyNanoseconds, spent);
+                budget?.Charge(spent);
             }
+            deferred.SendDue(long.MaxValue); // stopping: nothing waits for the model any more
+        }
+
+        /// <summary>Waits toward <paramref name="due"/> without passing it by more than a short slice, polling meanwhile.</summary>
+        private static void WaitBriefly(long due)
+        {
+            long left = due - Stopwatch.GetTimestamp();
+            long slice = Stopwatch.Frequency / 100_000; // 10 us
+            if (left > 3 * slice) WaitPolicy.Sleep(Math.Min(left - slice, WaitPolicy.SleepMicroseconds * slice / 10) * 1_000_000_000 / Stopwatch.Frequency);
+            else Thread.Yield();
         }
 
         public void Dispose()

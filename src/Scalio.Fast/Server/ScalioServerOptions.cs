@@ -41,6 +41,10 @@ public sealed class ScalioServerOptions
     /// after reading it, so later reads of the key hit one-sided. Scalio clients never send GET requests.</summary>
     public bool FillCacheOnGet { get; init; }
 
+    /// <summary>MODEL of a smaller server (<see cref="CpuBudget"/>): the serving work of all workers together may use at
+    /// most this many core-seconds per second; 0 (default) leaves it unlimited.</summary>
+    public double CpuCores { get; init; }
+
     /// <summary>Change slot headers through the fabric's own atomics even when the provider declares CPU atomics coherent.</summary>
     public bool ForceFabricAtomics { get; init; }
 
@@ -59,6 +63,7 @@ public sealed class ScalioServerOptions
             throw new ArgumentOutOfRangeException(nameof(BatchIdleTimeout), BatchIdleTimeout, "batch idle timeout must be 0..1 s");
         if (BatchDrainGrace < TimeSpan.Zero || BatchDrainGrace > TimeSpan.FromSeconds(1))
             throw new ArgumentOutOfRangeException(nameof(BatchDrainGrace), BatchDrainGrace, "batch drain grace must be 0..1 s");
+        if (CpuCores < 0 || CpuCores > 1024 || double.IsNaN(CpuCores)) throw new ArgumentOutOfRangeException(nameof(CpuCores), CpuCores, "server cores must be 0 (unlimited) or in (0, 1024]");
         if (ReceivesPerConnection < 1) throw new ArgumentOutOfRangeException(nameof(ReceivesPerConnection));
         if (LeaseMilliseconds < 1 || LeaseMilliseconds > 30_000) throw new ArgumentOutOfRangeException(nameof(LeaseMilliseconds), "lease must be 1..30000 ms");
         // A record stays inline in its bucket block up to BucketBlock.InlineLimit; a larger one goes to the value log and

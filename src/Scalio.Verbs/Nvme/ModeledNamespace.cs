@@ -3,8 +3,8 @@ namespace Scalio.Verbs.Nvme;
 /// <summary>
 /// A MODEL of an SSD, not a device: decorates another namespace (usually a <see cref="RamNamespace"/>) with the
 /// IOPS cap and per-I/O latency of an <see cref="SsdPerformanceModel"/>, so scaling runs can emulate N SSDs on
-/// one machine. The inner I/O runs at once; the call then returns no earlier than the modelled completion time.
-/// Long waits sleep rather than burn a core.
+/// one machine. The inner I/O runs at once; the call then returns no earlier than the modelled completion time (long
+/// waits sleep rather than burn a core), unless the calling thread defers its waits (<see cref="SsdPerformanceModel.DeferWaits"/>).
 /// </summary>
 public sealed class ModeledNamespace : NvmeNamespace
 {
@@ -50,7 +50,7 @@ public sealed class ModeledNamespace : NvmeNamespace
     {
         long done = Model.Reserve(NvmeIoKind.Read);
         NvmeStatus status = _inner.Read(slba, blocks, destination);
-        SsdPerformanceModel.WaitUntil(done);
+        Complete(done);
         return status;
     }
 
@@ -59,7 +59,7 @@ public sealed class ModeledNamespace : NvmeNamespace
     {
         long done = Model.Reserve(NvmeIoKind.Write);
         NvmeStatus status = _inner.Write(slba, blocks, source, fua);
-        SsdPerformanceModel.WaitUntil(done);
+        Complete(done);
         return status;
     }
 
@@ -68,8 +68,14 @@ public sealed class ModeledNamespace : NvmeNamespace
     {
         long done = Model.Reserve(NvmeIoKind.Flush);
         NvmeStatus status = _inner.Flush();
-        SsdPerformanceModel.WaitUntil(done);
+        Complete(done);
         return status;
+    }
+
+    private static void Complete(long done)
+    {
+        if (SsdPerformanceModel.DeferWaits) SsdPerformanceModel.Defer(done);
+        else SsdPerformanceModel.WaitUntil(done);
     }
 
     /// <inheritdoc/>

@@ -64,9 +64,7 @@ public sealed class SsdModelOptions
 /// </summary>
 public sealed class SsdPerformanceModel
 {
-    private const long SleepThresholdNs = 200_000;
-    private const long SleepSlackNs = 100_000;
-    private const long YieldThresholdNs = 20_000;
+    private const long YieldThresholdNs = 30_000;
 
     private readonly long _interval;
     private readonly long _tolerance;
@@ -122,36 +120,75 @@ public sealed class SsdPerformanceModel
         };
     }
 
+    [ThreadStatic] private static long t_waitCpuNanoseconds;
+    [ThreadStatic] private static bool t_deferWaits;
+    [ThreadStatic] private static long t_deferredUntil;
+
     /// <summary>
-    /// Waits until <paramref name="timestamp"/>: sleeps (with sub-millisecond resolution on Linux) while more than
-    /// 200 µs remain, yields the processor while more than 20 µs remain, and spins only for the last few µs.
+    /// When set on a thread, a <see cref="ModeledNamespace"/> I/O issued by that thread does not wait for its modelled
+    /// completion: it records it (<see cref="TakeDeferredCompletion"/>) and returns once the data has moved, so the
+    /// thread can go on serving, as a server core does with an asynchronous (SPDK-style) queue, and act on the
+    /// completion later (e.g. reply only then).
+    /// </summary>
+    public static bool DeferWaits
+    {
+        get => t_deferWaits;
+        set => t_deferWaits = value;
+    }
+
+    /// <summary>The latest modelled completion time of this thread's deferred I/Os since the last call (a
+    /// <see cref="Stopwatch"/> timestamp; 0 when none), and starts over.</summary>
+    public static long TakeDeferredCompletion()
+    {
+        long t = t_deferredUntil;
+        t_deferredUntil = 0;
+        return t;
+    }
+
+    internal static void Defer(long completion)
+    {
+        if (completion > t_deferredUntil) t_deferredUntil = completion;
+    }
+
+    /// <summary>Thread CPU time the calling thread has spent inside <see cref="WaitUntil"/> (waiting for a modelled
+    /// device), in nanoseconds: a server subtracts it from its serving time, since a real server's core does other work
+    /// while its SSD works.</summary>
+    public static long ThreadWaitCpuNanoseconds => t_waitCpuNanoseconds;
+
+    /// <summary>
+    /// Waits until <paramref name="timestamp"/>: sleeps (<see cref="WaitPolicy.Sleep"/>) while more than 30 µs remain,
+    /// then yields the processor. The thread CPU time spent here is added to <see cref="ThreadWaitCpuNanoseconds"/>.
     /// </summary>
     /// <param name="timestamp">A <see cref="Stopwatch"/> timestamp.</param>
     public static void WaitUntil(long timestamp)
     {
+        if (timestamp - Stopwatch.GetTimestamp() <= 0)
+        {
+            return;
+        }
+
+        long cpu = ThreadCpuClock.NowNanoseconds();
         double nsPerTick = 1e9 / Stopwatch.Frequency;
         while (true)
         {
             long remaining = timestamp - Stopwatch.GetTimestamp();
             if (remaining <= 0)
             {
-                return;
+                break;
             }
 
             long remainingNs = (long)(remaining * nsPerTick);
-            if (remainingNs > SleepThresholdNs)
+            if (remainingNs > YieldThresholdNs)
             {
-                LibC.SleepNanoseconds(remainingNs - SleepSlackNs);
-            }
-            else if (remainingNs > YieldThresholdNs)
-            {
-                Thread.Yield();
+                WaitPolicy.Sleep(remainingNs - YieldThresholdNs / 2);
             }
             else
             {
-                Thread.SpinWait(16);
+                Thread.Yield();
             }
         }
+
+        t_waitCpuNanoseconds += ThreadCpuClock.NowNanoseconds() - cpu;
     }
 
     private static long ToTicks(TimeSpan t) => (long)(t.Ticks * (Stopwatch.Frequency / (double)TimeSpan.TicksPerSecond));
