@@ -3,53 +3,81 @@ using Spectre.Console;
 
 namespace Scalio.Cli;
 
-/// <summary>Prints a <c>scalio ycsb</c> run as one table, a row per system.</summary>
+/// <summary>Prints a <c>scalio ycsb</c> run: the measured table, the server at saturation, then the projections (a model).</summary>
 internal static class ResultTable
 {
-    /// <summary>One table for a <c>--system</c> run: a row per system with its costs, its projection onto
-    /// <paramref name="hardware"/> and its ratios against LEED+Ditto of the same run.</summary>
-    public static void Print(IReadOnlyList<SystemResult> rows, PaperHardware hardware)
+    /// <summary>Prints the rows of a run made with <paramref name="settings"/>; projections onto <paramref name="hardware"/>
+    /// come last, as a model beside the measurement.</summary>
+    public static void Print(IReadOnlyList<SystemResult> rows, PaperHardware hardware, StoreSettings? settings = null)
     {
         var first = rows.Count > 0 ? rows[0].Result : null;
-        var t = new Table().Border(TableBorder.Rounded).Title(first is null ? "[bold]YCSB results[/]"
-            : $"[bold]YCSB {first.Workload} ({first.Variant}), {first.RecordCount:N0} records, {first.Threads} thread(s)[/]");
+        bool compare = rows.Count > 1;
+        var t = new Table().Border(TableBorder.Rounded).Title(first is null ? "[bold]YCSB results (measured)[/]"
+            : $"[bold]YCSB {first.Workload} ({first.Variant}), {first.RecordCount:N0} records, {first.Threads} thread(s): measured[/]");
         t.AddColumn("system");
-        foreach (var c in new[] { "ops/s", "hit ratio", "p50 µs", "p99 µs", "p99.9 µs", "RT/op", "server CPU µs/op", "NIC µs/op",
-            "SSD rd/op", "SSD wr/op", $"projected ops/s ({hardware.ServerCores} cores, {hardware.Ssds}x{hardware.IopsPerSsd / 1000:N0}K IOPS)", "bound",
-            "ops/s ÷ L+D", "CPU/op ÷ L+D", "projected ÷ L+D", "scaled projected ops/s", "scaled ÷ L+D" })
-            t.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
+        var columns = new List<string> { "ops/s" };
+        if (compare) columns.Add("ops/s ÷ L+D");
+        columns.AddRange(["hit ratio", "p50 µs", "p99 µs", "GET hit p50", "GET miss p50", "PUT p50", "RT/op", "server CPU µs/op", "NIC µs/op", "SSD rd/op", "SSD wr/op"]);
+        foreach (var c in columns) t.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
         foreach (var x in rows)
         {
             var r = x.Result;
-            t.AddRow(
-                SystemComparison.Name(x.System),
-                F(r.OpsPerSecond, "N0"),
+            var cells = new List<string> { SystemComparison.Name(x.System), F(r.OpsPerSecond, "N0") };
+            if (compare) cells.Add(R(x.OpsRatio, x.OpsRatioRange, x.Rounds));
+            cells.AddRange([
                 double.IsNaN(r.HitRatio) ? "-" : F(r.HitRatio, "P1"),
-                F(r.P50Micros, "F1"),
-                F(r.P99Micros, "F1"),
-                F(r.P999Micros, "F1"),
-                F(r.RoundTripsPerOp, "F2"),
-                F(r.ServerCpuMicrosPerOp, "F3"),
-                F(r.OffloadMicrosPerOp, "F3"),
-                F(r.SsdReadsPerOp, "F3"),
-                F(r.SsdWritesPerOp, "F3"),
+                F(r.P50Micros, "F1"), F(r.P99Micros, "F1"),
+                F(r.Latencies.GetHit.P50Micros, "F1"), F(r.Latencies.GetMiss.P50Micros, "F1"), F(r.Latencies.Put.P50Micros, "F1"),
+                F(r.RoundTripsPerOp, "F2"), F(r.ServerCpuMicrosPerOp, "F3"), F(r.OffloadMicrosPerOp, "F3"),
+                F(r.SsdReadsPerOp, "F3"), F(r.SsdWritesPerOp, "F3")]);
+            t.AddRow([.. cells]);
+        }
+        AnsiConsole.Write(t);
+        if (settings is not null) AnsiConsole.MarkupLine("[grey]" + Markup.Escape(DescribeModels(settings)) + "[/]");
+        if (rows.Count > 0 && rows[0].Rounds > 1)
+            AnsiConsole.MarkupLine($"[grey]{rows[0].Rounds} interleaved rounds: each row is the system's median round, ratios are medians (range); L+D = leed-ditto of this run[/]");
+
+        if (rows.Any(x => x.SaturatedPuts is not null))
+        {
+            var leed = rows.FirstOrDefault(x => x.System == YcsbSystem.Leed)?.SaturatedPuts ?? rows.FirstOrDefault(x => x.System == YcsbSystem.LeedDitto)?.SaturatedPuts;
+            var s = new Table().Border(TableBorder.Rounded).Title($"[bold]server at saturation ({rows.First(x => x.SaturatedPuts is not null).SaturatedPuts!.Value.Threads} client threads, one op outstanding each)[/]");
+            s.AddColumn("system");
+            foreach (var c in new[] { "server µs/PUT", "÷ LEED", "SSD wr/PUT", "PUTs/s", "server µs/GET (uniform keys)", "server µs/request (miss-fill)" })
+                s.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
+            foreach (var x in rows)
+            {
+                if (x.SaturatedPuts is not { } p || x.SaturatedGets is not { } g) continue;
+                s.AddRow(SystemComparison.Name(x.System), F(p.ServerMicrosPerOp, "F3"),
+                    leed is { } l ? R(p.ServerMicrosPerOp / l.ServerMicrosPerOp) : "-",
+                    F(p.SsdWritesPerOp, "F3"), F(p.Operations / p.Seconds, "N0"), F(g.ServerMicrosPerOp, "F3"),
+                    g.ServerRequests == 0 ? "no requests" : F(g.ServerMicrosPerRequest, "F3"));
+            }
+            AnsiConsole.Write(s);
+            AnsiConsole.MarkupLine("[grey]server µs = thread CPU of the server's serving steps (device waits excluded, idle polling never counted) ÷ client operations; ÷ LEED: against leed (or leed-ditto) of this run[/]");
+        }
+
+        var pt = new Table().Border(TableBorder.Rounded).Title($"[grey]projection onto the paper's server (MODEL, secondary): {hardware.ServerCores} cores, {hardware.Ssds}x{hardware.IopsPerSsd / 1000:N0}K IOPS[/]");
+        pt.AddColumn("system");
+        foreach (var c in new[] { "projected ops/s", "bound", "projected ÷ L+D", "CPU/op ÷ L+D", "scaled projected ops/s", "scaled ÷ L+D" })
+            pt.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
+        foreach (var x in rows)
+        {
+            pt.AddRow(SystemComparison.Name(x.System),
                 double.IsInfinity(x.Projection.OpsPerSecond) ? "∞" : F(x.Projection.OpsPerSecond, "N0"),
                 x.Projection.Bottleneck,
-                R(x.OpsRatio, x.OpsRatioRange, x.Rounds),
-                R(x.ServerCpuRatio, x.ServerCpuRatioRange, x.Rounds),
                 R(x.ProjectedRatio, x.ProjectedRatioRange, x.Rounds),
+                R(x.ServerCpuRatio, x.ServerCpuRatioRange, x.Rounds),
                 double.IsNaN(x.ScaledProjection.OpsPerSecond) ? "-" : double.IsInfinity(x.ScaledProjection.OpsPerSecond) ? "∞" : F(x.ScaledProjection.OpsPerSecond, "N0"),
                 R(x.ScaledProjectedRatio, x.ScaledProjectedRatioRange, x.Rounds));
         }
-        AnsiConsole.Write(t);
-        AnsiConsole.MarkupLine("[grey]projected = min(cores / server CPU s per op, SSDs x IOPS / SSD I/Os per op); L+D = leed-ditto of this run" +
-            (rows.Count > 0 && rows[0].Rounds > 1 ? $"; {rows[0].Rounds} interleaved rounds: each row is the system's median round, ratios are medians (range)" : "") + "[/]");
-        if (rows.Count > 1)
+        AnsiConsole.Write(pt);
+        AnsiConsole.MarkupLine("[grey]projected = min(cores / server CPU s per op, SSDs x IOPS / SSD I/Os per op): a model; a system with no server CPU per op is bounded only by its SSDs here, so its ratio holds by construction — the measured ops/s above is the result[/]");
+        if (compare)
         {
             double factor = rows[0].CoreScaleFactor;
             AnsiConsole.MarkupLine(double.IsNaN(factor)
                 ? "[grey]scaled to paper cores: needs leed in the same run (--system all) to anchor the core speed[/]"
-                : string.Create(CultureInfo.InvariantCulture, $"[grey]scaled to paper cores: server CPU x {factor:F2} (= the paper's LEED {hardware.LeedMicrosPerOp:F1} µs/op on its Arm cores ÷ leed's measured µs/op in this run); an estimate, the raw projection is the measured one[/]"));
+                : string.Create(CultureInfo.InvariantCulture, $"[grey]scaled to paper cores: server CPU x {factor:F2} (= the paper's LEED {hardware.LeedMicrosPerOp:F1} µs/op on its Arm cores ÷ leed's measured µs/op in this run)[/]"));
         }
         foreach (var x in rows)
         {
@@ -60,10 +88,25 @@ internal static class ResultTable
         }
     }
 
+    /// <summary>One line naming the emulated parts of a run (server CPU budget, SSD model) as models.</summary>
+    public static string DescribeModels(StoreSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var ssd = settings.EffectiveSsdModel;
+        string cpu = settings.ServerCores > 0 ? string.Create(CultureInfo.InvariantCulture, $"server CPU budget MODEL {settings.ServerCores:F4} cores ({settings.ServerWorkers} workers)") : $"server CPU unlimited ({settings.ServerWorkers} workers)";
+        string disk = settings.DataDirectory is not null ? "file namespaces (real I/O)"
+            : ssd is null ? "RAM namespaces, no SSD model"
+            : string.Create(CultureInfo.InvariantCulture, $"SSD MODEL {ssd.MaxIops:N0} IOPS, {ssd.ReadLatency.TotalMicroseconds:F0} µs read each x {settings.Ssds}");
+        string k = settings.ScaleDown is { } sd
+            ? string.Create(CultureInfo.InvariantCulture, $"; scale-down K={sd.K}: the paper's {sd.Paper.ServerCores} cores / K at a host core {sd.CoreSpeedFactor:F2}x an Arm core (LEED here {sd.HostLeedMicrosPerGet:F2} µs/GET at saturation vs the paper's {sd.Paper.LeedMicrosPerOp:F0} µs/op), {sd.Paper.IopsPerSsd:N0}/K IOPS per SSD")
+            : "";
+        return $"{cpu}; {disk}; emulated NIC (offload engine) on its own threads, never charged to the server{k}";
+    }
+
     private static string R(double v) => double.IsNaN(v) ? "-" : double.IsInfinity(v) ? "∞" : F(v, "F2") + "x";
 
     private static string R(double median, (double Min, double Max) range, int rounds)
         => rounds <= 1 || double.IsNaN(median) ? R(median) : $"{R(median)} ({R(range.Min)}–{R(range.Max)})";
 
-    private static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
+    private static string F(double v, string format) => double.IsNaN(v) ? "-" : v.ToString(format, CultureInfo.InvariantCulture);
 }

@@ -19,11 +19,15 @@ internal sealed class ScalioYcsbTarget(ScalioStore store, string name) : IYcsbTa
             c.Clients.Hits, c.Clients.Gets - c.Clients.Hits, c.Clients.BytesMoved);
     }
 
-    private sealed class Session(ScalioClient client) : IYcsbSession
+    private sealed class Session(ScalioClient client) : IYcsbCacheSession
     {
+        public bool LastReadWasHit { get; private set; }
+
         public bool Read(ReadOnlySpan<byte> key, Span<byte> value)
         {
+            long hits = client.Counters.Hits;
             var st = client.Get(key, value, out _);
+            LastReadWasHit = client.Counters.Hits != hits;
             if (st == OpStatus.Ok) return true;
             if (st == OpStatus.NotFound) return false;
             throw new ScalioException($"GET failed: {st}");

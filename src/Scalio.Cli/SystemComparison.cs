@@ -44,8 +44,73 @@ public sealed record StoreSettings
     /// <summary>Give each system its own subdirectory of <see cref="DataDirectory"/> (off: use it as is, one system only).</summary>
     public bool SubdirectoryPerSystem { get; init; } = true;
 
-    /// <summary>SSD performance MODEL wrapped around each RAM namespace (ignored with <see cref="DataDirectory"/>); null: no cap.</summary>
+    /// <summary>SSD performance MODEL wrapped around each RAM namespace (ignored with <see cref="DataDirectory"/>); null: no cap
+    /// (or the one <see cref="IopsPerSsd"/> makes).</summary>
     public Scalio.Verbs.Nvme.SsdModelOptions? SsdModel { get; init; }
+
+    /// <summary>MODEL of a smaller server: core-seconds per second the server's serving work may use (<see cref="Scalio.Fast.Server.CpuBudget"/>),
+    /// the same for every system; 0: unlimited.</summary>
+    public double ServerCores { get; init; }
+
+    /// <summary>IOPS cap of the SSD MODEL of each RAM namespace when <see cref="SsdModel"/> is null; 0: no model.</summary>
+    public int IopsPerSsd { get; init; }
+
+    /// <summary>The scale-down this run's budget and IOPS came from (<see cref="ScaleDown"/>); null: set by hand or none.</summary>
+    public ScaleDown? ScaleDown { get; init; }
+
+    /// <summary>Run the saturation phases (<see cref="Saturation"/>) after the measured rounds.</summary>
+    public bool SaturationPhases { get; init; } = true;
+
+    /// <summary>Length of each saturation phase.</summary>
+    public TimeSpan SaturationDuration { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The SSD model the stores use: <see cref="SsdModel"/>, else one of <see cref="IopsPerSsd"/> IOPS, else none.</summary>
+    public Scalio.Verbs.Nvme.SsdModelOptions? EffectiveSsdModel => SsdModel ?? (IopsPerSsd > 0 ? new Scalio.Verbs.Nvme.SsdModelOptions { MaxIops = IopsPerSsd } : null);
+}
+
+/// <summary>
+/// The paper's server scaled down by one factor K (DESIGN.md "Reproducing the figures"): a server CPU budget of the
+/// paper's 8 Arm cores / K, converted to this host's cores, and SSDs of 500K / K IOPS each. The conversion is
+/// calibrated in the same run: LEED's server cost per GET at saturation is measured here (<see cref="HostLeedMicrosPerGet"/>)
+/// and mapped onto LEED's published ~10 µs per op on the paper's cores (800K QPS on 8 cores), so a budgeted LEED saturates
+/// near 800K / K ops/s whatever this host's core speed.
+/// </summary>
+/// <param name="K">The scale-down factor.</param>
+/// <param name="HostLeedMicrosPerGet">LEED's serving CPU per GET request at saturation on this host, µs.</param>
+/// <param name="Paper">The paper's server.</param>
+public sealed record ScaleDown(int K, double HostLeedMicrosPerGet, PaperHardware Paper)
+{
+    /// <summary>How many times faster a core of this host serves LEED than a core of the paper's server.</summary>
+    public double CoreSpeedFactor => Paper.LeedMicrosPerOp / HostLeedMicrosPerGet;
+
+    /// <summary>Host core-seconds per second: paper cores / K / <see cref="CoreSpeedFactor"/>.</summary>
+    public double ServerCores => Paper.ServerCores / (double)K / CoreSpeedFactor;
+
+    /// <summary>IOPS of each modelled SSD: paper IOPS / K.</summary>
+    public int IopsPerSsd => (int)Math.Max(1, Paper.IopsPerSsd / K);
+
+    /// <summary>Server workers of a scaled-down server: enough that synchronous device waits (LEED's reads, batch commits)
+    /// overlap, so the budget, not the device latency, bounds the server.</summary>
+    public const int ServerWorkers = 4;
+
+    /// <summary>Measures LEED's serving CPU per GET at saturation on a small unbudgeted LEED store (no SSD model, same
+    /// geometry otherwise) and returns the scale-down.</summary>
+    public static ScaleDown Calibrate(int k, StoreSettings settings, YcsbOptions options, PaperHardware? paper = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(options);
+        if (k < 1 || k > 100_000) throw new ArgumentOutOfRangeException(nameof(k), k, "--scale-down must be 1..100000");
+        long records = Math.Min(settings.Records, 50_000);
+        var calibration = settings with { Records = records, ServerCores = 0, IopsPerSsd = 0, SsdModel = null, DataDirectory = null, ScaleDown = null };
+        var o = options with { RecordCount = records, Threads = 4, Load = true };
+        using var store = SystemComparison.OpenStore(YcsbSystem.Leed, calibration);
+        var target = SystemComparison.CreateTarget(YcsbSystem.Leed, store);
+        new YcsbRunner(o).Load(target);
+        Saturation.Gets(target, store, o, Saturation.DefaultThreads, TimeSpan.FromMilliseconds(300)); // warm-up
+        var r = Saturation.Gets(target, store, o, Saturation.DefaultThreads, TimeSpan.FromSeconds(1));
+        if (!(r.ServerMicrosPerRequest > 0)) throw new InvalidOperationException("calibration measured no LEED server time");
+        return new ScaleDown(k, r.ServerMicrosPerRequest, paper ?? PaperHardware.Paper);
+    }
 }
 
 /// <summary>The hardware a result is projected onto: the paper's server by default (8 Arm cores, 7 SSDs of 500K IOPS).</summary>
@@ -158,6 +223,12 @@ public sealed record SystemResult(YcsbSystem System, YcsbResult Result, Projecti
     /// per-round factors, the same for every row); NaN when LEED was not run.</summary>
     public double CoreScaleFactor { get; init; } = double.NaN;
 
+    /// <summary>The saturation phase of PUTs (<see cref="Saturation.Puts"/>), when run.</summary>
+    public SaturationResult? SaturatedPuts { get; init; }
+
+    /// <summary>The saturation phase of GETs of uniformly chosen records (mostly misses), when run.</summary>
+    public SaturationResult? SaturatedGets { get; init; }
+
     /// <summary>The projection with server CPU scaled to the paper's cores (<see cref="CoreScale"/>); NaN without LEED.</summary>
     public Projection ScaledProjection { get; init; } = Projection.None;
 
@@ -219,8 +290,9 @@ public static class SystemComparison
             CacheFraction = settings.CacheFraction * n / (n + n / 4),
             Devices = settings.Ssds,
             DataDirectory = dir,
-            SsdModel = settings.SsdModel,
+            SsdModel = settings.EffectiveSsdModel,
             ServerWorkers = settings.ServerWorkers,
+            ServerCpuCores = settings.ServerCores,
             BatchSize = system == YcsbSystem.Scalio ? settings.BatchSize : 1,
             ServerFillsCacheOnGet = system == YcsbSystem.LeedDitto,
             Layout = SlotLayout.Default,
@@ -274,7 +346,17 @@ public static class SystemComparison
                 }
                 perRound.Add(Compare(results, hardware));
             }
-            return Summarize(perRound);
+            var rows = Summarize(perRound);
+            if (!settings.SaturationPhases) return rows;
+            var withSaturation = new List<SystemResult>(rows.Count);
+            for (int i = 0; i < systems.Count; i++)
+            {
+                var o = runOptions with { Threads = Saturation.DefaultThreads };
+                var puts = Saturation.Puts(targets[i], stores[i], o, Saturation.DefaultThreads, settings.SaturationDuration);
+                var gets = Saturation.Gets(targets[i], stores[i], o, Saturation.DefaultThreads, settings.SaturationDuration);
+                withSaturation.Add(rows[i] with { SaturatedPuts = puts, SaturatedGets = gets });
+            }
+            return withSaturation;
         }
         finally
         {
@@ -365,7 +447,20 @@ public static class SystemComparison
         static double? J(double v) => double.IsFinite(v) ? v : null;
         var doc = new
         {
-            settings = new { settings.Records, settings.CacheFraction, settings.Ssds, settings.ServerWorkers, settings.BatchSize },
+            settings = new
+            {
+                settings.Records, settings.CacheFraction, settings.Ssds, settings.ServerWorkers, settings.BatchSize,
+                serverCores = settings.ServerCores > 0 ? settings.ServerCores : (double?)null,
+                iopsPerSsd = settings.EffectiveSsdModel?.MaxIops,
+                ssdModelReadLatencyMicros = settings.EffectiveSsdModel?.ReadLatency.TotalMicroseconds,
+                scaleDown = settings.ScaleDown is { } sd ? new
+                {
+                    k = sd.K, hostLeedMicrosPerGet = sd.HostLeedMicrosPerGet, coreSpeedFactor = sd.CoreSpeedFactor,
+                    paperLeedMicrosPerOp = sd.Paper.LeedMicrosPerOp, paperCores = sd.Paper.ServerCores, paperIopsPerSsd = sd.Paper.IopsPerSsd,
+                    rule = "serverCores = paperCores / k / coreSpeedFactor, coreSpeedFactor = paperLeedMicrosPerOp / hostLeedMicrosPerGet (LEED GETs at saturation, this run); iopsPerSsd = paperIopsPerSsd / k",
+                } : null,
+                measured = "opsPerSecond is what the run measured, under the server CPU budget and SSD model above (MODELS, labelled); projections are secondary",
+            },
             hardware = new
             {
                 hardware.ServerCores, hardware.Ssds, hardware.IopsPerSsd, hardware.LeedMicrosPerOp,
@@ -387,6 +482,18 @@ public static class SystemComparison
                 p50Micros = x.Result.P50Micros,
                 p99Micros = x.Result.P99Micros,
                 p999Micros = x.Result.P999Micros,
+                getHitP50Micros = J(x.Result.Latencies.GetHit.P50Micros),
+                getHitP99Micros = J(x.Result.Latencies.GetHit.P99Micros),
+                getMissP50Micros = J(x.Result.Latencies.GetMiss.P50Micros),
+                getMissP99Micros = J(x.Result.Latencies.GetMiss.P99Micros),
+                putP50Micros = J(x.Result.Latencies.Put.P50Micros),
+                putP99Micros = J(x.Result.Latencies.Put.P99Micros),
+                serverMicrosPerPutAtSaturation = x.SaturatedPuts is { } sp ? J(sp.ServerMicrosPerOp) : null,
+                ssdWritesPerPutAtSaturation = x.SaturatedPuts is { } sp2 ? J(sp2.SsdWritesPerOp) : null,
+                putsPerSecondAtSaturation = x.SaturatedPuts is { } sp3 ? J(sp3.Operations / sp3.Seconds) : null,
+                serverMicrosPerGetAtSaturation = x.SaturatedGets is { } sg ? J(sg.ServerMicrosPerOp) : null,
+                serverMicrosPerMissFillAtSaturation = x.SaturatedGets is { } sg2 ? J(sg2.ServerMicrosPerRequest) : null,
+                saturationThreads = x.SaturatedPuts?.Threads,
                 roundTripsPerOp = x.Result.RoundTripsPerOp,
                 serverCpuMicrosPerOp = x.Result.ServerCpuMicrosPerOp,
                 nicMicrosPerOp = x.Result.OffloadMicrosPerOp,
@@ -467,11 +574,15 @@ public sealed class LeedYcsbTarget : IYcsbTarget
         return new TargetCounters(rts, s.ServerBusyNanoseconds, s.OffloadBusyNanoseconds, s.DeviceReads, s.DeviceWrites, hits, gets - hits, bytes);
     }
 
-    private sealed class Session(LeedClient client) : IYcsbSession
+    private sealed class Session(LeedClient client) : IYcsbCacheSession
     {
+        public bool LastReadWasHit { get; private set; }
+
         public bool Read(ReadOnlySpan<byte> key, Span<byte> value)
         {
+            long hits = client.Counters.Hits;
             var st = client.Get(key, value, out _);
+            LastReadWasHit = client.Counters.Hits != hits;
             if (st == Fast.Rpc.OpStatus.Ok) return true;
             if (st == Fast.Rpc.OpStatus.NotFound) return false;
             throw new ScalioException($"GET failed: {st}");

@@ -20,7 +20,11 @@ internal static class YcsbCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Put the namespaces in files in this directory (real I/O, O_DIRECT where the filesystem allows) instead of RAM; existing files are recovered and reused (same --records and --ssds)" };
         var variant = new Option<string>("--variant") { Description = "Key choice: ycsb-c (the C++ port used by LEED and Scalio) or official (Java CoreWorkload)", DefaultValueFactory = _ => "ycsb-c" };
         var seed = new Option<long>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
-        var workers = new Option<int>("--server-workers") { Description = "Server worker threads", DefaultValueFactory = _ => 1 };
+        var workers = new Option<int>("--server-workers") { Description = "Server worker threads (0: 1, or 4 with --scale-down)", DefaultValueFactory = _ => 0 };
+        var serverCores = new Option<double>("--server-cores") { Description = "MODEL: limit the server's serving work (requests, commits, invalidations, fills) to this many core-seconds per second, for every system (0: unlimited)", DefaultValueFactory = _ => 0 };
+        var iopsPerSsd = new Option<int>("--iops-per-ssd") { Description = "MODEL: wrap each RAM namespace in an SSD model of this many IOPS (80 us reads; 0: no model)", DefaultValueFactory = _ => 0 };
+        var scaleDown = new Option<int>("--scale-down") { Description = "Scale the paper's server down by K: CPU budget = 8 Arm cores / K (calibrated to this host by LEED's cost per GET at saturation, measured first), SSDs of 500K / K IOPS; sets --server-cores and --iops-per-ssd (0: off)", DefaultValueFactory = _ => 0 };
+        var saturationSeconds = new Option<double>("--saturation-seconds") { Description = "Length of each saturation phase (16 threads of PUTs, then of uniform GETs) after the measured rounds, for the server's cost per request at saturation (0: skip)", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch-size") { Description = "PUTs/DELETEs packed into one SSD write per device (1 turns batching off; up to 128)", DefaultValueFactory = _ => 8 };
 
         var system = new Option<string>("--system", "-s") { Description = "System(s) to run: scalio, scalio-nobatch (batch size 1), leed, leed-ditto, or all (comma-separated lists allowed); ratios are against leed-ditto of the same run", DefaultValueFactory = _ => "scalio" };
@@ -32,7 +36,7 @@ internal static class YcsbCommand
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
-            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, batch, system, rounds, json,
+            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, saturationSeconds, batch, system, rounds, json,
             connect, history, skipLoad,
         };
         cmd.SetAction(parse =>
@@ -80,6 +84,15 @@ internal static class YcsbCommand
                 return 2;
             }
             string? dir = parse.GetValue(dataDir);
+            int k = parse.GetValue(scaleDown), w = parse.GetValue(workers), iops = parse.GetValue(iopsPerSsd);
+            double cores = parse.GetValue(serverCores), satSeconds = parse.GetValue(saturationSeconds);
+            if (k < 0 || k > 100_000) { Console.Error.WriteLine($"--scale-down must be 0 (off) or 1..100000, not {k}"); return 2; }
+            if (w < 0 || w > 64) { Console.Error.WriteLine($"--server-workers must be 0 (default) or 1..64, not {w}"); return 2; }
+            if (iops < 0) { Console.Error.WriteLine($"--iops-per-ssd must not be negative, not {iops}"); return 2; }
+            if (!(cores >= 0 && cores <= 1024)) { Console.Error.WriteLine($"--server-cores must be 0 (unlimited) or in (0, 1024], not {cores}"); return 2; }
+            if (!(satSeconds >= 0 && satSeconds <= 600)) { Console.Error.WriteLine($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
+            if (k > 0 && (cores > 0 || iops > 0)) { Console.Error.WriteLine("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
+            if (k > 0 && dir is not null) { Console.Error.WriteLine("--scale-down models the SSDs in RAM: it does not combine with --data-dir"); return 2; }
             if (dir is not null) Directory.CreateDirectory(dir);
             var settings = new StoreSettings
             {
@@ -88,11 +101,22 @@ internal static class YcsbCommand
                 Ssds = parse.GetValue(ssds),
                 DataDirectory = dir,
                 SubdirectoryPerSystem = systems.Count > 1,
-                ServerWorkers = parse.GetValue(workers),
+                ServerWorkers = w > 0 ? w : k > 0 ? ScaleDown.ServerWorkers : 1,
                 BatchSize = parse.GetValue(batch),
+                ServerCores = cores,
+                IopsPerSsd = iops,
+                SaturationPhases = satSeconds > 0,
+                SaturationDuration = TimeSpan.FromSeconds(Math.Max(satSeconds, 0.01)),
             };
+            if (k > 0)
+            {
+                AnsiConsole.MarkupLine("[grey]calibrating: LEED's server cost per GET at saturation on this host...[/]");
+                var sd = ScaleDown.Calibrate(k, settings, options);
+                settings = settings with { ScaleDown = sd, ServerCores = sd.ServerCores, IopsPerSsd = sd.IopsPerSsd };
+            }
             int roundCount = parse.GetValue(rounds);
             if (roundCount < 1 || roundCount > 100) { Console.Error.WriteLine("--rounds must be 1..100"); return 2; }
+            AnsiConsole.MarkupLine("[grey]" + Markup.Escape(ResultTable.DescribeModels(settings)) + "[/]");
             AnsiConsole.MarkupLine($"[grey]{string.Join(", ", systems.Select(SystemComparison.Name))}: {n:N0} records, cache {settings.CacheFraction:P0}, {settings.Ssds} SSD ({(dir is null ? "RAM" : "file: " + Markup.Escape(dir))}), {options.Threads} client thread(s), workload {parsed}, {v}, {roundCount} round(s); host: {Environment.ProcessorCount} CPUs[/]");
             IReadOnlyList<SystemResult> rows = [];
             try
@@ -115,7 +139,7 @@ internal static class YcsbCommand
                 Console.Error.WriteLine($"invalid store options: {e.Message}");
                 return 2;
             }
-            ResultTable.Print(rows, PaperHardware.Paper);
+            ResultTable.Print(rows, PaperHardware.Paper, settings);
             string? jsonPath = parse.GetValue(json);
             if (jsonPath is not null) SystemComparison.WriteJson(jsonPath, rows, settings, PaperHardware.Paper);
             foreach (var r in rows) if (r.Result.ValueMismatches != 0) return 1;

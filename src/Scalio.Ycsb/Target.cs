@@ -15,6 +15,14 @@ public interface IYcsbSession : IDisposable
     void Insert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value);
 }
 
+/// <summary>A session of a cached store that can tell, after a read, whether the cache served it; the runner then keeps
+/// separate latency histograms for GET hits and GET misses.</summary>
+public interface IYcsbCacheSession : IYcsbSession
+{
+    /// <summary>True when the last <see cref="IYcsbSession.Read"/> was served by the cache.</summary>
+    bool LastReadWasHit { get; }
+}
+
 /// <summary>A store the YCSB runner can drive: it opens sessions and exposes its cost counters.</summary>
 public interface IYcsbTarget
 {

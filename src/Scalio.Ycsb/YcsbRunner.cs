@@ -136,6 +136,11 @@ public sealed record YcsbResult
     /// <summary>Mean latency, microseconds.</summary>
     public required double MeanMicros { get; init; }
 
+    /// <summary>Per operation type (GET hit, GET miss, PUT = update or insert): latency median and 99th percentile in
+    /// microseconds, and counts. Hits and misses are told apart only for targets whose sessions say so
+    /// (<see cref="IYcsbCacheSession"/>); NaN where no operation of the type ran.</summary>
+    public OperationLatencies Latencies { get; init; } = OperationLatencies.None;
+
     /// <summary>Reads done (not counting the reads inside read-modify-writes).</summary>
     public required long Reads { get; init; }
 
@@ -184,6 +189,30 @@ public sealed record YcsbResult
         : double.NaN;
 
     private double PerOp(long total) => Operations > 0 ? (double)total / Operations : 0;
+}
+
+/// <summary>Latency of one operation type: count, median and 99th percentile (microseconds; NaN when none ran).</summary>
+/// <param name="Count">Operations of the type.</param>
+/// <param name="P50Micros">Median.</param>
+/// <param name="P99Micros">99th percentile.</param>
+public readonly record struct TypeLatency(long Count, double P50Micros, double P99Micros)
+{
+    /// <summary>No operation of the type.</summary>
+    public static TypeLatency None { get; } = new(0, double.NaN, double.NaN);
+
+    internal static TypeLatency Of(LongHistogram h) => h.TotalCount == 0 ? None
+        : new(h.TotalCount, h.GetValueAtPercentile(50) / 1000.0, h.GetValueAtPercentile(99) / 1000.0);
+}
+
+/// <summary>Latency per operation type.</summary>
+/// <param name="GetHit">Reads the cache served.</param>
+/// <param name="GetMiss">Reads the cache did not serve.</param>
+/// <param name="Get">All reads (plain reads; hit and miss together).</param>
+/// <param name="Put">Updates and inserts.</param>
+public readonly record struct OperationLatencies(TypeLatency GetHit, TypeLatency GetMiss, TypeLatency Get, TypeLatency Put)
+{
+    /// <summary>Nothing measured.</summary>
+    public static OperationLatencies None { get; } = new(TypeLatency.None, TypeLatency.None, TypeLatency.None, TypeLatency.None);
 }
 
 /// <summary>
@@ -268,10 +297,18 @@ public sealed class YcsbRunner
 
         long endTimestamp = startTimestamp;
         var histogram = new LongHistogram(1, MaxLatencyNanos, 3);
+        var hitHistogram = new LongHistogram(1, MaxLatencyNanos, 3);
+        var missHistogram = new LongHistogram(1, MaxLatencyNanos, 3);
+        var getHistogram = new LongHistogram(1, MaxLatencyNanos, 3);
+        var putHistogram = new LongHistogram(1, MaxLatencyNanos, 3);
         long reads = 0, updates = 0, inserts = 0, rmws = 0, notFound = 0, mismatches = 0;
         foreach (RunWorker w in workers)
         {
             histogram.Add(w.Histogram);
+            hitHistogram.Add(w.HitHistogram);
+            missHistogram.Add(w.MissHistogram);
+            getHistogram.Add(w.GetHistogram);
+            putHistogram.Add(w.PutHistogram);
             endTimestamp = Math.Max(endTimestamp, w.EndTimestamp);
             reads += w.Reads;
             updates += w.Updates;
@@ -302,6 +339,8 @@ public sealed class YcsbRunner
             NotFound = notFound,
             ValueMismatches = mismatches,
             Counters = after - before,
+            Latencies = new OperationLatencies(TypeLatency.Of(hitHistogram), TypeLatency.Of(missHistogram),
+                TypeLatency.Of(getHistogram), TypeLatency.Of(putHistogram)),
         };
     }
 
@@ -425,9 +464,21 @@ public sealed class YcsbRunner
             _operations = operations;
             _warmup = warmup;
             Histogram = new LongHistogram(1, MaxLatencyNanos, 3);
+            HitHistogram = new LongHistogram(1, MaxLatencyNanos, 3);
+            MissHistogram = new LongHistogram(1, MaxLatencyNanos, 3);
+            GetHistogram = new LongHistogram(1, MaxLatencyNanos, 3);
+            PutHistogram = new LongHistogram(1, MaxLatencyNanos, 3);
         }
 
         public LongHistogram Histogram { get; }
+
+        public LongHistogram HitHistogram { get; }
+
+        public LongHistogram MissHistogram { get; }
+
+        public LongHistogram GetHistogram { get; }
+
+        public LongHistogram PutHistogram { get; }
 
         public long EndTimestamp { get; private set; }
 
@@ -449,6 +500,7 @@ public sealed class YcsbRunner
             try
             {
                 using IYcsbSession session = Target.OpenSession(Index);
+                var cached = session as IYcsbCacheSession;
                 Span<byte> key = stackalloc byte[Options.KeySize];
                 byte[] value = new byte[Options.ValueSize];
                 byte[] scratch = new byte[Options.ValueSize];
@@ -467,10 +519,22 @@ public sealed class YcsbRunner
                 for (long i = 0; i < _operations; i++)
                 {
                     long start = Stopwatch.GetTimestamp();
-                    DoOperation(session, key, value, scratch, counted: true);
+                    OperationKind kind = DoOperation(session, key, value, scratch, counted: true);
                     now = Stopwatch.GetTimestamp();
-                    long nanos = (long)((now - start) * (1_000_000_000.0 / Stopwatch.Frequency));
-                    Histogram.RecordValue(Math.Clamp(nanos, 1, MaxLatencyNanos));
+                    long nanos = Math.Clamp((long)((now - start) * (1_000_000_000.0 / Stopwatch.Frequency)), 1, MaxLatencyNanos);
+                    Histogram.RecordValue(nanos);
+                    if (kind == OperationKind.Read)
+                    {
+                        GetHistogram.RecordValue(nanos);
+                        if (cached is not null)
+                        {
+                            (cached.LastReadWasHit ? HitHistogram : MissHistogram).RecordValue(nanos);
+                        }
+                    }
+                    else if (kind is OperationKind.Update or OperationKind.Insert)
+                    {
+                        PutHistogram.RecordValue(nanos);
+                    }
                     if (now >= deadline)
                     {
                         break;
@@ -496,7 +560,7 @@ public sealed class YcsbRunner
             }
         }
 
-        private void DoOperation(IYcsbSession session, Span<byte> key, byte[] value, byte[] scratch, bool counted)
+        private OperationKind DoOperation(IYcsbSession session, Span<byte> key, byte[] value, byte[] scratch, bool counted)
         {
             YcsbOperation op = _generator.Next();
             KeyCodec.Encode(Options.Variant, op.KeyNumber, key);
@@ -542,6 +606,7 @@ public sealed class YcsbRunner
                     }
                     break;
             }
+            return op.Kind;
         }
 
         private void ReadAndCheck(IYcsbSession session, Span<byte> key, long keyNumber, byte[] value, byte[] scratch, bool counted)
