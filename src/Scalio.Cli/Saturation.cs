@@ -42,7 +42,7 @@ public static class Saturation
 
     /// <summary>CPU budget a server without one gets for the phase: small enough that the server, not the 16 clients
     /// sharing this host's cores, is the bottleneck, so each serving step finds a full receive queue.</summary>
-    public const double SaturationCores = 0.1;
+    public const double SaturationCores = 0.03;
 
     /// <summary>Runs updates of uniformly chosen loaded records (their deterministic values, so later reads still
     /// verify) from <paramref name="threads"/> threads for <paramref name="duration"/>.</summary>

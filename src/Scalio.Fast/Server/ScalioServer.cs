@@ -304,6 +304,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
             var waiter = new Waiter();
             // Device I/O completes asynchronously (replies wait for it, the worker does not).
             SsdPerformanceModel.DeferWaits = true;
+            HardwareWork.Tracking = true;
             var deferred = t_deferred = new DeferredReplies();
             while (!s._stopping)
             {
@@ -325,6 +326,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
                 budget?.WaitForCredit();
                 long cpuStart = ThreadCpuClock.NowNanoseconds();
                 long deviceWaitStart = SsdPerformanceModel.ThreadWaitCpuNanoseconds;
+                long hardwareStart = HardwareWork.Nanoseconds;
                 while (got)
                 {
                     var conns = Volatile.Read(ref _byIndex);
@@ -341,8 +343,10 @@ public sealed unsafe partial class ScalioServer : IDisposable
                 s.FlushDue(now);
                 if (deferred.Count > 0) deferred.SendDue(Stopwatch.GetTimestamp());
                 while (SendQueue.TryPoll(out _)) { }
-                // Serving time: thread CPU less the CPU spent waiting on modelled devices (a real core does other work then).
-                long spent = ThreadCpuClock.NowNanoseconds() - cpuStart - (SsdPerformanceModel.ThreadWaitCpuNanoseconds - deviceWaitStart);
+                // Serving time: thread CPU less the CPU spent waiting on modelled devices (a real core does other work then)
+                // and less the NIC's and SSDs' own work that the emulation runs on this thread (HardwareWork).
+                long spent = Math.Max(0, ThreadCpuClock.NowNanoseconds() - cpuStart - (SsdPerformanceModel.ThreadWaitCpuNanoseconds - deviceWaitStart)
+                    - (HardwareWork.Nanoseconds - hardwareStart));
                 Interlocked.Add(ref s._busyNanoseconds, spent);
                 budget?.Charge(spent);
             }

@@ -32,17 +32,22 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
         _state = QueuePairState.ReadyToSend;
     }
 
+    // Executing a posted request is the NIC's work, done here by the posting thread (HardwareWork).
     public override void PostSend(in WorkRequest request)
     {
+        long t = HardwareWork.Begin();
         lock (_sendGate) Execute(in request);
+        HardwareWork.End(t);
     }
 
     public override void PostSend(ReadOnlySpan<WorkRequest> chain)
     {
+        long t = HardwareWork.Begin();
         lock (_sendGate)
         {
             for (int i = 0; i < chain.Length; i++) Execute(in chain[i]);
         }
+        HardwareWork.End(t);
     }
 
     public override void PostReceive(in ReceiveRequest request)

@@ -39,14 +39,18 @@ public sealed unsafe class RamNamespace : NvmeNamespace
     /// <inheritdoc/>
     protected override NvmeStatus ReadCore(ulong slba, int blocks, Span<byte> destination)
     {
+        long t = HardwareWork.Begin(); // the SSD's DMA, not the host CPU's work
         new ReadOnlySpan<byte>(_base + (slba << LbaShift), destination.Length).CopyTo(destination);
+        HardwareWork.End(t);
         return NvmeStatus.Success;
     }
 
     /// <inheritdoc/>
     protected override NvmeStatus WriteCore(ulong slba, int blocks, ReadOnlySpan<byte> source, bool fua)
     {
+        long t = HardwareWork.Begin(); // the SSD's DMA, not the host CPU's work
         source.CopyTo(new Span<byte>(_base + (slba << LbaShift), source.Length));
+        HardwareWork.End(t);
         return NvmeStatus.Success;
     }
 
