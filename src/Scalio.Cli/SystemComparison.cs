@@ -89,9 +89,9 @@ public sealed record ScaleDown(int K, double HostLeedMicrosPerGet, PaperHardware
     /// <summary>IOPS of each modelled SSD: paper IOPS / K.</summary>
     public int IopsPerSsd => (int)Math.Max(1, Paper.IopsPerSsd / K);
 
-    /// <summary>Server workers of a scaled-down server: enough that synchronous device waits (LEED's reads, batch commits)
-    /// overlap, so the budget, not the device latency, bounds the server.</summary>
-    public const int ServerWorkers = 4;
+    /// <summary>Server workers of a scaled-down server: one, since a worker never blocks on a modelled SSD (replies wait
+    /// for the I/O instead, <c>SsdPerformanceModel.DeferWaits</c>), so the budget, not the device latency, bounds it.</summary>
+    public const int ServerWorkers = 1;
 
     /// <summary>Measures LEED's serving CPU per GET at saturation on a small unbudgeted LEED store (no SSD model, same
     /// geometry otherwise) and returns the scale-down.</summary>
