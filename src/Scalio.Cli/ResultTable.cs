@@ -40,20 +40,20 @@ internal static class ResultTable
         if (rows.Any(x => x.SaturatedPuts is not null))
         {
             var leed = rows.FirstOrDefault(x => x.System == YcsbSystem.Leed)?.SaturatedPuts ?? rows.FirstOrDefault(x => x.System == YcsbSystem.LeedDitto)?.SaturatedPuts;
-            var s = new Table().Border(TableBorder.Rounded).Title($"[bold]server at saturation ({rows.First(x => x.SaturatedPuts is not null).SaturatedPuts!.Value.Threads} client threads, one op outstanding each)[/]");
+            var s = new Table().Border(TableBorder.Rounded).Title($"[bold]server at saturation ({Saturation.Outstanding} requests always in flight)[/]");
             s.AddColumn("system");
-            foreach (var c in new[] { "server µs/PUT", "÷ LEED", "SSD wr/PUT", "PUTs/s", "server µs/GET (uniform keys)", "server µs/request (miss-fill)" })
+            foreach (var c in new[] { "server µs/PUT", "÷ LEED", "SSD wr/PUT", "PUTs/s", "server µs/GET request" })
                 s.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
             foreach (var x in rows)
             {
-                if (x.SaturatedPuts is not { } p || x.SaturatedGets is not { } g) continue;
-                s.AddRow(SystemComparison.Name(x.System), F(p.ServerMicrosPerOp, "F3"),
-                    leed is { } l ? R(p.ServerMicrosPerOp / l.ServerMicrosPerOp) : "-",
-                    F(p.SsdWritesPerOp, "F3"), F(p.Operations / p.Seconds, "N0"), F(g.ServerMicrosPerOp, "F3"),
-                    g.ServerRequests == 0 ? "no requests" : F(g.ServerMicrosPerRequest, "F3"));
+                if (x.SaturatedPuts is not { } p) continue;
+                s.AddRow(SystemComparison.Name(x.System), F(p.ServerMicrosPerRequest, "F3"),
+                    leed is { } l ? R(p.ServerMicrosPerRequest / l.ServerMicrosPerRequest) : "-",
+                    F(p.SsdWritesPerOp, "F3"), F(p.Operations / p.Seconds, "N0"),
+                    x.SaturatedGets is { } g ? F(g.ServerMicrosPerRequest, "F3") : "none (one-sided)");
             }
             AnsiConsole.Write(s);
-            AnsiConsole.MarkupLine("[grey]server µs = thread CPU of the server's serving steps (device waits excluded, idle polling never counted) ÷ client operations; ÷ LEED: against leed (or leed-ditto) of this run[/]");
+            AnsiConsole.MarkupLine("[grey]server µs = thread CPU of the server's serving steps (device waits and the emulated NIC's and SSDs' own work excluded, idle polling never counted) ÷ requests answered; GET requests: LEED reads, LEED+Ditto miss-fills; ÷ LEED: against leed (or leed-ditto) of this run[/]");
         }
 
         var pt = new Table().Border(TableBorder.Rounded).Title($"[grey]projection onto the paper's server (MODEL, secondary): {hardware.ServerCores} cores, {hardware.Ssds}x{hardware.IopsPerSsd / 1000:N0}K IOPS[/]");

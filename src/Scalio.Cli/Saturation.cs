@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Scalio.Fast;
+using Scalio.Fast.Rpc;
+using Scalio.Verbs;
 using Scalio.Ycsb;
 
 namespace Scalio.Cli;
@@ -12,7 +14,7 @@ namespace Scalio.Cli;
 /// <param name="ServerCpuNanoseconds">Serving CPU time the server charged in the phase.</param>
 /// <param name="SsdWrites">SSD writes in the phase.</param>
 /// <param name="Seconds">Length of the phase.</param>
-/// <param name="Threads">Client threads (each one operation outstanding).</param>
+/// <param name="Threads">Requests kept in flight (one per connection).</param>
 public readonly record struct SaturationResult(string Kind, long Operations, long ServerRequests, long ServerCpuNanoseconds,
     long SsdWrites, double Seconds, int Threads)
 {
@@ -30,101 +32,94 @@ public readonly record struct SaturationResult(string Kind, long Operations, lon
 }
 
 /// <summary>
-/// Saturation phases: many client threads, each with one operation outstanding, for a fixed time, against a server
-/// whose CPU budget (its own, else <see cref="SaturationCores"/>) is the bottleneck, so its receive queue is never empty
-/// when it serves; the server's charged serving CPU (thread CPU of its serving steps, device waits
-/// excluded, idle polling never counted) divided by what it served is its cost per request at saturation.
+/// Saturation phases: one driver thread keeps <see cref="Outstanding"/> requests in flight over as many connections,
+/// posting the next request of a connection as soon as its reply arrives, so the server's receive queue is never empty
+/// while the phase lasts and the server never waits for work. The server's charged serving CPU (thread CPU of its
+/// serving steps, device waits and the emulated NIC's and SSDs' own work excluded, idle polling never counted) divided
+/// by the requests it answered is its cost per request at saturation. PUTs update uniformly chosen loaded records with
+/// their own deterministic values; GETs (for systems whose server serves GETs: LEED reads, LEED+Ditto miss-fills) read
+/// uniformly chosen records, which mostly miss a cache of a tenth of the records.
 /// </summary>
 public static class Saturation
 {
-    /// <summary>Client threads of a saturation phase: enough writers that batches of 8 fill.</summary>
-    public const int DefaultThreads = 16;
+    /// <summary>Requests kept in flight (one per connection; enough writers that batches of 8 fill on every device).</summary>
+    public const int Outstanding = 64;
 
-    /// <summary>CPU budget a server without one gets for the phase: small enough that the server, not the 16 clients
-    /// sharing this host's cores, is the bottleneck, so each serving step finds a full receive queue.</summary>
-    public const double SaturationCores = 0.03;
+    /// <summary>Runs PUTs for <paramref name="duration"/>.</summary>
+    public static SaturationResult Puts(ScalioStore store, YcsbOptions options, TimeSpan duration)
+        => Run("put", store, options, Outstanding, duration, RpcOp.Put);
 
-    /// <summary>Runs updates of uniformly chosen loaded records (their deterministic values, so later reads still
-    /// verify) from <paramref name="threads"/> threads for <paramref name="duration"/>.</summary>
-    public static SaturationResult Puts(IYcsbTarget target, ScalioStore store, YcsbOptions options, int threads, TimeSpan duration)
-        => Run("put", target, store, options, threads, duration, put: true);
+    /// <summary>Runs server GETs for <paramref name="duration"/> (a LEED+Ditto server fills its cache on each).</summary>
+    public static SaturationResult Gets(ScalioStore store, YcsbOptions options, TimeSpan duration)
+        => Run("get", store, options, Outstanding, duration, RpcOp.Get);
 
-    /// <summary>Runs reads of uniformly chosen loaded records (most miss a cache of a tenth of the records).</summary>
-    public static SaturationResult Gets(IYcsbTarget target, ScalioStore store, YcsbOptions options, int threads, TimeSpan duration)
-        => Run("get", target, store, options, threads, duration, put: false);
-
-    private static SaturationResult Run(string kind, IYcsbTarget target, ScalioStore store, YcsbOptions options, int threads, TimeSpan duration, bool put)
+    private static unsafe SaturationResult Run(string kind, ScalioStore store, YcsbOptions options, int connections, TimeSpan duration, RpcOp op)
     {
-        ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
-        if (threads < 1 || threads > 1024) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be 1..1024");
-        var sessions = new IYcsbSession[threads];
-        for (int i = 0; i < threads; i++) sessions[i] = target.OpenSession(1000 + i);
+        var layout = store.Layout;
+        int messageSize = (RpcFormat.RequestHeaderSize + layout.KeyCapacity + layout.ValueCapacity + 63) & ~63;
+        using var domain = store.Fabric.CreateDomain();
+        var sendCq = domain.CreateCompletionQueue(4 * connections);
+        var recvCq = domain.CreateCompletionQueue(4 * connections);
+        // [request per connection][reply per connection]
+        using var buffers = domain.Allocate((nuint)(2 * connections * messageSize), MemoryAccess.LocalWrite, 64);
+        var qps = new QueuePair[connections];
+        var requestIds = new ulong[connections];
+        Span<byte> key = stackalloc byte[options.KeySize];
+        var value = new byte[options.ValueSize];
+        ulong x = (ulong)options.Seed * 0x9E3779B97F4A7C15UL | 1;
+        long ops = 0, failures = 0;
         try
         {
-            long ops = 0;
-            Exception? error = null;
-            using var start = new ManualResetEventSlim(false);
-            long end = 0;
-            var workers = new Thread[threads];
-            for (int i = 0; i < threads; i++)
+            for (int c = 0; c < connections; c++)
             {
-                var session = sessions[i];
-                ulong seed = (ulong)(options.Seed * 7919 + i + 1);
-                workers[i] = new Thread(() =>
-                {
-                    try
-                    {
-                        Span<byte> key = stackalloc byte[options.KeySize];
-                        var value = new byte[options.ValueSize];
-                        ulong x = seed * 0x9E3779B97F4A7C15UL | 1;
-                        long n = 0;
-                        start.Wait();
-                        while (Stopwatch.GetTimestamp() < Volatile.Read(ref end))
-                        {
-                            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-                            long record = (long)(x % (ulong)options.RecordCount);
-                            KeyCodec.Encode(options.Variant, record, key);
-                            if (put)
-                            {
-                                YcsbValues.Fill(record, options.Seed, value);
-                                session.Update(key, value);
-                            }
-                            else
-                            {
-                                session.Read(key, value);
-                            }
-                            n++;
-                        }
-                        Interlocked.Add(ref ops, n);
-                    }
-                    catch (Exception e)
-                    {
-                        Interlocked.CompareExchange(ref error, e, null);
-                    }
-                }) { IsBackground = true, Name = $"saturation-{kind}-{i}" };
-                workers[i].Start();
+                qps[c] = domain.CreateQueuePair(sendCq, recvCq, new QueuePairOptions { MaxReceives = 2 });
+                store.Server.Accept(qps[c]);
             }
-            var server = store.Server;
-            var ownBudget = server.Budget;
-            if (ownBudget is null) server.Budget = new Scalio.Fast.Server.CpuBudget(SaturationCores);
+            void Post(int c, Span<byte> k)
+            {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                long record = (long)(x % (ulong)options.RecordCount);
+                KeyCodec.Encode(options.Variant, record, k);
+                if (op == RpcOp.Put) YcsbValues.Fill(record, options.Seed, value);
+                qps[c].PostReceive(new ReceiveRequest((ulong)c, buffers.AddressOf((connections + c) * messageSize), (uint)messageSize, buffers.LocalKey));
+                int n = RpcFormat.WriteRequest(buffers.Slice(c * messageSize, messageSize), op, ++requestIds[c], k, op == RpcOp.Put ? value : default);
+                qps[c].PostSend(WorkRequest.Send((ulong)c, buffers.AddressOf(c * messageSize), (uint)n, buffers.LocalKey, WorkFlags.None));
+            }
             var before = store.ReadCounters();
-            long t0 = Stopwatch.GetTimestamp();
-            Volatile.Write(ref end, t0 + (long)(duration.TotalSeconds * Stopwatch.Frequency));
-            start.Set();
-            foreach (var w in workers) w.Join();
+            long t0 = Stopwatch.GetTimestamp(), end = t0 + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+            for (int c = 0; c < connections; c++) Post(c, key);
+            int inFlight = connections;
+            var waiter = new Waiter();
+            while (inFlight > 0)
+            {
+                while (sendCq.TryPoll(out var sc)) if (!sc.IsSuccess) throw new InvalidOperationException($"saturation phase ({kind}): send failed: {sc.Status}");
+                if (!recvCq.TryPoll(out var wc))
+                {
+                    if (waiter.ElapsedTicks > 10 * Stopwatch.Frequency) throw new TimeoutException($"saturation phase ({kind}): no reply for 10 s");
+                    waiter.Pause();
+                    continue;
+                }
+                waiter.Reset();
+                int ci = (int)wc.Id;
+                if (!wc.IsSuccess || !RpcFormat.TryReadReply(buffers.Slice((connections + ci) * messageSize, (int)wc.ByteLength), out var status, out ulong id, out _)
+                    || id != requestIds[ci])
+                    throw new InvalidOperationException($"saturation phase ({kind}): malformed reply ({wc.Status})");
+                if (status is OpStatus.Ok or OpStatus.NotFound) ops++; else failures++;
+                if (Stopwatch.GetTimestamp() < end) Post(ci, key);
+                else inFlight--;
+            }
             long t1 = Stopwatch.GetTimestamp();
             var after = store.ReadCounters();
-            server.Budget = ownBudget;
-            if (error is not null) throw new InvalidOperationException($"saturation phase ({kind}) failed: {error.Message}", error);
+            if (failures > 0) throw new InvalidOperationException($"saturation phase ({kind}): {failures} requests failed");
             return new SaturationResult(kind, ops, after.ServerRequests - before.ServerRequests,
                 after.ServerBusyNanoseconds - before.ServerBusyNanoseconds, after.DeviceWrites - before.DeviceWrites,
-                (double)(t1 - t0) / Stopwatch.Frequency, threads);
+                (double)(t1 - t0) / Stopwatch.Frequency, connections);
         }
         finally
         {
-            foreach (var s in sessions) s.Dispose();
+            foreach (var q in qps) q?.Dispose();
         }
     }
 }

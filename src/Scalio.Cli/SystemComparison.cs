@@ -106,8 +106,8 @@ public sealed record ScaleDown(int K, double HostLeedMicrosPerGet, PaperHardware
         using var store = SystemComparison.OpenStore(YcsbSystem.Leed, calibration);
         var target = SystemComparison.CreateTarget(YcsbSystem.Leed, store);
         new YcsbRunner(o).Load(target);
-        Saturation.Gets(target, store, o, Saturation.DefaultThreads, TimeSpan.FromMilliseconds(300)); // warm-up
-        var r = Saturation.Gets(target, store, o, Saturation.DefaultThreads, TimeSpan.FromSeconds(1));
+        Saturation.Gets(store, o, TimeSpan.FromMilliseconds(300)); // warm-up
+        var r = Saturation.Gets(store, o, TimeSpan.FromSeconds(1));
         if (!(r.ServerMicrosPerRequest > 0)) throw new InvalidOperationException("calibration measured no LEED server time");
         return new ScaleDown(k, r.ServerMicrosPerRequest, paper ?? PaperHardware.Paper);
     }
@@ -351,9 +351,9 @@ public static class SystemComparison
             var withSaturation = new List<SystemResult>(rows.Count);
             for (int i = 0; i < systems.Count; i++)
             {
-                var o = runOptions with { Threads = Saturation.DefaultThreads };
-                var puts = Saturation.Puts(targets[i], stores[i], o, Saturation.DefaultThreads, settings.SaturationDuration);
-                var gets = Saturation.Gets(targets[i], stores[i], o, Saturation.DefaultThreads, settings.SaturationDuration);
+                var puts = Saturation.Puts(stores[i], runOptions, settings.SaturationDuration);
+                // Scalio's server serves no GETs (misses are one-sided and offloaded): nothing to saturate.
+                SaturationResult? gets = systems[i] is YcsbSystem.Leed or YcsbSystem.LeedDitto ? Saturation.Gets(stores[i], runOptions, settings.SaturationDuration) : null;
                 withSaturation.Add(rows[i] with { SaturatedPuts = puts, SaturatedGets = gets });
             }
             return withSaturation;
@@ -488,12 +488,11 @@ public static class SystemComparison
                 getMissP99Micros = J(x.Result.Latencies.GetMiss.P99Micros),
                 putP50Micros = J(x.Result.Latencies.Put.P50Micros),
                 putP99Micros = J(x.Result.Latencies.Put.P99Micros),
-                serverMicrosPerPutAtSaturation = x.SaturatedPuts is { } sp ? J(sp.ServerMicrosPerOp) : null,
+                serverMicrosPerPutAtSaturation = x.SaturatedPuts is { } sp ? J(sp.ServerMicrosPerRequest) : null,
                 ssdWritesPerPutAtSaturation = x.SaturatedPuts is { } sp2 ? J(sp2.SsdWritesPerOp) : null,
                 putsPerSecondAtSaturation = x.SaturatedPuts is { } sp3 ? J(sp3.Operations / sp3.Seconds) : null,
-                serverMicrosPerGetAtSaturation = x.SaturatedGets is { } sg ? J(sg.ServerMicrosPerOp) : null,
-                serverMicrosPerMissFillAtSaturation = x.SaturatedGets is { } sg2 ? J(sg2.ServerMicrosPerRequest) : null,
-                saturationThreads = x.SaturatedPuts?.Threads,
+                serverMicrosPerGetRequestAtSaturation = x.SaturatedGets is { } sg ? J(sg.ServerMicrosPerRequest) : null,
+                saturationOutstanding = x.SaturatedPuts?.Threads,
                 roundTripsPerOp = x.Result.RoundTripsPerOp,
                 serverCpuMicrosPerOp = x.Result.ServerCpuMicrosPerOp,
                 nicMicrosPerOp = x.Result.OffloadMicrosPerOp,
