@@ -292,7 +292,6 @@ public static class SystemComparison
             DataDirectory = dir,
             SsdModel = settings.EffectiveSsdModel,
             ServerWorkers = settings.ServerWorkers,
-            ServerCpuCores = settings.ServerCores,
             BatchSize = system == YcsbSystem.Scalio ? settings.BatchSize : 1,
             ServerFillsCacheOnGet = system == YcsbSystem.LeedDitto,
             Layout = SlotLayout.Default,
@@ -334,6 +333,8 @@ public static class SystemComparison
                 targets[i] = CreateTarget(systems[i], stores[i]);
                 if (options.Load) loadSeconds[i] = new YcsbRunner(options).Load(targets[i], progress?.Invoke(systems[i], -1)).TotalSeconds;
             }
+            // The budget binds the measured phases only: loading is set-up, not part of the result.
+            if (settings.ServerCores > 0) foreach (var s in stores) s.Server.Budget = new Scalio.Fast.Server.CpuBudget(settings.ServerCores);
             var runOptions = options with { Load = false };
             var perRound = new List<IReadOnlyList<SystemResult>>();
             for (int r = 0; r < rounds; r++)

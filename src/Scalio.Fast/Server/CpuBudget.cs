@@ -21,12 +21,14 @@ public sealed class CpuBudget
 
     /// <summary>Creates a budget of <paramref name="cores"/> cores (e.g. 0.05 = a twentieth of one core).</summary>
     /// <param name="cores">Core-seconds per second, greater than 0 and at most 1024.</param>
-    /// <param name="burst">How far the budget may be spent ahead of time (default 1 ms of wall time).</param>
+    /// <param name="burst">How much unused budget an idle server banks, in wall time (default: 500 µs of CPU, i.e.
+    /// 0.5 ms / <paramref name="cores"/>, so a small budget still serves a queue in a few long steps rather than many
+    /// short ones).</param>
     public CpuBudget(double cores, TimeSpan? burst = null)
     {
         if (!(cores > 0 && cores <= 1024)) throw new ArgumentOutOfRangeException(nameof(cores), cores, "server cores must be in (0, 1024]");
         Cores = cores;
-        Burst = burst ?? TimeSpan.FromMilliseconds(1);
+        Burst = burst ?? TimeSpan.FromMilliseconds(0.5 / cores);
         if (Burst < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(burst), "burst must not be negative");
         _ticksPerCpuNanosecond = Stopwatch.Frequency / 1e9 / cores;
         _burstTicks = (long)(Burst.TotalSeconds * Stopwatch.Frequency);
@@ -61,22 +63,25 @@ public sealed class CpuBudget
         }
     }
 
-    /// <summary>Waits (sleeping, then yielding for the last microseconds) while the budget is overdrawn.</summary>
+    /// <summary>How far the budget is overdrawn, in <see cref="Stopwatch"/> ticks (0 or less: a worker may serve).</summary>
+    public long OverdraftTicks => Volatile.Read(ref _clock) - Stopwatch.GetTimestamp();
+
+    /// <summary>Waits part of an overdraft of <paramref name="overdraftTicks"/>: at most one 50 µs sleep (the last few
+    /// microseconds yield), so a worker can do its NIC-side chores (sending replies that are due) between pauses.</summary>
+    public void Pause(long overdraftTicks)
+    {
+        if (overdraftTicks <= 0) return;
+        long start = Stopwatch.GetTimestamp();
+        long ns = (long)(overdraftTicks * (1e9 / Stopwatch.Frequency));
+        if (ns > 20_000) WaitPolicy.Sleep(Math.Min(ns - 10_000, WaitPolicy.SleepMicroseconds * 1000L));
+        else Thread.Yield();
+        Interlocked.Add(ref _throttledTicks, Stopwatch.GetTimestamp() - start);
+    }
+
+    /// <summary>Waits while the budget is overdrawn.</summary>
     public void WaitForCredit()
     {
-        long now = Stopwatch.GetTimestamp();
-        long over = Volatile.Read(ref _clock) - now;
-        if (over <= 0) return;
-        long start = now;
-        double nsPerTick = 1e9 / Stopwatch.Frequency;
-        while (over > 0)
-        {
-            long ns = (long)(over * nsPerTick);
-            if (ns > 20_000) WaitPolicy.Sleep(ns - 10_000);
-            else Thread.Yield();
-            now = Stopwatch.GetTimestamp();
-            over = Volatile.Read(ref _clock) - now;
-        }
-        Interlocked.Add(ref _throttledTicks, now - start);
+        long over;
+        while ((over = OverdraftTicks) > 0) Pause(over);
     }
 }

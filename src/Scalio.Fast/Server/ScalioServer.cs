@@ -323,7 +323,16 @@ public sealed unsafe partial class ScalioServer : IDisposable
                 }
                 waiter.Reset();
                 var budget = s._budget;
-                budget?.WaitForCredit();
+                if (budget is not null)
+                {
+                    // Over budget: wait, but keep sending the replies that fall due (the NIC's work, not the cores').
+                    long over;
+                    while ((over = budget.OverdraftTicks) > 0)
+                    {
+                        if (deferred.Count > 0) deferred.SendDue(Stopwatch.GetTimestamp());
+                        budget.Pause(over);
+                    }
+                }
                 long cpuStart = ThreadCpuClock.NowNanoseconds();
                 long deviceWaitStart = SsdPerformanceModel.ThreadWaitCpuNanoseconds;
                 long hardwareStart = HardwareWork.Nanoseconds;
