@@ -24,6 +24,24 @@ public static partial class ThreadCpuClock
     [LibraryImport("libc", EntryPoint = "clock_gettime")]
     private static partial int ClockGetTime(int clock, out Timespec value);
 
+    [LibraryImport("libc", EntryPoint = "pthread_self")]
+    private static partial nuint PthreadSelf();
+
+    [LibraryImport("libc", EntryPoint = "pthread_getcpuclockid")]
+    private static partial int PthreadGetCpuClockId(nuint thread, out int clock);
+
+    /// <summary>A handle by which another thread can read the calling thread's CPU time (<see cref="OfThread"/>);
+    /// 0 where thread CPU time is unavailable. Valid while the thread lives.</summary>
+    public static nuint CurrentThreadHandle() => IsThreadCpuTime ? PthreadSelf() : 0;
+
+    /// <summary>CPU time consumed so far by the thread of <paramref name="handle"/> (<see cref="CurrentThreadHandle"/>), in
+    /// nanoseconds; -1 when it cannot be read.</summary>
+    public static long OfThread(nuint handle)
+    {
+        if (handle == 0 || PthreadGetCpuClockId(handle, out int clock) != 0 || ClockGetTime(clock, out var t) != 0) return -1;
+        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
+    }
+
     /// <summary>True when <see cref="NowNanoseconds"/> measures the thread's CPU time; false when it is wall time.</summary>
     public static bool IsThreadCpuTime { get; } = Probe();
 

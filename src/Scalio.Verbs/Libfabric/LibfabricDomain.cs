@@ -420,8 +420,23 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain, ICompletionProgre
 
     // ---- progress ----
 
+    private nuint _progressThreadHandle;
+
+    /// <summary>CPU time the domain's progress thread has used so far, in nanoseconds (-1 when unknown). On a server it
+    /// serves peers' one-sided READs and atomics (tcp;ofi_rxm has no NIC to do it), so it is server CPU on the GET path,
+    /// reported apart from the workers' serving time.</summary>
+    public long ProgressThreadCpuNanoseconds
+    {
+        get
+        {
+            var h = Volatile.Read(ref _progressThreadHandle);
+            return _stop || h == 0 ? -1 : ThreadCpuClock.OfThread(h);
+        }
+    }
+
     private void ProgressLoop()
     {
+        Volatile.Write(ref _progressThreadHandle, ThreadCpuClock.CurrentThreadHandle());
         const int Batch = 32;
         var entries = stackalloc FiCqDataEntry[Batch];
         var options = Fabric.Options;
