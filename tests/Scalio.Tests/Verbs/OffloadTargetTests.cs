@@ -64,3 +64,44 @@ public class OffloadTargetTests
         host.Dispose();
     }
 }
+
+public sealed class OffloadTargetModelTests
+{
+    [Fact(Timeout = 30_000)]
+    public async Task One_engine_overlaps_modelled_device_latency_across_connections()
+    {
+        await Task.Yield();
+        // 5 ms reads: 8 hosts reading at once through ONE engine thread finish in about one latency, not eight.
+        var model = new SsdModelOptions { MaxIops = 1_000_000, ReadLatency = TimeSpan.FromMilliseconds(5), WriteLatency = TimeSpan.Zero, FlushLatency = TimeSpan.Zero };
+        var fabric = new LoopbackFabric();
+        using var ns = new ModeledNamespace(new RamNamespace(1, 4096, 64), model);
+        using var target = new OffloadTarget(fabric, [ns], new OffloadTargetOptions { Threads = 1 });
+        var hosts = new (ProtectionDomain Domain, OffloadInitiator Initiator, MemoryRegion Mr)[8];
+        for (int i = 0; i < hosts.Length; i++)
+        {
+            var d = fabric.CreateDomain();
+            hosts[i] = (d, new OffloadInitiator(d, target), d.Allocate(4096, MemoryAccess.All));
+            hosts[i].Mr.Span.Fill((byte)(i + 1));
+            Assert.True(hosts[i].Initiator.Write(1, (ulong)i, 1, 4096, hosts[i].Mr, 0, forceUnitAccess: false).IsSuccess);
+            hosts[i].Mr.Span.Clear();
+        }
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var threads = new Thread[hosts.Length];
+        var ok = new bool[hosts.Length];
+        for (int i = 0; i < hosts.Length; i++)
+        {
+            int h = i;
+            threads[i] = new Thread(() => ok[h] = hosts[h].Initiator.Read(1, (ulong)h, 1, 4096, hosts[h].Mr, 0).IsSuccess);
+            threads[i].Start();
+        }
+        foreach (var t in threads) t.Join();
+        double ms = sw.Elapsed.TotalMilliseconds;
+        for (int i = 0; i < hosts.Length; i++)
+        {
+            Assert.True(ok[i]);
+            Assert.True(hosts[i].Mr.Span.ToArray().All(b => b == (byte)(i + 1)), $"host {i} read someone else's data");
+        }
+        Assert.InRange(ms, 4.5, 25); // serial would be >= 40 ms
+        foreach (var h in hosts) { h.Initiator.Dispose(); h.Mr.Dispose(); h.Domain.Dispose(); }
+    }
+}
