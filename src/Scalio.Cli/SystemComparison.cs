@@ -58,6 +58,10 @@ public sealed record StoreSettings
     /// <summary>The scale-down this run's budget and IOPS came from (<see cref="ScaleDown"/>); null: set by hand or none.</summary>
     public ScaleDown? ScaleDown { get; init; }
 
+    /// <summary>Threads of the emulated offload engine (the NIC); with file namespaces each keeps one synchronous device
+    /// read in flight, so this is the engine's queue depth against real disks.</summary>
+    public int OffloadThreads { get; init; } = 1;
+
     /// <summary>Run the saturation phases (<see cref="Saturation"/>) after the measured rounds.</summary>
     public bool SaturationPhases { get; init; } = true;
 
@@ -292,6 +296,7 @@ public static class SystemComparison
             DataDirectory = dir,
             SsdModel = settings.EffectiveSsdModel,
             ServerWorkers = settings.ServerWorkers,
+            OffloadThreads = settings.OffloadThreads,
             BatchSize = system == YcsbSystem.Scalio ? settings.BatchSize : 1,
             ServerFillsCacheOnGet = system == YcsbSystem.LeedDitto,
             Layout = SlotLayout.Default,

@@ -24,6 +24,7 @@ internal static class YcsbCommand
         var serverCores = new Option<double>("--server-cores") { Description = "MODEL: limit the server's serving work (requests, commits, invalidations, fills) to this many core-seconds per second, for every system (0: unlimited)", DefaultValueFactory = _ => 0 };
         var iopsPerSsd = new Option<int>("--iops-per-ssd") { Description = "MODEL: wrap each RAM namespace in an SSD model of this many IOPS (80 us reads; 0: no model)", DefaultValueFactory = _ => 0 };
         var scaleDown = new Option<int>("--scale-down") { Description = "Scale the paper's server down by K: CPU budget = 8 Arm cores / K (calibrated to this host by LEED's cost per GET at saturation, measured first), SSDs of 500K / K IOPS; sets --server-cores and --iops-per-ssd (0: off)", DefaultValueFactory = _ => 0 };
+        var offloadThreads = new Option<int>("--offload-threads") { Description = "Threads of the emulated offload engine (NIC); with --data-dir each keeps one device read in flight (0: 1, or --threads with --data-dir)", DefaultValueFactory = _ => 0 };
         var saturationSeconds = new Option<double>("--saturation-seconds") { Description = "Length of each saturation phase (16 threads of PUTs, then of uniform GETs) after the measured rounds, for the server's cost per request at saturation (0: skip)", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch-size") { Description = "PUTs/DELETEs packed into one SSD write per device (1 turns batching off; up to 128)", DefaultValueFactory = _ => 8 };
 
@@ -36,7 +37,7 @@ internal static class YcsbCommand
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
-            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, saturationSeconds, batch, system, rounds, json,
+            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, offloadThreads, saturationSeconds, batch, system, rounds, json,
             connect, history, skipLoad,
         };
         cmd.SetAction(parse =>
@@ -90,6 +91,8 @@ internal static class YcsbCommand
             if (w < 0 || w > 64) { Console.Error.WriteLine($"--server-workers must be 0 (default) or 1..64, not {w}"); return 2; }
             if (iops < 0) { Console.Error.WriteLine($"--iops-per-ssd must not be negative, not {iops}"); return 2; }
             if (!(cores >= 0 && cores <= 1024)) { Console.Error.WriteLine($"--server-cores must be 0 (unlimited) or in (0, 1024], not {cores}"); return 2; }
+            int engines = parse.GetValue(offloadThreads);
+            if (engines < 0 || engines > 64) { Console.Error.WriteLine($"--offload-threads must be 0 (default) or 1..64, not {engines}"); return 2; }
             if (!(satSeconds >= 0 && satSeconds <= 600)) { Console.Error.WriteLine($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
             if (k > 0 && (cores > 0 || iops > 0)) { Console.Error.WriteLine("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
             if (k > 0 && dir is not null) { Console.Error.WriteLine("--scale-down models the SSDs in RAM: it does not combine with --data-dir"); return 2; }
@@ -105,6 +108,7 @@ internal static class YcsbCommand
                 BatchSize = parse.GetValue(batch),
                 ServerCores = cores,
                 IopsPerSsd = iops,
+                OffloadThreads = engines > 0 ? engines : dir is not null ? Math.Min(64, options.Threads) : 1,
                 SaturationPhases = satSeconds > 0,
                 SaturationDuration = TimeSpan.FromSeconds(Math.Max(satSeconds, 0.01)),
             };
