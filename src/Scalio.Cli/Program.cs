@@ -13,5 +13,6 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
     TargetCommand.Create(),
     CheckCommand.Create(),
     SweepCommand.Create(),
+    FiguresCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -97,7 +97,10 @@ public sealed record ScaleDown(int K, double HostLeedMicrosPerGet, PaperHardware
     /// for the I/O instead, <c>SsdPerformanceModel.DeferWaits</c>), so the budget, not the device latency, bounds it.</summary>
     public const int ServerWorkers = 1;
 
-    /// <summary>Measures LEED's serving CPU per GET at saturation on a small unbudgeted LEED store (no SSD model, same
+    /// <summary>CPU budget of the calibration's measured phase (about the budgets it produces for K of 50 to 100).</summary>
+    public const double CalibrationCores = 0.01;
+
+    /// <summary>Measures LEED's serving CPU per GET at saturation (under <see cref="CalibrationCores"/>) on a small LEED store (no SSD model, same
     /// geometry otherwise) and returns the scale-down.</summary>
     public static ScaleDown Calibrate(int k, StoreSettings settings, YcsbOptions options, PaperHardware? paper = null)
     {
@@ -111,6 +114,9 @@ public sealed record ScaleDown(int K, double HostLeedMicrosPerGet, PaperHardware
         var target = SystemComparison.CreateTarget(YcsbSystem.Leed, store);
         new YcsbRunner(o).Load(target);
         Saturation.Gets(store, o, TimeSpan.FromMilliseconds(300)); // warm-up
+        // Measured under a small budget, as the runs it calibrates are: a server that runs in short bursts between
+        // other threads pays cold caches on every request, and the anchor must pay them too.
+        store.Server.Budget = new Scalio.Fast.Server.CpuBudget(CalibrationCores);
         var r = Saturation.Gets(store, o, TimeSpan.FromSeconds(1));
         if (!(r.ServerMicrosPerRequest > 0)) throw new InvalidOperationException("calibration measured no LEED server time");
         return new ScaleDown(k, r.ServerMicrosPerRequest, paper ?? PaperHardware.Paper);
