@@ -342,7 +342,10 @@ public static class SystemComparison
             {
                 stores.Add(OpenStore(systems[i], settings));
                 targets[i] = CreateTarget(systems[i], stores[i]);
+                // Loading is set-up: the SSD model (and the budget, below) bind the measured phases only.
+                stores[i].BypassSsdModel(true);
                 if (options.Load) loadSeconds[i] = new YcsbRunner(options).Load(targets[i], progress?.Invoke(systems[i], -1)).TotalSeconds;
+                stores[i].BypassSsdModel(false);
             }
             // The budget binds the measured phases only: loading is set-up, not part of the result.
             if (settings.ServerCores > 0) foreach (var s in stores) s.Server.Budget = new Scalio.Fast.Server.CpuBudget(settings.ServerCores);

@@ -217,6 +217,13 @@ public sealed class ScalioStore : IDisposable
         return new StoreCounters(c, _server.Requests, _server.BusyNanoseconds, _target.BusyNanoseconds, _target.Commands, reads, writes, _server.Invalidations);
     }
 
+    /// <summary>Turns the SSD MODEL of every modelled namespace off (true) or on (false): for set-up such as a load phase
+    /// before a measured run; no effect on unmodelled namespaces.</summary>
+    public void BypassSsdModel(bool bypass)
+    {
+        foreach (var d in _devices) if (d is ModeledNamespace m) m.Bypass = bypass;
+    }
+
     /// <summary>Stops everything and releases memory (file namespaces keep their data).</summary>
     public void Dispose()
     {

@@ -36,6 +36,10 @@ public sealed class ModeledNamespace : NvmeNamespace
     /// <summary>The device model.</summary>
     public SsdPerformanceModel Model { get; }
 
+    /// <summary>While true, I/O skips the model (no IOPS cap, no latency): for set-up such as loading a store before a
+    /// measured run, never during one.</summary>
+    public bool Bypass { get; set; }
+
     /// <summary>The namespace holding the data.</summary>
     public NvmeNamespace Inner => _inner;
 
@@ -48,6 +52,7 @@ public sealed class ModeledNamespace : NvmeNamespace
     /// <inheritdoc/>
     protected override NvmeStatus ReadCore(ulong slba, int blocks, Span<byte> destination)
     {
+        if (Bypass) return _inner.Read(slba, blocks, destination);
         long done = Model.Reserve(NvmeIoKind.Read);
         NvmeStatus status = _inner.Read(slba, blocks, destination);
         Complete(done);
@@ -57,6 +62,7 @@ public sealed class ModeledNamespace : NvmeNamespace
     /// <inheritdoc/>
     protected override NvmeStatus WriteCore(ulong slba, int blocks, ReadOnlySpan<byte> source, bool fua)
     {
+        if (Bypass) return _inner.Write(slba, blocks, source, fua);
         long done = Model.Reserve(NvmeIoKind.Write);
         NvmeStatus status = _inner.Write(slba, blocks, source, fua);
         Complete(done);
@@ -66,6 +72,7 @@ public sealed class ModeledNamespace : NvmeNamespace
     /// <inheritdoc/>
     protected override NvmeStatus FlushCore()
     {
+        if (Bypass) return _inner.Flush();
         long done = Model.Reserve(NvmeIoKind.Flush);
         NvmeStatus status = _inner.Flush();
         Complete(done);
