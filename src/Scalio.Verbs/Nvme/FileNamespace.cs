@@ -268,10 +268,67 @@ public sealed unsafe class FileNamespace : NvmeNamespace
         }
     }
 
+    /// <summary>A read a thread captured instead of performing (<see cref="CaptureReads"/>): the caller performs it,
+    /// e.g. on an <see cref="IoUring"/>.</summary>
+    internal struct CapturedRead
+    {
+        /// <summary>The file descriptor to read.</summary>
+        public int Fd;
+
+        /// <summary>Byte offset in the file.</summary>
+        public long Offset;
+
+        /// <summary>Destination (native memory, aligned for O_DIRECT when <see cref="Direct"/>).</summary>
+        public nint Buffer;
+
+        /// <summary>Bytes to read.</summary>
+        public int Length;
+
+        /// <summary>Whether the descriptor was opened with O_DIRECT.</summary>
+        public bool Direct;
+    }
+
+    [ThreadStatic] private static bool t_captureReads;
+    [ThreadStatic] private static bool t_captured;
+    [ThreadStatic] private static CapturedRead t_capturedRead;
+
+    /// <summary>
+    /// When set on a thread, the next read that thread issues to a file namespace (directly or through a
+    /// <see cref="ModeledNamespace"/>) is validated and counted as usual but NOT performed: it is recorded for
+    /// <see cref="TakeCapturedRead"/> and reported successful, and the caller must perform it (asynchronously) and own
+    /// its outcome. Only one read is captured until it is taken; the destination must be native memory that stays put
+    /// (the offload engine's registered data buffers). Reads into a buffer O_DIRECT cannot use are performed as usual.
+    /// </summary>
+    internal static bool CaptureReads
+    {
+        get => t_captureReads;
+        set => t_captureReads = value;
+    }
+
+    /// <summary>Takes the read this thread captured since the last call, if any.</summary>
+    internal static bool TakeCapturedRead(out CapturedRead read)
+    {
+        read = t_capturedRead;
+        bool had = t_captured;
+        t_captured = false;
+        return had;
+    }
+
     /// <inheritdoc/>
     protected override NvmeStatus ReadCore(ulong slba, int blocks, Span<byte> destination)
     {
         long offset = (long)slba << LbaShift;
+        if (t_captureReads && !t_captured && (!IsDirectIo || IsAligned(destination)))
+        {
+            fixed (byte* p = destination)
+            {
+                t_capturedRead = new CapturedRead { Fd = FileDescriptor, Offset = offset, Buffer = (nint)p, Length = destination.Length, Direct = IsDirectIo };
+            }
+
+            t_captured = true;
+            return NvmeStatus.Success;
+        }
+
         if (!IsDirectIo || IsAligned(destination))
         {
             return ReadFully(destination, offset);

@@ -17,6 +17,14 @@ public sealed class OffloadTargetOptions
 
     /// <summary>Optional delay injection (tests and the checker harness only): slows chosen commands.</summary>
     public OffloadTargetFaults? Faults { get; init; }
+
+    /// <summary>Reads of file namespaces go to the device through an io_uring per engine, many in flight at once
+    /// (default). Off, or where io_uring is unavailable, or with the environment variable SCALIO_IO_URING=0, each read
+    /// is one synchronous pread in the engine thread.</summary>
+    public bool UseIoUring { get; init; } = true;
+
+    /// <summary>Reads one engine keeps in flight on its io_uring at most. Default 256.</summary>
+    public int IoUringEntries { get; init; } = 256;
 }
 
 /// <summary>
@@ -27,7 +35,9 @@ public sealed class OffloadTargetOptions
 /// the data with RDMA WRITE (reads) or RDMA READ (writes) and SENDs back the 16-byte completion as the response
 /// capsule. Its busy time is reported as NIC time, apart from the server's CPU time. It never stalls on a modelled SSD:
 /// a command's data moves at once and its completion (data WRITE and response) is sent when the model says it is due,
-/// while the engine serves other commands.
+/// while the engine serves other commands. Reads of file namespaces (<see cref="FileNamespace"/>, also under a
+/// <see cref="ModeledNamespace"/>) are submitted to an <see cref="IoUring"/> per engine and completed as the device
+/// answers, so one engine keeps many device reads in flight; writes stay synchronous.
 /// </summary>
 public sealed unsafe class OffloadTarget : IDisposable
 {
@@ -39,7 +49,8 @@ public sealed unsafe class OffloadTarget : IDisposable
     private readonly List<Connection> _connections = [];
     private volatile bool _stopping;
     private int _nextEngine;
-    private long _sampledNanoseconds, _sampledCommands, _commands, _errors;
+    private long _errors;
+    private static int s_ioUringFallbackReported;
 
     /// <summary>Creates a target over <paramref name="namespaces"/> (NSID = index + 1) on a loopback fabric and starts its threads.</summary>
     public OffloadTarget(LoopbackFabric fabric, IReadOnlyList<NvmeNamespace> namespaces, OffloadTargetOptions? options = null)
@@ -50,11 +61,34 @@ public sealed unsafe class OffloadTarget : IDisposable
         _options = options ?? new OffloadTargetOptions();
         if (_options.Threads < 1) ThrowHelper.ArgumentOutOfRange(nameof(options), "the offload target needs at least one thread");
         _domain = fabric.CreateDomain();
+        bool files = false;
+        foreach (var ns in _namespaces) files |= ns is FileNamespace || ns is ModeledNamespace { Inner: FileNamespace };
+        bool ring = files && _options.UseIoUring && Environment.GetEnvironmentVariable("SCALIO_IO_URING") != "0";
         _engines = new Engine[_options.Threads];
         for (int i = 0; i < _engines.Length; i++)
         {
             _engines[i] = new Engine(this, i);
-            _engines[i].Thread.Start();
+            if (ring && !_engines[i].TryCreateRing(_options.IoUringEntries, out string? error))
+            {
+                ring = false;
+                if (Interlocked.Exchange(ref s_ioUringFallbackReported, 1) == 0)
+                    Console.Error.WriteLine($"scalio offload target: {error}; file namespace reads fall back to one synchronous pread per command");
+            }
+        }
+        foreach (var e in _engines) e.Thread.Start();
+    }
+
+    /// <summary>True when the engines submit file namespace reads on io_uring (false: one synchronous read per command).</summary>
+    public bool UsesIoUring => _engines[0].Ring is not null;
+
+    /// <summary>Device reads submitted asynchronously (io_uring).</summary>
+    public long AsyncReads
+    {
+        get
+        {
+            long n = 0;
+            foreach (var e in _engines) n += Volatile.Read(ref e.AsyncReads);
+            return n;
         }
     }
 
@@ -64,31 +98,60 @@ public sealed unsafe class OffloadTarget : IDisposable
     /// <summary>Namespaces served (NSID = index + 1).</summary>
     public IReadOnlyList<NvmeNamespace> Namespaces => _namespaces;
 
-    /// <summary>CPU time the engines spent executing commands (the emulated NIC's time), in nanoseconds: the thread CPU
-    /// time (<see cref="ThreadCpuClock"/>) of one command in 16, times the commands executed — an estimate that keeps the
-    /// clock's system call off the other fifteen commands' critical path.</summary>
+    /// <summary>Most device reads one engine had in flight on its io_uring at once (0 without io_uring).</summary>
+    public int MaxReadsInFlight
+    {
+        get
+        {
+            int n = 0;
+            foreach (var e in _engines) n = Math.Max(n, Volatile.Read(ref e.MaxReadsInFlight));
+            return n;
+        }
+    }
+
+    /// <summary>CPU time the engines spent working (the emulated NIC's time: receiving capsules, executing commands,
+    /// submitting and reaping device I/O, moving data, sending responses), in nanoseconds. Idle polling is not counted. It
+    /// is an estimate: the thread CPU time (<see cref="ThreadCpuClock"/>, which includes the kernel's time in io_uring_enter
+    /// or pread) of one busy loop pass in 16, times the busy passes — reading the clock is a system call (~1 µs here) and
+    /// would otherwise sit on every command's critical path. Never server CPU.</summary>
     public long BusyNanoseconds
     {
         get
         {
-            long n = Volatile.Read(ref _sampledCommands);
-            return n == 0 ? 0 : (long)((double)Volatile.Read(ref _sampledNanoseconds) / n * Volatile.Read(ref _commands));
+            double busy = 0;
+            foreach (var e in _engines)
+            {
+                long n = Volatile.Read(ref e.SampledPasses);
+                if (n > 0) busy += (double)Volatile.Read(ref e.SampledNanoseconds) / n * Volatile.Read(ref e.BusyPasses);
+            }
+            return (long)busy;
         }
     }
 
-    /// <summary>Commands per second one engine sustains at the measured CPU cost per command (a NIC capacity bound for
-    /// reports; NaN before any command was sampled).</summary>
+    /// <summary>Commands per second one engine sustains at the measured NIC time per command: <see cref="Commands"/> ÷
+    /// <see cref="BusyNanoseconds"/> in seconds (a NIC capacity bound for reports; NaN before any busy time was sampled).</summary>
     public double CommandsPerEngineSecond
     {
         get
         {
-            long n = Volatile.Read(ref _sampledCommands), ns = Volatile.Read(ref _sampledNanoseconds);
-            return n == 0 || ns == 0 ? double.NaN : 1e9 * n / ns;
+            long busy = BusyNanoseconds;
+            return busy <= 0 ? double.NaN : 1e9 * Commands / busy;
         }
     }
 
+    /// <summary>Same as <see cref="CommandsPerEngineSecond"/>: the measured capacity of one engine, in commands per second.</summary>
+    public double Capacity => CommandsPerEngineSecond;
+
     /// <summary>Commands executed.</summary>
-    public long Commands => Volatile.Read(ref _commands);
+    public long Commands
+    {
+        get
+        {
+            long n = 0;
+            foreach (var e in _engines) n += Volatile.Read(ref e.Commands);
+            return n;
+        }
+    }
 
     /// <summary>Commands that completed with an error status.</summary>
     public long Errors => Volatile.Read(ref _errors);
@@ -147,6 +210,10 @@ public sealed unsafe class OffloadTarget : IDisposable
         public readonly CompletionQueue ReceiveQueue = new(4096);
         public readonly Thread Thread;
 
+        // Written by the engine thread only; read by the target's counters.
+        public long Commands, AsyncReads, BusyPasses, SampledPasses, SampledNanoseconds;
+        public int MaxReadsInFlight;
+
         public Engine(OffloadTarget target, int i)
         {
             _target = target;
@@ -174,18 +241,134 @@ public sealed unsafe class OffloadTarget : IDisposable
 
         public void Defer(in Pending p) => _pending[_pendingCount++] = p;
 
+        // ---- device reads in flight on the io_uring: a fixed table indexed by the SQE's user data, and its free list.
+        public IoUring? Ring;
+        private Pending[] _io = [];
+        private int[] _ioFree = [];
+        private int _ioFreeCount;
+
+        public bool TryCreateRing(int entries, out string? error)
+        {
+            Ring = IoUring.TryCreate(Math.Max(1, entries), out error);
+            if (Ring is null) return false;
+            _io = new Pending[Ring.Entries];
+            _ioFree = new int[Ring.Entries];
+            for (int i = 0; i < _ioFree.Length; i++) _ioFree[i] = _ioFree.Length - 1 - i;
+            _ioFreeCount = _ioFree.Length;
+            return true;
+        }
+
+        /// <summary>True when the next command's read may be submitted asynchronously.</summary>
+        public bool CanSubmit => Ring is { HasRoom: true } && _ioFreeCount > 0;
+
+        /// <summary>Submits a captured read; the command completes when its CQE arrives (and its modelled time is due).</summary>
+        public unsafe void Submit(in FileNamespace.CapturedRead read, in Pending command)
+        {
+            int i = _ioFree[--_ioFreeCount];
+            ref var io = ref _io[i];
+            io = command;
+            io.Fd = read.Fd;
+            io.Offset = read.Offset;
+            io.Buffer = read.Buffer;
+            io.Left = read.Length;
+            bool ok = Ring!.TryPrepare(IoUring.OpRead, read.Fd, read.Offset, (void*)read.Buffer, read.Length, (ulong)i);
+            Debug.Assert(ok, "CanSubmit was checked before the command ran");
+            AsyncReads++;
+        }
+
+        private unsafe void Reaped(int i, int result)
+        {
+            ref var io = ref _io[i];
+            if (result == -11 /* EAGAIN */ || (result > 0 && result < io.Left))
+            {
+                // Try again, or read the rest of a short read (a whole number of blocks under O_DIRECT).
+                if (result > 0) { io.Offset += result; io.Buffer += result; io.Left -= result; }
+                if (Ring!.TryPrepare(IoUring.OpRead, io.Fd, io.Offset, (void*)io.Buffer, io.Left, (ulong)i)) return;
+                result = -11;
+            }
+            var p = io;
+            io = default;
+            _ioFree[_ioFreeCount++] = i;
+            if (result != p.Left)
+            {
+                p.Cqe.Status = NvmeStatus.UnrecoveredReadError; // an I/O error, or the file shrank under us
+                p.ToHost = false;
+            }
+            if (p.Due > Stopwatch.GetTimestamp() && CanDefer) Defer(in p);
+            else _target.Finish(p.Connection!, p.Slot, p.Bytes, p.Address, p.Key, p.Cqe, p.ToHost);
+        }
+
+        // ---- NIC time: the thread CPU of one busy loop pass in 16 (see BusyNanoseconds).
+        private bool _busy;
+        private long _sampleStart;
+
+        private void Working()
+        {
+            if (_busy) return;
+            _busy = true;
+            long n = BusyPasses + 1;
+            Volatile.Write(ref BusyPasses, n);
+            if ((n & 15) == 1) _sampleStart = ThreadCpuClock.NowNanoseconds(); // the first pass, then one in 16
+        }
+
+        private void EndPass()
+        {
+            if (_sampleStart != 0)
+            {
+                Volatile.Write(ref SampledNanoseconds, SampledNanoseconds + ThreadCpuClock.NowNanoseconds() - _sampleStart);
+                Volatile.Write(ref SampledPasses, SampledPasses + 1);
+                _sampleStart = 0;
+            }
+            _busy = false;
+        }
+
         private void Run()
         {
             // A NIC does not stall on its SSD: modelled device latency is waited per command, not per engine.
             SsdPerformanceModel.DeferWaits = true;
             var waiter = new Waiter();
-            long commands = 0;
+            var ring = Ring;
             while (!_target._stopping)
             {
-                if (_pendingCount > 0) CompleteDue(Stopwatch.GetTimestamp());
-                if (!ReceiveQueue.TryPoll(out var wc))
+                // 1. Device completions (read from the shared ring, no system call).
+                if (ring is { InFlight: > 0 })
                 {
-                    if (_pendingCount == 0) { waiter.Pause(); continue; }
+                    while (ring.TryReap(out ulong id, out int result)) { Working(); Reaped((int)id, result); }
+                }
+                // 2. Modelled completions that fell due.
+                if (_pendingCount > 0) CompleteDue(Stopwatch.GetTimestamp());
+                // 3. New command capsules, a few at a time so their reads go to the device in one submission.
+                for (int k = 0; k < 32 && ReceiveQueue.TryPoll(out var wc); k++)
+                {
+                    Working();
+                    int connIndex = (int)(wc.Id >> 16);
+                    int slot = (int)(wc.Id & 0xFFFF);
+                    Connection? conn;
+                    lock (this) conn = connIndex < _byIndex.Length ? _byIndex[connIndex] : null;
+                    if (conn is null) continue;
+                    if (wc.Status != CompletionStatus.Success) continue; // flushed at disconnect
+                    if (ring is not null) FileNamespace.CaptureReads = CanSubmit;
+                    Volatile.Write(ref Commands, Commands + 1);
+                    _target.Execute(this, conn, slot, wc.ByteLength);
+                }
+                if (_busy)
+                {
+                    // 4. One system call hands every read prepared above to the device.
+                    if (ring is { Unsubmitted: > 0 })
+                    {
+                        ring.Submit();
+                        if (ring.InFlight > MaxReadsInFlight) Volatile.Write(ref MaxReadsInFlight, ring.InFlight);
+                    }
+                    // Drain our own send completions (error ones only: sends are unsignaled).
+                    while (SendQueue.TryPoll(out _)) { }
+                    EndPass();
+                    waiter.Reset();
+                    continue;
+                }
+                // Idle: wait by the one policy (spin, yield, sleep) for a capsule or a device completion; with only
+                // modelled completions outstanding, sleep until the next is due.
+                if (_pendingCount > 0 && ring is not { InFlight: > 0 })
+                {
                     long next = long.MaxValue;
                     for (int i = 0; i < _pendingCount; i++) next = Math.Min(next, _pending[i].Due);
                     long left = next - Stopwatch.GetTimestamp();
@@ -193,25 +376,18 @@ public sealed unsafe class OffloadTarget : IDisposable
                     else Thread.Yield();
                     continue;
                 }
-                waiter.Reset();
-                // NIC time: thread CPU of one command in 16 (a thread clock reading is a system call, ~1 µs here, and
-                // would sit on the command's critical path), scaled by the command count.
-                bool sample = (++commands & 15) == 1; // the first command, then one in 16
-                long start = sample ? ThreadCpuClock.NowNanoseconds() : 0;
-                int connIndex = (int)(wc.Id >> 16);
-                int slot = (int)(wc.Id & 0xFFFF);
-                Connection? conn;
-                lock (this) conn = connIndex < _byIndex.Length ? _byIndex[connIndex] : null;
-                if (conn is null) continue;
-                if (wc.Status != CompletionStatus.Success) continue; // flushed at disconnect
-                _target.Execute(this, conn, slot, wc.ByteLength);
-                // Drain our own send completions (error ones only: sends are unsignaled).
-                while (SendQueue.TryPoll(out _)) { }
-                if (sample)
+                waiter.Pause();
+            }
+            FileNamespace.CaptureReads = false;
+            if (ring is not null)
+            {
+                // Stopping: the device must be done with every buffer before the connections release them.
+                while (ring.InFlight > 0)
                 {
-                    Interlocked.Add(ref _target._sampledNanoseconds, ThreadCpuClock.NowNanoseconds() - start);
-                    Interlocked.Increment(ref _target._sampledCommands);
+                    ring.SubmitAndWait(1);
+                    while (ring.TryReap(out ulong id, out int result)) Reaped((int)id, result);
                 }
+                ring.Dispose();
             }
             CompleteDue(long.MaxValue); // stopping: nothing waits for the model any more
         }
@@ -221,6 +397,7 @@ public sealed unsafe class OffloadTarget : IDisposable
             for (int i = 0; i < _pendingCount;)
             {
                 if (_pending[i].Due > now) { i++; continue; }
+                Working();
                 var p = _pending[i];
                 _pending[i] = _pending[--_pendingCount];
                 _target.Finish(p.Connection!, p.Slot, p.Bytes, p.Address, p.Key, p.Cqe, p.ToHost);
@@ -228,7 +405,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         }
     }
 
-    /// <summary>A command waiting for its modelled completion.</summary>
+    /// <summary>A command waiting for its device read (io_uring) or its modelled completion.</summary>
     private struct Pending
     {
         public long Due;
@@ -238,11 +415,14 @@ public sealed unsafe class OffloadTarget : IDisposable
         public uint Key;
         public CompletionQueueEntry Cqe;
         public bool ToHost;
+        // The device read still to do (io_uring only).
+        public int Fd, Left;
+        public long Offset;
+        public nint Buffer;
     }
 
     private void Execute(Engine engine, Connection conn, int slot, uint length)
     {
-        Interlocked.Increment(ref _commands);
         var capsule = conn.Buffers.Slice(slot * SubmissionQueueEntry.Size, SubmissionQueueEntry.Size);
         CompletionQueueEntry cqe;
         if (length < SubmissionQueueEntry.Size)
@@ -260,6 +440,12 @@ public sealed unsafe class OffloadTarget : IDisposable
             toHost = false;
         }
         long due = SsdPerformanceModel.TakeDeferredCompletion();
+        if (FileNamespace.TakeCapturedRead(out var read) && status.IsSuccess)
+        {
+            // The namespace validated and counted the read but left it to us: it goes to the device asynchronously.
+            engine.Submit(in read, new Pending { Due = due, Connection = conn, Slot = slot, Bytes = bytes, Address = sqe.Sgl.Address, Key = sqe.Sgl.Key, Cqe = cqe, ToHost = toHost });
+            return;
+        }
         if (due > Stopwatch.GetTimestamp() && engine.CanDefer)
         {
             engine.Defer(new Pending { Due = due, Connection = conn, Slot = slot, Bytes = bytes, Address = sqe.Sgl.Address, Key = sqe.Sgl.Key, Cqe = cqe, ToHost = toHost });
