@@ -14,9 +14,9 @@ if ! command -v fio >/dev/null 2>&1; then
 fi
 mkdir -p "$dir"
 rm -rf "$dir/store" "$dir/scalio.json"
-echo "== Scalio: YCSB-C, file namespaces in $dir/store, $q client threads and $q offload engine threads, cache 1% of the records (a miss-dominated run: the point is the device read rate)"
+echo "== Scalio: YCSB-C, file namespaces in $dir/store, $q client threads (one miss each in flight at most), one offload engine on io_uring, cache 1% of the records (a miss-dominated run: the point is the device read rate)"
 dotnet run -c Release --project src/Scalio.Cli -- ycsb --workload C --data-dir "$dir/store" --records 200000 \
-  --operations 100000000 --seconds "$secs" --threads "$q" --offload-threads "$q" --cache-fraction 0.01 --saturation-seconds 0 \
+  --operations 100000000 --seconds "$secs" --threads "$q" --offload-threads 1 --cache-fraction 0.01 --saturation-seconds 0 \
   --json "$dir/scalio.json" | grep -E "│ scalio|file namespaces" || true
 size=$(stat -c %s "$dir/store/ssd0.img")
 echo "== fio: io_uring, O_DIRECT, 4 KiB random reads, iodepth $q, a $((size / 1048576)) MiB file beside the store"

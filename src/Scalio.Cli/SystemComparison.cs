@@ -58,8 +58,8 @@ public sealed record StoreSettings
     /// <summary>The scale-down this run's budget and IOPS came from (<see cref="ScaleDown"/>); null: set by hand or none.</summary>
     public ScaleDown? ScaleDown { get; init; }
 
-    /// <summary>Threads of the emulated offload engine (the NIC); with file namespaces each keeps one synchronous device
-    /// read in flight, so this is the engine's queue depth against real disks.</summary>
+    /// <summary>Threads of the emulated offload engine (the NIC); with file namespaces each keeps many device reads in
+    /// flight on its own io_uring.</summary>
     public int OffloadThreads { get; init; } = 1;
 
     /// <summary>Run the saturation phases (<see cref="Saturation"/>) after the measured rounds.</summary>
