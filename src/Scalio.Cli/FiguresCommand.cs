@@ -108,7 +108,7 @@ internal static class FiguresCommand
                 {
                     var rows = SystemComparison.Run(baseOptions with { Workload = w }, settings, [YcsbSystem.LeedDitto, YcsbSystem.ScalioNoBatch, YcsbSystem.Scalio]);
                     double basis = rows[0].Result.OpsPerSecond;
-                    string[] steps = ["LEED+Ditto", "+ one-sided miss, offload", "+ batched write"];
+                    string[] steps = ["LEED+Ditto", "+ one-sided miss and offload", "+ batched write"];
                     for (int i = 0; i < rows.Count; i++)
                     {
                         csv.Append(Inv, $"{w},{steps[i]},{SystemComparison.Name(rows[i].System)},{rows[i].Result.OpsPerSecond:F0},{rows[i].Result.OpsPerSecond / basis:F3}\n");
