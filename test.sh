@@ -24,5 +24,8 @@ if [ "${passed:-0}" -eq 0 ] && [ "${failed:-0}" -eq 0 ]; then
   exit 1
 fi
 if [ "$rc" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
+# Name each failed test and its first error line next to the summary, where a truncated CI log still shows them.
+awk '/^ +Failed [A-Za-z_][A-Za-z0-9_.]+/ { sub(/^ +/, ""); print "FAILED: " $0; want = 1; next }
+     want && /^ +Error Message:/ { getline; sub(/^ +/, ""); print "   " substr($0, 1, 300); want = 0 }' "$log"
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$rc" -eq 0 ] && [ "${failed}" -eq 0 ]

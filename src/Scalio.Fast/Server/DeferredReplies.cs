@@ -33,6 +33,9 @@ public sealed unsafe partial class ScalioServer
 
         public int Count => _count;
 
+        /// <summary>Most replies held at once (2 or more: the worker served on while a device write was in flight).</summary>
+        public int Peak;
+
         public void Add(long due, Connection conn, int slot, int length)
         {
             if (_count == _due.Length) Grow();
@@ -41,6 +44,7 @@ public sealed unsafe partial class ScalioServer
             _slots[_count] = slot;
             _lengths[_count] = length;
             _count++;
+            if (_count > Peak) Peak = _count;
         }
 
         /// <summary>Sends every reply due by <paramref name="now"/>; returns the earliest due time left (MaxValue: none).</summary>

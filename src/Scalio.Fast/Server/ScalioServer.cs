@@ -107,6 +107,17 @@ public sealed unsafe partial class ScalioServer : IDisposable
     /// <summary>Requests handled.</summary>
     public long Requests => Volatile.Read(ref _requests);
 
+    /// <summary>Most replies any one worker has held at once waiting for a modelled device completion.</summary>
+    internal int PeakRepliesAwaitingDevice
+    {
+        get
+        {
+            int peak = 0;
+            foreach (var w in _workers) peak = Math.Max(peak, Volatile.Read(ref w.Deferred)?.Peak ?? 0);
+            return peak;
+        }
+    }
+
     /// <summary>Malformed or over-limit requests refused.</summary>
     public long BadRequests => Volatile.Read(ref _badRequests);
 
@@ -297,6 +308,9 @@ public sealed unsafe partial class ScalioServer : IDisposable
             return n;
         }
 
+        /// <summary>This worker's replies awaiting their device completion (set once the worker runs).</summary>
+        public DeferredReplies? Deferred;
+
         private void Run()
         {
             var s = _server;
@@ -305,7 +319,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
             // Device I/O completes asynchronously (replies wait for it, the worker does not).
             SsdPerformanceModel.DeferWaits = true;
             HardwareWork.Tracking = true;
-            var deferred = t_deferred = new DeferredReplies();
+            var deferred = t_deferred = Deferred = new DeferredReplies();
             while (!s._stopping)
             {
                 bool got = ReceiveQueue.TryPoll(out var wc);

@@ -72,12 +72,11 @@ public sealed class CpuBudgetTests
         var sw = Stopwatch.StartNew();
         Assert.Equal(OpStatus.Ok, a.Put(key, Encoding.ASCII.GetBytes("v1")));
         Assert.True(sw.Elapsed.TotalMilliseconds >= 2.5, $"answered after {sw.Elapsed.TotalMilliseconds:F2} ms, before the modelled write completed");
-        // 2 x 20 PUTs from two client threads on one worker: blocking per write would take >= 120 ms, overlapping ~60 ms.
-        sw.Restart();
+        // 2 x 20 PUTs from two client threads on one worker: the worker holds both clients' replies at once.
         var t1 = new Thread(() => { for (int i = 0; i < 20; i++) a.Put(Encoding.ASCII.GetBytes($"a-{i:D8}"), Encoding.ASCII.GetBytes("x")); });
         var t2 = new Thread(() => { for (int i = 0; i < 20; i++) b.Put(Encoding.ASCII.GetBytes($"b-{i:D8}"), Encoding.ASCII.GetBytes("y")); });
         t1.Start(); t2.Start(); t1.Join(); t2.Join();
-        Assert.True(sw.Elapsed.TotalMilliseconds < 110, $"40 PUTs took {sw.Elapsed.TotalMilliseconds:F0} ms: the worker blocked on the device; reads {store.ReadCounters().DeviceReads} writes {store.ReadCounters().DeviceWrites}");
+        Assert.True(store.Server.PeakRepliesAwaitingDevice >= 2, $"the worker never held two replies at once (peak {store.Server.PeakRepliesAwaitingDevice}): it blocked on the device");
         var buffer = new byte[store.Layout.ValueCapacity];
         Assert.Equal(OpStatus.Ok, a.Get(Encoding.ASCII.GetBytes("b-00000019"), buffer, out int n));
         Assert.Equal("y", Encoding.ASCII.GetString(buffer, 0, n));

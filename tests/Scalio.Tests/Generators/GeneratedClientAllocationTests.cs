@@ -35,11 +35,21 @@ public class GeneratedClientAllocationTests
             if (client.Get(in keys[0], out DefaultValue v) != OpStatus.Ok || v[0] != 0) wrong++; // hits
         }
         long afterHits = GC.GetAllocatedBytesForCurrentThread();
+        string firstAllocatingMiss = "";
         for (int r = 0; r < 5; r++)
         {
             for (int i = 0; i < keys.Length; i++)
             {
+                long b0 = GC.GetAllocatedBytesForCurrentThread();
+                var c0 = raw.Counters;
                 if (client.Get(in keys[i], out DefaultValue v) != OpStatus.Ok || v[0] != (byte)i) wrong++; // 16-slot cache: mostly misses with fills
+                long grew = GC.GetAllocatedBytesForCurrentThread() - b0;
+                if (grew != 0 && firstAllocatingMiss.Length == 0)
+                {
+                    var c1 = raw.Counters;
+                    firstAllocatingMiss = $"; first at round {r} key {i}: {grew} B, fills {c1.Fills - c0.Fills} direct {c1.DirectReads - c0.DirectReads} torn {c1.TornRetries - c0.TornRetries} " +
+                        $"conflicts {c1.LockConflicts - c0.LockConflicts} reclaims {c1.Reclaims - c0.Reclaims} fill-waits {c1.FillWaits - c0.FillWaits} round-trips {c1.RoundTrips - c0.RoundTrips}";
+                }
             }
         }
         long afterMisses = GC.GetAllocatedBytesForCurrentThread();
@@ -51,7 +61,7 @@ public class GeneratedClientAllocationTests
         long afterPuts = GC.GetAllocatedBytesForCurrentThread();
 
         Assert.Equal(0, wrong);
-        Assert.True(afterPuts - before == 0, $"hits {afterHits - before} B, misses {afterMisses - afterHits} B, puts {afterPuts - afterMisses} B");
+        Assert.True(afterPuts - before == 0, $"hits {afterHits - before} B, misses {afterMisses - afterHits} B, puts {afterPuts - afterMisses} B{firstAllocatingMiss}");
         Assert.True(raw.Counters.Hits - hitsBefore >= 250, "expected hits");
         Assert.True(raw.Counters.Fills - fillsBefore > 1000, "expected misses with fills");
     }
