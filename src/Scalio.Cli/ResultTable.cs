@@ -100,7 +100,10 @@ internal static class ResultTable
         string k = settings.ScaleDown is { } sd
             ? string.Create(CultureInfo.InvariantCulture, $"; scale-down K={sd.K}: the paper's {sd.Paper.ServerCores} cores / K at a host core {sd.CoreSpeedFactor:F2}x an Arm core (LEED here {sd.HostLeedMicrosPerGet:F2} µs/GET at saturation vs the paper's {sd.Paper.LeedMicrosPerOp:F0} µs/op), {sd.Paper.IopsPerSsd:N0}/K IOPS per SSD")
             : "";
-        return $"{cpu}; {disk}; emulated NIC (offload engine) on its own threads, never charged to the server{k}";
+        string nic = settings.OffloadThreads == 0
+            ? "emulated NIC (offload engine) run inline on the client thread that sends each read, as the loopback fabric runs RDMA, never charged to the server"
+            : $"emulated NIC (offload engine) on {settings.OffloadThreads} thread(s) of its own, never charged to the server";
+        return $"{cpu}; {disk}; {nic}{k}";
     }
 
     private static string R(double v) => double.IsNaN(v) ? "-" : double.IsInfinity(v) ? "∞" : F(v, "F2") + "x";

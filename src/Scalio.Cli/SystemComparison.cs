@@ -60,7 +60,7 @@ public sealed record StoreSettings
 
     /// <summary>Threads of the emulated offload engine (the NIC); with file namespaces each keeps many device reads in
     /// flight on its own io_uring.</summary>
-    public int OffloadThreads { get; init; } = 1;
+    public int OffloadThreads { get; init; }
 
     /// <summary>Run the saturation phases (<see cref="Saturation"/>) after the measured rounds.</summary>
     public bool SaturationPhases { get; init; } = true;

@@ -24,7 +24,7 @@ internal static class YcsbCommand
         var serverCores = new Option<double>("--server-cores") { Description = "MODEL: limit the server's serving work (requests, commits, invalidations, fills) to this many core-seconds per second, for every system (0: unlimited)", DefaultValueFactory = _ => 0 };
         var iopsPerSsd = new Option<int>("--iops-per-ssd") { Description = "MODEL: wrap each RAM namespace in an SSD model of this many IOPS (80 us reads; 0: no model)", DefaultValueFactory = _ => 0 };
         var scaleDown = new Option<int>("--scale-down") { Description = "Scale the paper's server down by K: CPU budget = 8 Arm cores / K (calibrated to this host by LEED's cost per GET at saturation, measured first), SSDs of 500K / K IOPS; sets --server-cores and --iops-per-ssd (0: off)", DefaultValueFactory = _ => 0 };
-        var offloadThreads = new Option<int>("--offload-threads") { Description = "Threads of the emulated offload engine (NIC); each keeps many device reads in flight on its io_uring with --data-dir (default 1)", DefaultValueFactory = _ => 1 };
+        var offloadThreads = new Option<int>("--offload-threads") { Description = "Threads of the emulated offload engine (NIC). 0 (default): none, each offloaded read runs on the client thread that sends it, as RDMA requests do on the loopback fabric; N: N engine threads, each keeping many device reads in flight on its io_uring with --data-dir", DefaultValueFactory = _ => 0 };
         var saturationSeconds = new Option<double>("--saturation-seconds") { Description = "Length of each saturation phase (16 threads of PUTs, then of uniform GETs) after the measured rounds, for the server's cost per request at saturation (0: skip)", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch-size") { Description = "PUTs/DELETEs packed into one SSD write per device (1 turns batching off; up to 128)", DefaultValueFactory = _ => 8 };
 
@@ -92,7 +92,7 @@ internal static class YcsbCommand
             if (iops < 0) { Console.Error.WriteLine($"--iops-per-ssd must not be negative, not {iops}"); return 2; }
             if (!(cores >= 0 && cores <= 1024)) { Console.Error.WriteLine($"--server-cores must be 0 (unlimited) or in (0, 1024], not {cores}"); return 2; }
             int engines = parse.GetValue(offloadThreads);
-            if (engines < 1 || engines > 64) { Console.Error.WriteLine($"--offload-threads must be 1..64, not {engines}"); return 2; }
+            if (engines < 0 || engines > 64) { Console.Error.WriteLine($"--offload-threads must be 0..64, not {engines}"); return 2; }
             if (!(satSeconds >= 0 && satSeconds <= 600)) { Console.Error.WriteLine($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
             if (k > 0 && (cores > 0 || iops > 0)) { Console.Error.WriteLine("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
             if (k > 0 && dir is not null) { Console.Error.WriteLine("--scale-down models the SSDs in RAM: it does not combine with --data-dir"); return 2; }

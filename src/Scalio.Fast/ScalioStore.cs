@@ -50,8 +50,9 @@ public sealed class ScalioStoreOptions
     /// <summary>Longest a write waits for its batch to fill.</summary>
     public TimeSpan BatchIdleTimeout { get; init; } = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>Threads of the emulated offload target.</summary>
-    public int OffloadThreads { get; init; } = 1;
+    /// <summary>Threads of the emulated offload target (the NIC's engines). 0 (default): none; each offloaded read
+    /// executes on the client thread that sends its capsule, as the loopback fabric executes RDMA requests.</summary>
+    public int OffloadThreads { get; init; }
 
     /// <summary>Loopback fabric options (latency, fault injection).</summary>
     public LoopbackOptions? Fabric { get; init; }

@@ -25,6 +25,10 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
 
     public override bool AtomicsCoherentWithCpu => true;
 
+    /// <summary>Set on a queue pair whose receiver is hardware emulated inline (the offload target with no engine
+    /// thread): told on the delivering thread after each receive completion is queued.</summary>
+    internal IInlineReceiver? InlineReceiver;
+
     internal void ConnectTo(LoopbackQueuePair peer)
     {
         if (_state != QueuePairState.Reset) ThrowHelper.InvalidOperation("queue pair is already connected or closed");
@@ -228,6 +232,7 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
             QueuePairNumber = Number,
         });
         if (receiverStatus != CompletionStatus.Success) _state = QueuePairState.Error;
+        else InlineReceiver?.Received(); // a receiver emulated inline acts on the delivering thread, as NIC work does
         return senderStatus;
     }
 
@@ -248,4 +253,11 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
             Monitor.PulseAll(_receiveGate);
         }
     }
+}
+
+/// <summary>A receiver emulated inline: acts on each delivered message on the sender's thread.</summary>
+internal interface IInlineReceiver
+{
+    /// <summary>A receive completion was just queued on the receiver's queue pair.</summary>
+    void Received();
 }

@@ -6,7 +6,9 @@ namespace Scalio.Verbs.Offload;
 /// <summary>Options of the emulated offload target.</summary>
 public sealed class OffloadTargetOptions
 {
-    /// <summary>Threads that execute commands (the "NIC engines"). They are never the server's worker threads.</summary>
+    /// <summary>Threads that execute commands (the "NIC engines"). They are never the server's worker threads. 0: no
+    /// engine thread; each command executes on the thread whose SEND delivers its capsule, the way the loopback fabric
+    /// executes RDMA READ, WRITE and atomics on the posting thread (see <see cref="OffloadTarget"/>).</summary>
     public int Threads { get; init; } = 1;
 
     /// <summary>Largest data transfer of one command, in bytes.</summary>
@@ -38,6 +40,11 @@ public sealed class OffloadTargetOptions
 /// while the engine serves other commands. Reads of file namespaces (<see cref="FileNamespace"/>, also under a
 /// <see cref="ModeledNamespace"/>) are submitted to an <see cref="IoUring"/> per engine and completed as the device
 /// answers, so one engine keeps many device reads in flight; writes stay synchronous.
+/// With <see cref="OffloadTargetOptions.Threads"/> = 0 there is no engine thread: a command executes on the thread
+/// that delivers its capsule (INLINE EMULATION, as the loopback fabric executes every RDMA request), so a hand-off
+/// costs no thread switch — on two cores a polling engine thread only measures the scheduler. Device waits then happen
+/// on that thread (it is the initiator, and it waits for its read anyway), and device reads are as many in flight as
+/// there are initiating threads.
 /// </summary>
 public sealed unsafe class OffloadTarget : IDisposable
 {
@@ -59,7 +66,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         _namespaces = [.. namespaces];
         _executor = new NvmeCommandExecutor(_namespaces);
         _options = options ?? new OffloadTargetOptions();
-        if (_options.Threads < 1) ThrowHelper.ArgumentOutOfRange(nameof(options), "the offload target needs at least one thread");
+        if (_options.Threads < 0 || _options.Threads > 64) ThrowHelper.ArgumentOutOfRange(nameof(options), "the offload target takes 0 (inline) to 64 engine threads");
         _domain = fabric.CreateDomain();
         bool files = false;
         foreach (var ns in _namespaces) files |= ns is FileNamespace || ns is ModeledNamespace { Inner: FileNamespace };
@@ -79,7 +86,10 @@ public sealed unsafe class OffloadTarget : IDisposable
     }
 
     /// <summary>True when the engines submit file namespace reads on io_uring (false: one synchronous read per command).</summary>
-    public bool UsesIoUring => _engines[0].Ring is not null;
+    public bool UsesIoUring => _engines.Length > 0 && _engines[0].Ring is not null;
+
+    /// <summary>True when commands execute on the thread that delivers their capsule (no engine thread).</summary>
+    public bool Inline => _engines.Length == 0;
 
     /// <summary>Device reads submitted asynchronously (io_uring).</summary>
     public long AsyncReads
@@ -124,6 +134,13 @@ public sealed unsafe class OffloadTarget : IDisposable
                 long n = Volatile.Read(ref e.SampledPasses);
                 if (n > 0) busy += (double)Volatile.Read(ref e.SampledNanoseconds) / n * Volatile.Read(ref e.BusyPasses);
             }
+            if (Inline)
+            {
+                lock (_connections)
+                {
+                    foreach (var c in _connections) busy += Volatile.Read(ref c.InlineTicks) * (1e9 / Stopwatch.Frequency);
+                }
+            }
             return (long)busy;
         }
     }
@@ -149,6 +166,13 @@ public sealed unsafe class OffloadTarget : IDisposable
         {
             long n = 0;
             foreach (var e in _engines) n += Volatile.Read(ref e.Commands);
+            if (Inline)
+            {
+                lock (_connections)
+                {
+                    foreach (var c in _connections) n += Volatile.Read(ref c.InlineCommands);
+                }
+            }
             return n;
         }
     }
@@ -162,6 +186,16 @@ public sealed unsafe class OffloadTarget : IDisposable
         if (_stopping) ThrowHelper.ObjectDisposed(nameof(OffloadTarget));
         lock (_connections)
         {
+            if (Inline)
+            {
+                // Own queues per connection: the thread that delivers a capsule executes exactly its connection's commands.
+                var iqp = _domain.CreateQueuePair(_domain.CreateCompletionQueue(64), _domain.CreateCompletionQueue(_options.QueueDepth), new QueuePairOptions { MaxReceives = _options.QueueDepth });
+                var ic = new Connection(this, iqp, null);
+                ((LoopbackQueuePair)iqp).InlineReceiver = ic;
+                _connections.Add(ic);
+                LoopbackFabric.Connect(hostQueuePair, iqp);
+                return;
+            }
             var engine = _engines[_nextEngine++ % _engines.Length];
             var qp = _domain.CreateQueuePair(engine.SendQueue, engine.ReceiveQueue, new QueuePairOptions { MaxReceives = _options.QueueDepth });
             var conn = new Connection(this, qp, engine);
@@ -171,8 +205,15 @@ public sealed unsafe class OffloadTarget : IDisposable
         }
     }
 
-    private sealed class Connection
+    private sealed class Connection : IInlineReceiver
     {
+        private readonly OffloadTarget _target;
+        private readonly Lock _inlineGate = new();
+        private bool _closed;
+
+        // Inline mode only (engine threads keep their own counters).
+        public long InlineCommands, InlineTicks;
+
         public readonly QueuePair QueuePair;
         public readonly MemoryRegion Buffers; // [capsules][response][data]
         public readonly int Depth;
@@ -182,8 +223,9 @@ public sealed unsafe class OffloadTarget : IDisposable
 
         public int DataOf(int slot) => DataOffset + slot * SlotBytes;
 
-        public Connection(OffloadTarget target, QueuePair qp, Engine engine)
+        public Connection(OffloadTarget target, QueuePair qp, Engine? engine)
         {
+            _target = target;
             QueuePair = qp;
             Depth = target._options.QueueDepth;
             ResponseOffset = Depth * SubmissionQueueEntry.Size;
@@ -191,8 +233,41 @@ public sealed unsafe class OffloadTarget : IDisposable
             SlotBytes = (target._options.MaxTransferSize + 4095) & ~4095;
             // One data buffer per capsule slot: commands whose completion is still due keep theirs until it is sent.
             Buffers = target._domain.Allocate((nuint)(DataOffset + (long)Depth * SlotBytes), MemoryAccess.LocalWrite);
-            Index = engine.NextIndex();
+            Index = engine?.NextIndex() ?? 0;
             for (int i = 0; i < Depth; i++) PostCapsuleReceive(i);
+        }
+
+        /// <summary>Inline mode: a capsule arrived; execute it on the delivering thread.</summary>
+        public void Received()
+        {
+            lock (_inlineGate)
+            {
+                if (_closed) return; // the target is stopping: the host sees no response, as from a NIC that went away
+                long start = Stopwatch.GetTimestamp();
+                bool deferring = SsdPerformanceModel.DeferWaits;
+                SsdPerformanceModel.DeferWaits = true; // the model hands us its completion time, so its wait is told apart
+                try
+                {
+                    while (QueuePair.ReceiveQueue.TryPoll(out var wc))
+                    {
+                        if (wc.Status != CompletionStatus.Success) continue; // flushed at disconnect
+                        InlineCommands++;
+                        start += _target.ExecuteInline(this, (int)(wc.Id & 0xFFFF), wc.ByteLength); // device time is the SSD's
+                    }
+                }
+                finally
+                {
+                    SsdPerformanceModel.DeferWaits = deferring;
+                }
+                while (QueuePair.SendQueue.TryPoll(out _)) { } // error completions only: sends are unsignaled
+                InlineTicks += Stopwatch.GetTimestamp() - start;
+            }
+        }
+
+        /// <summary>Inline mode: no command runs after this returns, so the buffers may be released.</summary>
+        public void Close()
+        {
+            lock (_inlineGate) _closed = true;
         }
 
         public int Index;
@@ -455,6 +530,36 @@ public sealed unsafe class OffloadTarget : IDisposable
         Finish(conn, slot, bytes, sqe.Sgl.Address, sqe.Sgl.Key, cqe, toHost);
     }
 
+    /// <summary>Executes one command on the delivering thread (inline mode); returns the ticks spent waiting for a
+    /// modelled device completion.</summary>
+    private long ExecuteInline(Connection conn, int slot, uint length)
+    {
+        var capsule = conn.Buffers.Slice(slot * SubmissionQueueEntry.Size, SubmissionQueueEntry.Size);
+        if (length < SubmissionQueueEntry.Size)
+        {
+            Finish(conn, slot, 0, 0, 0, new CompletionQueueEntry { SqHead = (ushort)slot, SqId = 1, Status = NvmeStatus.InvalidField }, toHost: false);
+            return 0;
+        }
+        var sqe = SubmissionQueueEntry.Read(capsule);
+        _options.Faults?.BeforeCommand(in sqe);
+        var status = Transfer(conn, slot, in sqe, out var cqe, out int bytes, out bool toHost);
+        if (!status.IsSuccess)
+        {
+            cqe = new CompletionQueueEntry { CommandId = sqe.CommandId, SqHead = (ushort)slot, SqId = 1, Status = status };
+            toHost = false;
+        }
+        long waited = 0;
+        long due = SsdPerformanceModel.TakeDeferredCompletion();
+        if (due > Stopwatch.GetTimestamp())
+        {
+            long t = Stopwatch.GetTimestamp();
+            SsdPerformanceModel.WaitUntil(due);
+            waited = Stopwatch.GetTimestamp() - t;
+        }
+        Finish(conn, slot, bytes, sqe.Sgl.Address, sqe.Sgl.Key, cqe, toHost);
+        return waited;
+    }
+
     /// <summary>Completes a command: the read data goes to the host by RDMA WRITE, the capsule slot is posted again and
     /// the response capsule is sent.</summary>
     private void Finish(Connection conn, int slot, int bytes, ulong address, uint key, CompletionQueueEntry cqe, bool toHost)
@@ -506,7 +611,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         foreach (var e in _engines) { e.ReceiveQueue.WakeAll(); e.Thread.Join(); }
         lock (_connections)
         {
-            foreach (var c in _connections) { c.QueuePair.Dispose(); c.Buffers.Dispose(); }
+            foreach (var c in _connections) { c.Close(); c.QueuePair.Dispose(); c.Buffers.Dispose(); }
             _connections.Clear();
         }
         _domain.Dispose();

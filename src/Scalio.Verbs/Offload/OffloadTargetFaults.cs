@@ -9,7 +9,7 @@ namespace Scalio.Verbs.Offload;
 /// </summary>
 public class OffloadTargetFaults
 {
-    /// <summary>Called on the engine thread before <paramref name="command"/> executes.</summary>
+    /// <summary>Called on the engine thread (inline mode: the thread that delivered the capsule) before <paramref name="command"/> executes.</summary>
     /// <param name="command">The command capsule's submission queue entry.</param>
     public virtual void BeforeCommand(in SubmissionQueueEntry command) { }
 }

@@ -30,12 +30,49 @@ public class OffloadTargetTests
         host.Dispose();
     }
 
+    private sealed class ThreadRecorder : OffloadTargetFaults
+    {
+        public int ThreadId;
+        public override void BeforeCommand(in SubmissionQueueEntry command) => ThreadId = Environment.CurrentManagedThreadId;
+    }
+
     [Fact]
-    public void Bad_commands_get_nvme_errors_and_the_target_keeps_serving()
+    public void Inline_target_executes_on_the_sending_thread_waits_the_model_there_and_fails_cleanly_once_stopped()
+    {
+        var fabric = new LoopbackFabric();
+        using var ram = new RamNamespace(1, 4096, 64);
+        var model = new SsdModelOptions { MaxIops = 1_000_000, ReadLatency = TimeSpan.FromMilliseconds(2), WriteLatency = TimeSpan.Zero, FlushLatency = TimeSpan.Zero };
+        using var ns = new ModeledNamespace(ram, model, ownsInner: false);
+        var recorder = new ThreadRecorder();
+        var target = new OffloadTarget(fabric, [ns], new OffloadTargetOptions { Threads = 0, Faults = recorder });
+        Assert.True(target.Inline);
+        var host = fabric.CreateDomain();
+        var initiator = new OffloadInitiator(host, target) { TimeoutMilliseconds = 300 };
+        var mr = host.Allocate(8192, MemoryAccess.All);
+        mr.Span[..4096].Fill(0x3C);
+        Assert.True(initiator.Write(1, 5, 1, 4096, mr, 0, forceUnitAccess: false).IsSuccess);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(initiator.Read(1, 5, 1, 4096, mr, 4096).IsSuccess);
+        Assert.True(sw.Elapsed.TotalMilliseconds >= 1.5, $"read answered after {sw.Elapsed.TotalMilliseconds:F2} ms, before its modelled 2 ms");
+        Assert.Equal(Environment.CurrentManagedThreadId, recorder.ThreadId);
+        Assert.True(mr.Span.Slice(4096, 4096).IndexOfAnyExcept((byte)0x3C) < 0);
+        Assert.Equal(2, target.Commands);
+        // NIC time excludes the modelled device wait.
+        Assert.InRange(target.BusyNanoseconds, 1, 1_000_000);
+        target.Dispose();
+        Assert.False(initiator.Read(1, 5, 1, 4096, mr, 4096).IsSuccess);
+        initiator.Dispose();
+        host.Dispose();
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    public void Bad_commands_get_nvme_errors_and_the_target_keeps_serving(int threads)
     {
         var fabric = new LoopbackFabric();
         using var ns = new RamNamespace(1, 4096, 16);
-        using var target = new OffloadTarget(fabric, [ns]);
+        using var target = new OffloadTarget(fabric, [ns], new OffloadTargetOptions { Threads = threads });
         var host = fabric.CreateDomain();
         using var initiator = new OffloadInitiator(host, target);
         var mr = host.Allocate(8192, MemoryAccess.All);
