@@ -44,7 +44,7 @@ public sealed record StoreSettings
     /// <summary>Give each system its own subdirectory of <see cref="DataDirectory"/> (off: use it as is, one system only).</summary>
     public bool SubdirectoryPerSystem { get; init; } = true;
 
-    /// <summary>SSD performance MODEL wrapped around each RAM namespace (ignored with <see cref="DataDirectory"/>); null: no cap
+    /// <summary>SSD performance MODEL wrapped around each namespace (over files, add the device's own latency); null: no cap
     /// (or the one <see cref="IopsPerSsd"/> makes).</summary>
     public Scalio.Verbs.Nvme.SsdModelOptions? SsdModel { get; init; }
 
@@ -69,7 +69,10 @@ public sealed record StoreSettings
     public TimeSpan SaturationDuration { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The SSD model the stores use: <see cref="SsdModel"/>, else one of <see cref="IopsPerSsd"/> IOPS, else none.</summary>
-    public Scalio.Verbs.Nvme.SsdModelOptions? EffectiveSsdModel => SsdModel ?? (IopsPerSsd > 0 ? new Scalio.Verbs.Nvme.SsdModelOptions { MaxIops = IopsPerSsd } : null);
+    public Scalio.Verbs.Nvme.SsdModelOptions? EffectiveSsdModel => SsdModel ?? (IopsPerSsd <= 0 ? null
+        : DataDirectory is null ? new Scalio.Verbs.Nvme.SsdModelOptions { MaxIops = IopsPerSsd }
+        // Over real files the device's own latency stands in for the model's: only the IOPS cap is modelled.
+        : new Scalio.Verbs.Nvme.SsdModelOptions { MaxIops = IopsPerSsd, ReadLatency = TimeSpan.Zero, WriteLatency = TimeSpan.Zero, FlushLatency = TimeSpan.Zero });
 }
 
 /// <summary>
@@ -111,7 +114,10 @@ public sealed record ScaleDown(int K, double HostLeedMicrosPerGet, PaperHardware
         ArgumentNullException.ThrowIfNull(options);
         if (k < 1 || k > 100_000) throw new ArgumentOutOfRangeException(nameof(k), k, "--scale-down must be 1..100000");
         long records = Math.Min(settings.Records, 50_000);
-        var calibration = settings with { Records = records, ServerCores = 0, IopsPerSsd = 0, SsdModel = null, DataDirectory = null, ScaleDown = null };
+        // On the run's own kind of namespace (RAM, or files: then the anchor pays the kernel's I/O path as the runs do).
+        string? dir = settings.DataDirectory is null ? null : Path.Combine(settings.DataDirectory, "calibration");
+        if (dir is not null && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        var calibration = settings with { Records = records, ServerCores = 0, IopsPerSsd = 0, SsdModel = null, DataDirectory = dir, SubdirectoryPerSystem = false, ScaleDown = null };
         var o = options with { RecordCount = records, Threads = 4, Load = true };
         using var store = SystemComparison.OpenStore(YcsbSystem.Leed, calibration);
         var target = SystemComparison.CreateTarget(YcsbSystem.Leed, store);

@@ -95,7 +95,6 @@ internal static class YcsbCommand
             if (engines < 0 || engines > 64) { Console.Error.WriteLine($"--offload-threads must be 0..64, not {engines}"); return 2; }
             if (!(satSeconds >= 0 && satSeconds <= 600)) { Console.Error.WriteLine($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
             if (k > 0 && (cores > 0 || iops > 0)) { Console.Error.WriteLine("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
-            if (k > 0 && dir is not null) { Console.Error.WriteLine("--scale-down models the SSDs in RAM: it does not combine with --data-dir"); return 2; }
             if (dir is not null) Directory.CreateDirectory(dir);
             var settings = new StoreSettings
             {

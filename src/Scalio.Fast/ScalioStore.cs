@@ -32,9 +32,9 @@ public sealed class ScalioStoreOptions
     /// the store recovered from them (open with the options they were created with).</summary>
     public string? DataDirectory { get; init; }
 
-    /// <summary>SSD performance MODEL for RAM namespaces (used only when <see cref="DataDirectory"/> is null): each
-    /// namespace is wrapped in a <see cref="ModeledNamespace"/> with its own IOPS cap and latency, so scaling runs can
-    /// emulate N SSDs on one machine. Null: plain RAM namespaces, no cap.</summary>
+    /// <summary>SSD performance MODEL: each namespace is wrapped in a <see cref="ModeledNamespace"/> with its own IOPS cap
+    /// and latency, so scaling runs can emulate N SSDs on one machine. Over file namespaces (<see cref="DataDirectory"/>)
+    /// the real device adds its own latency and its own host CPU cost per command. Null: no cap.</summary>
     public SsdModelOptions? SsdModel { get; init; }
 
     /// <summary>Server worker threads.</summary>
@@ -134,7 +134,8 @@ public sealed class ScalioStore : IDisposable
                 _devices[i] = o.DataDirectory is null
                     ? (o.SsdModel is null ? new RamNamespace((uint)i + 1, o.LbaSize, lbaCount)
                         : new ModeledNamespace(new RamNamespace((uint)i + 1, o.LbaSize, lbaCount), o.SsdModel))
-                    : OpenDeviceFile(o.DataDirectory, i, o.LbaSize, lbaCount);
+                    : o.SsdModel is null ? OpenDeviceFile(o.DataDirectory, i, o.LbaSize, lbaCount)
+                        : new ModeledNamespace(OpenDeviceFile(o.DataDirectory, i, o.LbaSize, lbaCount), o.SsdModel);
             }
             _server = CreateServer(o.ServerDomain, _fabric, _devices, new ScalioServerOptions
             {

@@ -60,6 +60,34 @@ public sealed class CpuBudgetTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Under_a_stream_that_never_pauses_the_server_charges_its_cpu_as_it_goes()
+    {
+        await Task.Yield();
+        // 64 PUTs always in flight on real files (each a durable write) keep the receive queue non-empty: the charge
+        // must not wait for the stream to stop.
+        string dir = Path.Combine(Path.GetTempPath(), "scalio-stream-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        using var cleanup = new DirectoryCleanup(dir);
+        using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 4_000, BatchSize = 1, DataDirectory = dir });
+        var target = SystemComparison.CreateTarget(YcsbSystem.ScalioNoBatch, store);
+        var options = new YcsbOptions { RecordCount = 2_000, Threads = 2 };
+        new YcsbRunner(options).Load(target);
+        long before = store.Server.BusyNanoseconds, requestsBefore = store.Server.Requests;
+        long midBusy = 0, midRequests = 0;
+        var sampler = new Thread(() =>
+        {
+            Thread.Sleep(700);
+            midBusy = store.Server.BusyNanoseconds - before;
+            midRequests = store.Server.Requests - requestsBefore;
+        });
+        sampler.Start();
+        Saturation.Puts(store, options, TimeSpan.FromSeconds(1.5));
+        sampler.Join();
+        Assert.True(midRequests > 100, $"only {midRequests} requests by mid-phase");
+        Assert.True(midBusy > 0 && midBusy / 1000.0 / midRequests > 0.1, $"mid-phase: {midRequests} requests served but {midBusy} ns charged");
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Replies_wait_for_the_modelled_write_but_the_worker_does_not()
     {
         await Task.Yield();
@@ -115,5 +143,13 @@ public sealed class CpuBudgetTests
         Assert.True(sw.Elapsed.TotalMicroseconds >= WaitPolicy.SleepMicroseconds * 0.5, $"slept {sw.Elapsed.TotalMicroseconds:F0} us");
         w.Reset();
         Assert.False(w.Sleeping);
+    }
+
+    private sealed class DirectoryCleanup(string path) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { Directory.Delete(path, recursive: true); } catch (IOException) { }
+        }
     }
 }
