@@ -50,7 +50,7 @@ internal static class ResultTable
                 s.AddRow(SystemComparison.Name(x.System), F(p.ServerMicrosPerRequest, "F3"),
                     leed is { } l ? R(p.ServerMicrosPerRequest / l.ServerMicrosPerRequest) : "-",
                     F(p.SsdWritesPerOp, "F3"), F(p.Operations / p.Seconds, "N0"),
-                    x.SaturatedGets is { } g ? F(g.ServerMicrosPerRequest, "F3") : "none (one-sided)");
+                    x.SaturatedGets is { } g ? F(g.ServerMicrosPerRequest, "F3") : x.System == YcsbSystem.ScalioNoOffload ? "- (misses: NVMe-oF)" : "none (one-sided)");
             }
             AnsiConsole.Write(s);
             AnsiConsole.MarkupLine("[grey]server µs = thread CPU of the server's serving steps (device waits and the emulated NIC's and SSDs' own work excluded, idle polling never counted) ÷ requests answered; GET requests: LEED reads, LEED+Ditto miss-fills; ÷ LEED: against leed (or leed-ditto) of this run[/]");

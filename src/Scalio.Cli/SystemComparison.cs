@@ -18,6 +18,9 @@ public enum YcsbSystem
     Leed,
     /// <summary>LEED+Ditto: one-sided cache reads, misses and writes through the server CPU.</summary>
     LeedDitto,
+    /// <summary>Scalio's one-sided miss path, but its SSD reads served by a software NVMe-oF target on the server's
+    /// cores (no target offload), batch size 1: the paper's Figure 12 middle step.</summary>
+    ScalioNoOffload,
 }
 
 /// <summary>How the stores of a comparison are sized (the same for every system).</summary>
@@ -274,10 +277,11 @@ public static class SystemComparison
         YcsbSystem.ScalioNoBatch => "scalio-nobatch",
         YcsbSystem.Leed => "leed",
         YcsbSystem.LeedDitto => "leed-ditto",
+        YcsbSystem.ScalioNoOffload => "scalio-nooffload",
         _ => throw new ArgumentOutOfRangeException(nameof(system)),
     };
 
-    /// <summary>Parses <c>scalio|scalio-nobatch|leed|leed-ditto|all</c> (comma-separated lists allowed).</summary>
+    /// <summary>Parses <c>scalio|scalio-nobatch|scalio-nooffload|leed|leed-ditto|all</c> (comma-separated lists allowed; all = the four of the paper's Figure 10).</summary>
     /// <exception cref="ArgumentException">An unknown name.</exception>
     public static IReadOnlyList<YcsbSystem> Parse(string text)
     {
@@ -292,10 +296,11 @@ public static class SystemComparison
                 case "scalio-nobatch": list.Add(YcsbSystem.ScalioNoBatch); break;
                 case "leed": list.Add(YcsbSystem.Leed); break;
                 case "leed-ditto": list.Add(YcsbSystem.LeedDitto); break;
-                default: throw new ArgumentException($"unknown system '{part}': use scalio, scalio-nobatch, leed, leed-ditto or all");
+                case "scalio-nooffload": list.Add(YcsbSystem.ScalioNoOffload); break;
+                default: throw new ArgumentException($"unknown system '{part}': use scalio, scalio-nobatch, scalio-nooffload, leed, leed-ditto or all");
             }
         }
-        if (list.Count == 0) throw new ArgumentException("no system given: use scalio, scalio-nobatch, leed, leed-ditto or all");
+        if (list.Count == 0) throw new ArgumentException("no system given: use scalio, scalio-nobatch, scalio-nooffload, leed, leed-ditto or all");
         return [.. list.Distinct()];
     }
 
@@ -316,6 +321,7 @@ public static class SystemComparison
             SsdModel = settings.EffectiveSsdModel,
             ServerWorkers = settings.ServerWorkers,
             OffloadThreads = settings.OffloadThreads,
+            TargetOnServerCpu = system == YcsbSystem.ScalioNoOffload,
             BatchSize = system == YcsbSystem.Scalio ? settings.BatchSize : 1,
             ServerFillsCacheOnGet = system == YcsbSystem.LeedDitto,
             Layout = SlotLayout.Default,
@@ -325,7 +331,7 @@ public static class SystemComparison
     /// <summary>The YCSB target of a system on a store opened by <see cref="OpenStore"/>.</summary>
     public static IYcsbTarget CreateTarget(YcsbSystem system, ScalioStore store) => system switch
     {
-        YcsbSystem.Scalio or YcsbSystem.ScalioNoBatch => new ScalioYcsbTarget(store, Name(system)),
+        YcsbSystem.Scalio or YcsbSystem.ScalioNoBatch or YcsbSystem.ScalioNoOffload => new ScalioYcsbTarget(store, Name(system)),
         YcsbSystem.Leed => new LeedYcsbTarget(store, LeedMode.Leed, Name(system)),
         YcsbSystem.LeedDitto => new LeedYcsbTarget(store, LeedMode.LeedDitto, Name(system)),
         _ => throw new ArgumentOutOfRangeException(nameof(system)),

@@ -54,6 +54,11 @@ public sealed class ScalioStoreOptions
     /// executes on the client thread that sends its capsule, as the loopback fabric executes RDMA requests.</summary>
     public int OffloadThreads { get; init; }
 
+    /// <summary>Run the NVMe-oF target in software on the server's cores instead of the NIC (a JBOF without target
+    /// offload, the paper's Figure 12 middle step): its engine thread's CPU is server CPU, charged to the server and its
+    /// budget. Uses one engine thread when <see cref="OffloadThreads"/> is 0.</summary>
+    public bool TargetOnServerCpu { get; init; }
+
     /// <summary>Loopback fabric options (latency, fault injection).</summary>
     public LoopbackOptions? Fabric { get; init; }
 
@@ -151,7 +156,9 @@ public sealed class ScalioStore : IDisposable
                 BrokenWriteMode = o.BrokenWriteMode,
                 FillCacheOnGet = o.ServerFillsCacheOnGet,
             });
-            _target = new OffloadTarget(_fabric, _devices, new OffloadTargetOptions { Threads = o.OffloadThreads });
+            _target = new OffloadTarget(_fabric, _devices, o.TargetOnServerCpu
+                ? new OffloadTargetOptions { Threads = Math.Max(1, o.OffloadThreads), ServerCpu = _server.CpuAccount }
+                : new OffloadTargetOptions { Threads = o.OffloadThreads });
         }
         catch
         {

@@ -138,6 +138,25 @@ public sealed unsafe partial class ScalioServer : IDisposable
         set => _budget = value;
     }
 
+    /// <summary>This server's cores as an account other serving threads charge (a software NVMe-oF target on them):
+    /// their CPU counts in <see cref="BusyNanoseconds"/> and draws on <see cref="Budget"/>.</summary>
+    internal Scalio.Verbs.Offload.IServerCpuAccount CpuAccount => _cpuAccount ??= new ServerCpuAccount(this);
+
+    private ServerCpuAccount? _cpuAccount;
+
+    private sealed class ServerCpuAccount(ScalioServer server) : Scalio.Verbs.Offload.IServerCpuAccount
+    {
+        public long OverdraftTicks => server._budget?.OverdraftTicks ?? long.MinValue;
+
+        public void Pause(long overdraftTicks) => server._budget?.Pause(overdraftTicks);
+
+        public void Charge(long cpuNanoseconds)
+        {
+            Interlocked.Add(ref server._busyNanoseconds, cpuNanoseconds);
+            server._budget?.Charge(cpuNanoseconds);
+        }
+    }
+
     /// <summary>SSD read commands issued by the server CPU (rewrites, cleaning, recovery, LEED-style reads).</summary>
     public long SsdReads => _store.ServerReads;
 
@@ -353,6 +372,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
                 long cpuStart = ThreadCpuClock.NowNanoseconds();
                 long deviceWaitStart = SsdPerformanceModel.ThreadWaitCpuNanoseconds;
                 long hardwareStart = HardwareWork.Nanoseconds;
+                bool drained = true;
                 for (int handled = 1; got; handled++)
                 {
                     var conns = Volatile.Read(ref _byIndex);
@@ -364,10 +384,11 @@ public sealed unsafe partial class ScalioServer : IDisposable
                     }
                     // Drain what has arrived before looking at timeouts, but a bounded run: under a steady stream the
                     // CPU must be charged (and the budget obeyed) as it is spent, not when the stream pauses.
-                    if (handled == MaxDrain || !ReceiveQueue.TryPoll(out wc)) break;
+                    if (handled == MaxDrain) { drained = false; break; }
+                    if (!ReceiveQueue.TryPoll(out wc)) break;
                 }
                 long now = Stopwatch.GetTimestamp();
-                s.FlushUnheld(now);
+                if (drained) s.FlushUnheld(now); // requests still waiting may join the open batches
                 s.FlushDue(now);
                 if (deferred.Count > 0) deferred.SendDue(Stopwatch.GetTimestamp());
                 while (SendQueue.TryPoll(out _)) { }

@@ -126,6 +126,44 @@ internal sealed unsafe class DeviceLog : IDisposable
         _pointer = (byte*)NativeMemory.AlignedAlloc(64, 64);
         _cache = (byte*)NativeMemory.AlignedAlloc((nuint)CachedBlocks * (nuint)pageSize, 4096);
         Array.Fill(_cacheBucket, -1);
+        if (_ns is FileNamespace || _ns is ModeledNamespace { Inner: FileNamespace })
+        {
+            // Block fetch, batched: a batch's blocks that the cache lacks are read from the device in one submission.
+            var gather = new ReadGather(batchLimit);
+            if (gather.Gathers)
+            {
+                _gather = gather;
+                _prefetch = (byte*)NativeMemory.AlignedAlloc((nuint)batchLimit * (nuint)pageSize, 4096);
+                _prefetchIndex = new int[batchLimit];
+            }
+            else
+            {
+                gather.Dispose();
+            }
+        }
+    }
+
+    private readonly ReadGather? _gather;
+    private byte* _prefetch;
+    private readonly int[] _prefetchIndex = [];
+
+    /// <summary>Reads the blocks of this batch's <paramref name="groups"/> buckets that the block cache lacks, all in one
+    /// device submission (<see cref="ReadGather"/>); <see cref="_prefetchIndex"/> names each group's read, or -1.</summary>
+    private void PrefetchBlocks(int groups)
+    {
+        var gather = _gather!;
+        gather.Clear();
+        for (int g = 0; g < groups; g++)
+        {
+            _prefetchIndex[g] = -1;
+            int bucket = _groupBucket[g];
+            var old = _store.LocationOf(bucket);
+            int slot = CacheSlot(bucket);
+            if (!old.Exists || (_cacheBucket[slot] == bucket && _cacheSequence[slot] == old.Sequence)) continue;
+            _store.CountRead();
+            _prefetchIndex[g] = gather.Add(_ns, LbaOfPage(old.Page), _lbasPerPage, new Span<byte>(_prefetch + (long)g * _pageSize, _pageSize));
+        }
+        if (gather.Count > 0) gather.Execute();
     }
 
     /// <summary>Device page where the next batch goes (tests, diagnostics).</summary>
@@ -484,6 +522,7 @@ internal sealed unsafe class DeviceLog : IDisposable
             _bUsed = 0;
             _killCount = 0;
             _stagedLive = 0;
+            if (_gather is not null) PrefetchBlocks(groups);
             var pointer = new Span<byte>(_pointer, ValuePointer.Size);
             for (int g = 0; g < groups; g++)
             {
@@ -495,7 +534,10 @@ internal sealed unsafe class DeviceLog : IDisposable
                 if (old.Exists)
                 {
                     OpStatus failure = OpStatus.Ok;
-                    if (!ReadBlock(bucket, in old, cur).IsSuccess) failure = OpStatus.IoError;
+                    int fetched = _gather is null ? -1 : _prefetchIndex[g];
+                    NvmeStatus read = fetched < 0 ? ReadBlock(bucket, in old, cur) : _gather!.Status(fetched);
+                    if (fetched >= 0 && read.IsSuccess) new ReadOnlySpan<byte>(_prefetch + (long)g * _pageSize, _pageSize).CopyTo(cur);
+                    if (!read.IsSuccess) failure = OpStatus.IoError;
                     else if (!BucketBlock.Verify(cur) || BucketBlock.BucketOf(cur) != (uint)bucket || BucketBlock.SequenceOf(cur) != old.Sequence || BucketBlock.IsQuarantined(cur))
                     {
                         failure = OpStatus.Corrupt;
@@ -865,5 +907,7 @@ internal sealed unsafe class DeviceLog : IDisposable
         NativeMemory.AlignedFree(_checkpoint); _checkpoint = null;
         NativeMemory.AlignedFree(_pointer); _pointer = null;
         NativeMemory.AlignedFree(_cache); _cache = null;
+        _gather?.Dispose();
+        NativeMemory.AlignedFree(_prefetch); _prefetch = null;
     }
 }

@@ -11,6 +11,12 @@ public sealed class OffloadTargetOptions
     /// executes RDMA READ, WRITE and atomics on the posting thread (see <see cref="OffloadTarget"/>).</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>Null (default): the engines are the NIC, never server CPU. Set: they are a software NVMe-oF target on
+    /// the server's cores (no target offload; the paper's Figure 12 middle step): each busy pass's thread CPU, less the
+    /// SSDs' and the fabric's own work, is charged here, and the engines wait while it is overdrawn. Needs
+    /// <see cref="Threads"/> of at least 1.</summary>
+    public IServerCpuAccount? ServerCpu { get; init; }
+
     /// <summary>Largest data transfer of one command, in bytes.</summary>
     public int MaxTransferSize { get; init; } = 128 * 1024;
 
@@ -67,6 +73,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         _executor = new NvmeCommandExecutor(_namespaces);
         _options = options ?? new OffloadTargetOptions();
         if (_options.Threads < 0 || _options.Threads > 64) ThrowHelper.ArgumentOutOfRange(nameof(options), "the offload target takes 0 (inline) to 64 engine threads");
+        if (_options.ServerCpu is not null && _options.Threads == 0) ThrowHelper.ArgumentOutOfRange(nameof(options), "an offload target on the server's CPU needs at least one engine thread");
         _domain = fabric.CreateDomain();
         bool files = false;
         foreach (var ns in _namespaces) files |= ns is FileNamespace || ns is ModeledNamespace { Inner: FileNamespace };
@@ -128,6 +135,7 @@ public sealed unsafe class OffloadTarget : IDisposable
     {
         get
         {
+            if (_options.ServerCpu is not null) return 0; // server CPU, charged to the server's account instead
             double busy = 0;
             foreach (var e in _engines)
             {
@@ -383,11 +391,29 @@ public sealed unsafe class OffloadTarget : IDisposable
             _busy = true;
             long n = BusyPasses + 1;
             Volatile.Write(ref BusyPasses, n);
+            var account = _target._options.ServerCpu;
+            if (account is not null)
+            {
+                // Server cores: wait for credit, then measure every busy pass, as a server worker does.
+                long over;
+                while ((over = account.OverdraftTicks) > 0) account.Pause(over);
+                _chargeStart = ThreadCpuClock.NowNanoseconds();
+                _hardwareStart = HardwareWork.Nanoseconds;
+                return;
+            }
             if ((n & 15) == 1) _sampleStart = ThreadCpuClock.NowNanoseconds(); // the first pass, then one in 16
         }
 
+        private long _chargeStart, _hardwareStart;
+
         private void EndPass()
         {
+            if (_chargeStart != 0)
+            {
+                long spent = ThreadCpuClock.NowNanoseconds() - _chargeStart - (HardwareWork.Nanoseconds - _hardwareStart);
+                _target._options.ServerCpu!.Charge(Math.Max(0, spent));
+                _chargeStart = 0;
+            }
             if (_sampleStart != 0)
             {
                 Volatile.Write(ref SampledNanoseconds, SampledNanoseconds + ThreadCpuClock.NowNanoseconds() - _sampleStart);
@@ -401,6 +427,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         {
             // A NIC does not stall on its SSD: modelled device latency is waited per command, not per engine.
             SsdPerformanceModel.DeferWaits = true;
+            HardwareWork.Tracking = _target._options.ServerCpu is not null; // the SSDs' and fabric's work is not the server's
             var waiter = new Waiter();
             var ring = Ring;
             while (!_target._stopping)
