@@ -15,4 +15,13 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
     SweepCommand.Create(),
     FiguresCommand.Create(),
 };
-return root.Parse(args).Invoke();
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or FormatException)
+{
+    // Bad input (an out-of-range value, a path that cannot be used): one clear line, no stack trace.
+    Console.Error.WriteLine($"scalio: {CliErrors.OneLine(e)}");
+    return 2;
+}

@@ -9,7 +9,7 @@ public sealed unsafe partial class ScalioServer
     /// After a write is durable and its location published: every slot of the key's bucket that may hold the key
     /// goes VALID -> FREE, FILLING -> ORPHAN (a FILLING slot's key is not written yet, so any fingerprint match is
     /// orphaned: a false match costs one wasted fill, never a stale value). Header changes go through
-    /// <see cref="ServerAtomics"/>; a failed CAS re-examines the slot.
+    /// <see cref="ServerAtomics"/>; a failed CAS re-examines the slot, for as long as it takes.
     /// </summary>
     private void Invalidate(in KeyHash hash, ReadOnlySpan<byte> key)
     {
@@ -19,8 +19,11 @@ public sealed unsafe partial class ScalioServer
         for (int i = 0; i < _layout.SlotsPerBucket; i++)
         {
             long slotOffset = bucketOffset + (long)i * _layout.SlotSize;
-            for (int attempt = 0; attempt < 1000; attempt++)
+            // Never gives up: a failed CAS means another party moved the header on, and a slot left VALID would serve
+            // the old value after the write was acknowledged.
+            for (int attempt = 0; ; attempt++)
             {
+                if (attempt >= 64) Thread.Yield(); // let the party that keeps winning finish its step
                 ulong h = _atomics.Read(slotOffset);
                 if (SlotHeader.Fingerprint(h) != fp) break;
                 var state = SlotHeader.State(h);
