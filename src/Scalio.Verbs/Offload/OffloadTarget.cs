@@ -523,24 +523,31 @@ public sealed unsafe class OffloadTarget : IDisposable
         public nint Buffer;
     }
 
-    private void Execute(Engine engine, Connection conn, int slot, uint length)
+    /// <summary>Reads the capsule in <paramref name="slot"/> and moves its data (<see cref="Transfer"/>); a failure
+    /// becomes an error completion. False when the capsule was too short and has been answered already.</summary>
+    private bool Start(Connection conn, int slot, uint length, out SubmissionQueueEntry sqe, out CompletionQueueEntry cqe,
+        out NvmeStatus status, out int bytes, out bool toHost)
     {
-        var capsule = conn.Buffers.Slice(slot * SubmissionQueueEntry.Size, SubmissionQueueEntry.Size);
-        CompletionQueueEntry cqe;
         if (length < SubmissionQueueEntry.Size)
         {
-            cqe = new CompletionQueueEntry { SqHead = (ushort)slot, SqId = 1, Status = NvmeStatus.InvalidField };
-            Finish(conn, slot, 0, 0, 0, cqe, toHost: false);
-            return;
+            sqe = default; cqe = default; status = NvmeStatus.InvalidField; bytes = 0; toHost = false;
+            Finish(conn, slot, 0, 0, 0, new CompletionQueueEntry { SqHead = (ushort)slot, SqId = 1, Status = NvmeStatus.InvalidField }, toHost: false);
+            return false;
         }
-        var sqe = SubmissionQueueEntry.Read(capsule);
+        sqe = SubmissionQueueEntry.Read(conn.Buffers.Slice(slot * SubmissionQueueEntry.Size, SubmissionQueueEntry.Size));
         _options.Faults?.BeforeCommand(in sqe);
-        var status = Transfer(conn, slot, in sqe, out cqe, out int bytes, out bool toHost);
+        status = Transfer(conn, slot, in sqe, out cqe, out bytes, out toHost);
         if (!status.IsSuccess)
         {
             cqe = new CompletionQueueEntry { CommandId = sqe.CommandId, SqHead = (ushort)slot, SqId = 1, Status = status };
             toHost = false;
         }
+        return true;
+    }
+
+    private void Execute(Engine engine, Connection conn, int slot, uint length)
+    {
+        if (!Start(conn, slot, length, out var sqe, out var cqe, out var status, out int bytes, out bool toHost)) return;
         long due = SsdPerformanceModel.TakeDeferredCompletion();
         if (FileNamespace.TakeCapturedRead(out var read) && status.IsSuccess)
         {
@@ -561,20 +568,7 @@ public sealed unsafe class OffloadTarget : IDisposable
     /// modelled device completion.</summary>
     private long ExecuteInline(Connection conn, int slot, uint length)
     {
-        var capsule = conn.Buffers.Slice(slot * SubmissionQueueEntry.Size, SubmissionQueueEntry.Size);
-        if (length < SubmissionQueueEntry.Size)
-        {
-            Finish(conn, slot, 0, 0, 0, new CompletionQueueEntry { SqHead = (ushort)slot, SqId = 1, Status = NvmeStatus.InvalidField }, toHost: false);
-            return 0;
-        }
-        var sqe = SubmissionQueueEntry.Read(capsule);
-        _options.Faults?.BeforeCommand(in sqe);
-        var status = Transfer(conn, slot, in sqe, out var cqe, out int bytes, out bool toHost);
-        if (!status.IsSuccess)
-        {
-            cqe = new CompletionQueueEntry { CommandId = sqe.CommandId, SqHead = (ushort)slot, SqId = 1, Status = status };
-            toHost = false;
-        }
+        if (!Start(conn, slot, length, out var sqe, out var cqe, out _, out int bytes, out bool toHost)) return 0;
         long waited = 0;
         long due = SsdPerformanceModel.TakeDeferredCompletion();
         if (due > Stopwatch.GetTimestamp())
