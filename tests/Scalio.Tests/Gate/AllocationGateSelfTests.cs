@@ -35,24 +35,29 @@ public sealed class AllocationGateSelfTests
     [Fact]
     public void Process_scope_sees_an_allocation_made_on_another_thread()
     {
-        using var request = new SemaphoreSlim(0);
-        using var done = new SemaphoreSlim(0);
-        using var stop = new CancellationTokenSource();
+        // The hand-off polls plain fields: a blocking primitive may allocate on the caller under contention.
+        int requested = 0, served = 0;
+        bool stop = false;
         object? remote = null;
         var worker = new Thread(() =>
         {
-            while (true)
+            var spin = new SpinWait();
+            while (!Volatile.Read(ref stop))
             {
-                request.Wait();
-                if (stop.IsCancellationRequested) return;
+                if (Volatile.Read(ref requested) == Volatile.Read(ref served)) { spin.SpinOnce(); continue; }
                 remote = new byte[64];
-                done.Release();
+                Interlocked.Increment(ref served);
             }
         }) { IsBackground = true };
         worker.Start();
         try
         {
-            void HandOff() { request.Release(); done.Wait(); }
+            void HandOff()
+            {
+                int want = Interlocked.Increment(ref requested);
+                var spin = new SpinWait();
+                while (Volatile.Read(ref served) < want) spin.SpinOnce();
+            }
             var thread = AllocationGate.Measure("hand-off to a worker", HandOff, AllocationScope.CurrentThread, operations: 200, warmup: 20);
             Assert.Equal(0, thread.Bytes); // the per-thread count is blind to the worker's allocation...
             var ex = Assert.Throws<AllocationGateException>(() =>
@@ -61,8 +66,7 @@ public sealed class AllocationGateSelfTests
         }
         finally
         {
-            stop.Cancel();
-            request.Release();
+            Volatile.Write(ref stop, true);
             Assert.True(worker.Join(5000));
         }
         Assert.NotNull(remote);
