@@ -284,7 +284,8 @@ internal static class NvmeCommand
                 Console.WriteLine($"nvme target ready: listening on {target.Endpoint}, subsystem {target.Options.SubsystemNqn}, nsid 1 = {ns.LbaCount} x {ns.LbaSize} B ({(dir is null ? "RAM" : "file in " + dir)})");
                 Console.Out.Flush();
                 stop.Wait();
-                Console.WriteLine($"nvme target: stopping ({target.ConnectionsAccepted} connections served, {target.TerminationsSent} terminated for malformed PDUs)");
+                Console.WriteLine($"nvme target: stopping ({target.ConnectionsAccepted} connections served, {target.TerminationsSent} terminated for malformed PDUs, " +
+                    $"{target.HostsRefused} refused by --allow-host; admin commands: {target.AdminCommandSummary()})");
             }
 
             return 0;

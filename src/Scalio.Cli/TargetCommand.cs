@@ -88,7 +88,8 @@ internal static class TargetCommand
                 Console.Out.Flush();
                 stop.Wait();
                 Console.WriteLine($"scalio target: stopping ({target.Target.ConnectionsAccepted} connections, {target.Commands} commands, " +
-                    $"NIC time {target.BusyNanoseconds / 1000} us, {target.Target.TerminationsSent} terminated for malformed PDUs)");
+                    $"NIC time {target.BusyNanoseconds / 1000} us, {target.Target.TerminationsSent} terminated for malformed PDUs, " +
+                    $"{target.Target.HostsRefused} refused by --allow-host; admin commands: {target.Target.AdminCommandSummary()})");
                 Console.Out.Flush();
             }
 

@@ -76,6 +76,7 @@ public sealed class NvmeTcpTarget : IAsyncDisposable, IDisposable
     private long _errors;
     private long _connectionsAccepted;
     private long _hostsRefused;
+    private readonly long[] _adminCommands = new long[256];
     private int _disposed;
     private readonly HashSet<string>? _allowedHosts;
     private readonly Dictionary<uint, (byte[] Nguid, Guid Uuid)> _namespaceIds = new();
@@ -171,6 +172,34 @@ public sealed class NvmeTcpTarget : IAsyncDisposable, IDisposable
 
     /// <summary>Raised (on a connection thread) when a Connect is refused because its host NQN is not allowed: the host NQN and the peer's address.</summary>
     public event Action<string, EndPoint?>? HostRefused;
+
+    /// <summary>Admin commands received with <paramref name="opcode"/> (all controllers, since the start), e.g. <see cref="AdminOpcode.AsyncEventRequest"/>.</summary>
+    /// <param name="opcode">Admin opcode.</param>
+    public long AdminCommandCount(byte opcode) => Interlocked.Read(ref _adminCommands[opcode]);
+
+    internal void CountAdmin(byte opcode) => Interlocked.Increment(ref _adminCommands[opcode]);
+
+    /// <summary>A one-line summary of the admin commands received, e.g. "identify 6, get-log-page 1, set-features 2".</summary>
+    public string AdminCommandSummary()
+    {
+        var parts = new List<string>();
+        (byte Op, string Name)[] names =
+        [
+            (AdminOpcode.Identify, "identify"), (AdminOpcode.GetLogPage, "get-log-page"), (AdminOpcode.SetFeatures, "set-features"),
+            (AdminOpcode.GetFeatures, "get-features"), (AdminOpcode.AsyncEventRequest, "async-event-request"), (AdminOpcode.Abort, "abort"),
+            (AdminOpcode.KeepAlive, "keep-alive"),
+        ];
+        foreach ((byte op, string name) in names)
+        {
+            long n = AdminCommandCount(op);
+            if (n > 0)
+            {
+                parts.Add($"{name} {n}");
+            }
+        }
+
+        return parts.Count == 0 ? "none" : string.Join(", ", parts);
+    }
 
     /// <summary>Connect commands refused with Connect Invalid Host.</summary>
     public long HostsRefused => Interlocked.Read(ref _hostsRefused);

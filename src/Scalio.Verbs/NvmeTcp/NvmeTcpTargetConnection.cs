@@ -360,6 +360,7 @@ internal sealed class NvmeTcpTargetConnection
 
         if (IsAdmin)
         {
+            _target.CountAdmin(opcode);
             switch (opcode)
             {
                 case AdminOpcode.KeepAlive:

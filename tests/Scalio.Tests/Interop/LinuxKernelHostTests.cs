@@ -52,6 +52,17 @@ public sealed class LinuxKernelHostTests
         await initiator.ReadAsync(1, (2 << 20) / 512, small.Length / 512, small);
         Assert.Equal(io.Value("big"), Convert.ToHexStringLower(SHA256.HashData(big)));
         Assert.Equal(io.Value("small"), Convert.ToHexStringLower(SHA256.HashData(small)));
+
+        // What the kernel asked for on the admin queue: Identify (incl. the descriptors), the features it sets and
+        // an AER held open; the CLI prints the counts when it stops.
+        await initiator.DisposeAsync();
+        target.Terminate();
+        Assert.Equal(0, await target.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        string summary = target.Lines.Single(l => l.StartsWith("nvme target: stopping", StringComparison.Ordinal));
+        _output.WriteLine(summary);
+        Assert.Matches(@"identify \d+", summary);
+        Assert.Matches(@"set-features \d+", summary);
+        Assert.Matches(@"async-event-request [1-9]", summary);
     }
 
     [LinuxNvmetFact]
