@@ -18,6 +18,7 @@
 #     --subnqn NQN      subsystem to connect to
 #     --step KIND@HOSTNQN  repeatable. KIND: io (connect, wait for /dev/nvme0n1, write 1 MiB at 0 and 64 KiB at
 #                       2 MiB with dd oflag=direct, drop caches, read both back with iflag=direct, compare, disconnect),
+#                       io-idle (the same after 8 s connected and idle, which only Keep Alive survives),
 #                       refuse (connect; "refused" if the kernel's connect fails, else "admitted" and disconnect),
 #                       ro (connect, read 1 MiB at 0 with iflag=direct and print its sha256, try a 4 KiB direct write
 #                       and report whether it was refused, disconnect)
@@ -204,6 +205,7 @@ run_dd() {
 step_io() {
   connect "$1" || { echo "fail connect-refused"; return; }
   dev=$(wait_device) || { disconnect; echo "fail no-device"; return; }
+  [ "${2:-0}" -gt 0 ] && sleep "$2"   # idle while connected: only Keep Alive keeps the controller
   dd if=/dev/urandom of=/tmp/big bs=1M count=1 2>/dev/null
   dd if=/dev/urandom of=/tmp/small bs=64k count=1 2>/dev/null
   e=$(run_dd write-1MiB if=/tmp/big of="$dev" bs=1M count=1 oflag=direct) || { disconnect; echo "fail $e"; return; }
@@ -246,6 +248,7 @@ for step in $(echo "$STEPS" | tr ',' ' '); do
   n=$((n+1)); kind=${step%%@*}; host=${step#*@}
   case "$kind" in
     io) r=$(step_io "$host") ;;
+    io-idle) r=$(step_io "$host" 8) ;;
     refuse) r=$(step_refuse "$host") ;;
     ro) r=$(step_ro "$host") ;;
     *) r="fail unknown-step" ;;

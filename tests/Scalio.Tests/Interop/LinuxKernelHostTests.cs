@@ -29,12 +29,12 @@ public sealed class LinuxKernelHostTests
     public LinuxKernelHostTests(ITestOutputHelper output) => _output = output;
 
     [LinuxNvmetFact]
-    public async Task Kernel_host_connects_to_scalio_nvme_target_writes_1MiB_and_64KiB_reads_them_back_and_disconnects()
+    public async Task Kernel_host_connects_to_scalio_nvme_target_stays_up_on_keep_alive_writes_1MiB_and_64KiB_reads_them_back_and_disconnects()
     {
         using var target = new ScalioProcess("scalio nvme target", "nvme", "target", "--listen", "127.0.0.1:0", "--ram-mib", "64");
         int port = await ReadyPortAsync(target, "nvme target ready");
 
-        LinuxHostGuest.Run run = await LinuxHostGuest.RunAsync(port, Subnqn, "io@" + HostA);
+        LinuxHostGuest.Run run = await LinuxHostGuest.RunAsync(port, Subnqn, "io-idle@" + HostA); // 8 s idle first: > the host's 5 s KATO
         _output.WriteLine(run.Log);
         LinuxHostGuest.Step io = run.Steps[0];
         Assert.True(io.Result[0] == "ok", $"{io}\n{run.Log}\n{target.Output}");
@@ -63,6 +63,7 @@ public sealed class LinuxKernelHostTests
         Assert.Matches(@"identify \d+", summary);
         Assert.Matches(@"set-features \d+", summary);
         Assert.Matches(@"async-event-request [1-9]", summary);
+        Assert.Matches(@"keep-alive [1-9]", summary);
     }
 
     [LinuxNvmetFact]
