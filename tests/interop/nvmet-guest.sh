@@ -161,7 +161,9 @@ write_host_steps() {
 SUB=$(param scalio.subnqn)
 STEPS=$(param scalio.steps)
 mkdir -p /tmp
-echo 7 > /proc/sys/kernel/printk
+# Kernel messages would interleave with the result lines on the serial console: keep them in the ring buffer and
+# print the NVMe ones at the end, from here, one write per line.
+echo 1 > /proc/sys/kernel/printk
 [ -e /dev/nvme-fabrics ] || { echo "SCALIO-NVMET-FAILED: no /dev/nvme-fabrics"; poweroff -f; }
 
 # Connects as host $1; returns non-zero if the kernel's connect fails.
@@ -255,6 +257,7 @@ for step in $(echo "$STEPS" | tr ',' ' '); do
   esac
   echo "SCALIO-HOST-STEP $n $kind $host $r"
 done
+dmesg | grep -i nvme
 echo "SCALIO-HOST-DONE"
 EOF_STEPS
   sed -i "s/TARGET_ADDR/$GUEST_TARGET_ADDR/" "$1"
