@@ -816,6 +816,11 @@ internal sealed class NvmeTcpTargetConnection
                     data);
                 break;
             case IdentifyCns.ActiveNamespaceList: // NSIDs above CDW1.NSID, ascending
+                if (cmd.Nsid >= 0xFFFF_FFFE)
+                {
+                    return Respond(cid, NvmeStatus.InvalidNamespace, 0, 0); // no NSID lies above these
+                }
+
                 data.Clear();
                 int n = 0;
                 foreach (NvmeNamespace each in executor.Namespaces)

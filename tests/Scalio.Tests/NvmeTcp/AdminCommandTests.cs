@@ -82,6 +82,11 @@ public sealed class AdminCommandTests
         Assert.Equal(NvmeStatus.InvalidField, Status((await Identify(nvme, IdentifyCns.CommandSetController, 0, csi: 2)).Cqe)); // ZNS: not here
         Assert.True((await Identify(nvme, IdentifyCns.CommandSetNamespace, 1, csi: 0)).Cqe.Status.IsSuccess);
         Assert.Equal(NvmeStatus.InvalidField, Status((await Identify(nvme, 0x10, 0)).Cqe));
+        (c, d) = await Identify(nvme, IdentifyCns.ActiveNamespaceList, 0);
+        Assert.True(c.Status.IsSuccess);
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(d));
+        Assert.All(d[4..], b => Assert.Equal(0, b));
+        Assert.Equal(NvmeStatus.InvalidNamespace, Status((await Identify(nvme, IdentifyCns.ActiveNamespaceList, 0xFFFF_FFFF)).Cqe));
     }
 
     [Fact]
