@@ -219,7 +219,8 @@ internal static class NvmeCommand
         var ramMib = new Option<int>("--ram-mib") { Description = "Size of the namespace in MiB (RAM-backed unless --data-dir)", DefaultValueFactory = _ => 64 };
         var lbaSize = new Option<int>("--lba-size") { Description = "Logical block size: 512 or 4096", DefaultValueFactory = _ => 512 };
         var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN", DefaultValueFactory = _ => "nqn.2024-01.io.scalio:nvme-tcp" };
-        var cmd = new Command("target", "Serve a namespace over NVMe/TCP (software target) until Ctrl-C or SIGTERM") { listen, dataDir, ramMib, lbaSize, subnqn };
+        Option<string[]> allowHost = HostAllowList.CreateOption();
+        var cmd = new Command("target", "Serve a namespace over NVMe/TCP (software target) until Ctrl-C or SIGTERM") { listen, dataDir, ramMib, lbaSize, subnqn, allowHost };
         cmd.SetAction(parse =>
         {
             string text = parse.GetValue(listen)!;
@@ -234,6 +235,11 @@ internal static class NvmeCommand
             if (lba is not (512 or 4096) || mib < 1)
             {
                 Console.Error.WriteLine("--lba-size must be 512 or 4096 and --ram-mib at least 1.");
+                return 2;
+            }
+
+            if (!HostAllowList.TryRead(parse.GetValue(allowHost), "nvme target", out string[]? hosts))
+            {
                 return 2;
             }
 
@@ -260,7 +266,8 @@ internal static class NvmeCommand
 
             using (ns)
             {
-                using var target = new NvmeTcpTarget(new NvmeTcpTargetOptions { Endpoint = endpoint, SubsystemNqn = parse.GetValue(subnqn)! }, [ns]);
+                using var target = new NvmeTcpTarget(new NvmeTcpTargetOptions { Endpoint = endpoint, SubsystemNqn = parse.GetValue(subnqn)!, AllowedHosts = hosts }, [ns]);
+                HostAllowList.Announce(target, "nvme target");
                 try
                 {
                     target.Start();
@@ -277,7 +284,8 @@ internal static class NvmeCommand
                 Console.WriteLine($"nvme target ready: listening on {target.Endpoint}, subsystem {target.Options.SubsystemNqn}, nsid 1 = {ns.LbaCount} x {ns.LbaSize} B ({(dir is null ? "RAM" : "file in " + dir)})");
                 Console.Out.Flush();
                 stop.Wait();
-                Console.WriteLine($"nvme target: stopping ({target.ConnectionsAccepted} connections served, {target.TerminationsSent} terminated for malformed PDUs)");
+                Console.WriteLine($"nvme target: stopping ({target.ConnectionsAccepted} connections served, {target.TerminationsSent} terminated for malformed PDUs, " +
+                    $"{target.HostsRefused} refused by --allow-host; admin commands: {target.AdminCommandSummary()})");
             }
 
             return 0;

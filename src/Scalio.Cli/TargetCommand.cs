@@ -20,13 +20,14 @@ internal static class TargetCommand
         var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN to serve", DefaultValueFactory = _ => NvmeTcpOffloadReadPath.DefaultSubsystemNqn };
         var threads = new Option<int>("--threads") { Description = "Commands executed at once over all connections (the offload engine's threads); 0 = one per connection", DefaultValueFactory = _ => 0 };
         var lbaSize = new Option<int>("--lba-size") { Description = "LBA size of the store's namespaces (the store's LbaSize): 512 or 4096", DefaultValueFactory = _ => 4096 };
+        Option<string[]> allowHost = HostAllowList.CreateOption();
         var cmd = new Command("target",
             "Run the offload target: serve the store's namespace files in --data-dir over NVMe/TCP as NSIDs 1..N (NSID = device index + 1), " +
             "READ-ONLY with O_DIRECT reads (writes get 'Namespace is Write Protected'; only the server writes the SSDs), print a line with 'ready' " +
             "when it accepts connections, and stay up until Ctrl-C or SIGTERM. Start `scalio server --data-dir DIR` first: every file must carry " +
             "the store's superblock. Its CPU time is reported as NIC time at shutdown.")
         {
-            dataDir, listen, subnqn, threads, lbaSize,
+            dataDir, listen, subnqn, threads, lbaSize, allowHost,
         };
         cmd.SetAction(parse =>
         {
@@ -45,6 +46,11 @@ internal static class TargetCommand
                 return 2;
             }
 
+            if (!HostAllowList.TryRead(parse.GetValue(allowHost), "scalio target", out string[]? hosts))
+            {
+                return 2;
+            }
+
             string dir = parse.GetValue(dataDir)!;
             StoreOffloadTarget target;
             try
@@ -55,6 +61,7 @@ internal static class TargetCommand
                     SubsystemNqn = parse.GetValue(subnqn)!,
                     LbaSize = lba,
                     Threads = engines,
+                    AllowedHosts = hosts,
                 });
             }
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
@@ -70,6 +77,7 @@ internal static class TargetCommand
 
             using (target)
             {
+                HostAllowList.Announce(target.Target, "scalio target");
                 using var stop = new ManualResetEventSlim();
                 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
                 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
@@ -80,7 +88,8 @@ internal static class TargetCommand
                 Console.Out.Flush();
                 stop.Wait();
                 Console.WriteLine($"scalio target: stopping ({target.Target.ConnectionsAccepted} connections, {target.Commands} commands, " +
-                    $"NIC time {target.BusyNanoseconds / 1000} us, {target.Target.TerminationsSent} terminated for malformed PDUs)");
+                    $"NIC time {target.BusyNanoseconds / 1000} us, {target.Target.TerminationsSent} terminated for malformed PDUs, " +
+                    $"{target.Target.HostsRefused} refused by --allow-host; admin commands: {target.Target.AdminCommandSummary()})");
                 Console.Out.Flush();
             }
 

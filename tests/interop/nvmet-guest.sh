@@ -9,6 +9,20 @@
 #     --port N          host port to forward (default: a free port chosen here; QEMU is retried on another if taken)
 #     --timeout S       seconds to wait for the guest's ready line (default 240)
 #     --stdin-lifetime  also stop QEMU when standard input reaches end of file (a parent that dies closes it)
+#   nvmet-guest.sh host [options]       initiator mode: boot the same guest as a Linux NVMe/TCP HOST (nvme-tcp) that
+#                                       connects to a target listening on 127.0.0.1:<target-port> of this machine, runs
+#                                       the steps in order, prints one "step <n> <kind> <hostnqn> <result...>" line per
+#                                       step on stdout, then "done"; the guest powers off
+#     --target-port N   the target's port on 127.0.0.1 (the guest reaches it as 10.0.2.100:4420 through a QEMU
+#                       guestfwd rule; each guest connection runs a bash /dev/tcp relay to 127.0.0.1:N)
+#     --subnqn NQN      subsystem to connect to
+#     --step KIND@HOSTNQN  repeatable. KIND: io (connect, wait for /dev/nvme0n1, write 1 MiB at 0 and 64 KiB at
+#                       2 MiB with dd oflag=direct, drop caches, read both back with iflag=direct, compare, disconnect),
+#                       io-idle (the same after 8 s connected and idle, which only Keep Alive survives),
+#                       refuse (connect; "refused" if the kernel's connect fails, else "admitted" and disconnect),
+#                       ro (connect, read 1 MiB at 0 with iflag=direct and print its sha256, try a 4 KiB direct write
+#                       and report whether it was refused, disconnect)
+#     --timeout S       seconds for the whole run (default 300)
 #
 # Everything else goes to stderr. Exit codes: 0 stopped normally, 1 failure (the console log's tail is printed),
 # 2 bad usage, 77 QEMU is missing and cannot be installed here (not root, or no apt-get).
@@ -18,12 +32,14 @@
 # The guest: Debian's kernel and modules (apt-get download + dpkg-deb -x, nothing is installed into the host's /boot),
 # busybox-static as the whole userland, an /init that loads configfs, virtio, brd and nvmet-tcp, creates /dev/ram0,
 # configures nvmet through configfs and prints the ready marker on the serial console. The guest has no route to
-# anything: QEMU user networking with restrict=on, only the one host forward.
+# anything: QEMU user networking with restrict=on, only the one host forward (target mode) or the one guest forward
+# to 127.0.0.1:<target-port> (host mode). The mode is chosen on the kernel command line (scalio.mode=host).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
 readonly SUBNQN="nqn.2026-11.io.scalio:nvmet-interop"
 readonly MARKER="SCALIO-NVMET-READY"
+readonly GUEST_TARGET_ADDR="10.0.2.100"
 readonly NS_SIZE_MIB=64
 readonly HOST_PACKAGES=(qemu-system-x86 kmod)
 CACHE="${SCALIO_INTEROP_CACHE:-/tmp/scalio-interop}"
@@ -111,6 +127,11 @@ ip link set lo up
 i=0; while [ ! -e /sys/class/net/eth0 ] && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i+1)); done
 ip addr add 10.0.2.15/24 dev eth0 || fail "no eth0"
 ip link set eth0 up || fail "eth0 up"
+param() { for w in \$(cat /proc/cmdline); do case "\$w" in "\$1"=*) echo "\${w#*=}"; return 0 ;; esac; done; }
+if [ "\$(param scalio.mode)" = host ]; then
+  . /host-steps.sh
+  poweroff -f
+fi
 [ -b /dev/ram0 ] || fail "no /dev/ram0"
 T=/sys/kernel/config/nvmet
 S=\$T/subsystems/$SUBNQN
@@ -131,6 +152,115 @@ echo "$MARKER $SUBNQN"
 while true; do sleep 3600; done
 EOF
   chmod 755 "$1"
+}
+
+write_host_steps() {
+  # $1: output path. Sourced by /init in host mode: runs the steps of scalio.steps against scalio.subnqn at
+  # $GUEST_TARGET_ADDR:4420 and prints "SCALIO-HOST-STEP <n> <kind> <hostnqn> <result...>" per step, then SCALIO-HOST-DONE.
+  cat > "$1" <<'EOF_STEPS'
+SUB=$(param scalio.subnqn)
+STEPS=$(param scalio.steps)
+mkdir -p /tmp
+# Kernel messages would interleave with the result lines on the serial console: keep them in the ring buffer and
+# print the NVMe ones at the end, from here, one write per line.
+echo 1 > /proc/sys/kernel/printk
+[ -e /dev/nvme-fabrics ] || { echo "SCALIO-NVMET-FAILED: no /dev/nvme-fabrics"; poweroff -f; }
+
+# Connects as host $1; returns non-zero if the kernel's connect fails.
+connect() {
+  printf 'transport=tcp,traddr=TARGET_ADDR,trsvcid=4420,nqn=%s,hostnqn=%s' "$SUB" "$1" > /dev/nvme-fabrics 2>/dev/null
+}
+
+# Prints the controller (nvmeN) connected to $SUB, if any.
+controller() {
+  for c in /sys/class/nvme/nvme*; do
+    [ -e "$c/subsysnqn" ] && [ "$(cat "$c/subsysnqn")" = "$SUB" ] && { echo "${c##*/}"; return 0; }
+  done
+  return 1
+}
+
+# Waits up to 60 s for the namespace's block device; prints its path.
+wait_device() {
+  i=0
+  while [ $i -lt 600 ]; do
+    for d in /dev/nvme*n1; do [ -b "$d" ] && { echo "$d"; return 0; }; done
+    sleep 0.1; i=$((i+1))
+  done
+  return 1
+}
+
+disconnect() {
+  c=$(controller) || return 0
+  echo 1 > "/sys/class/nvme/$c/delete_controller"
+  i=0; while [ -e "/sys/class/nvme/$c" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+  [ ! -e "/sys/class/nvme/$c" ]
+}
+
+# Runs dd with the given operands; on failure prints "<what>:<dd's last message>" and returns 1.
+run_dd() {
+  what=$1; shift
+  out=$(dd "$@" 2>&1) && return 0
+  echo "$what:$(echo "$out" | tail -n 1 | tr ' ' '_')"
+  return 1
+}
+
+step_io() {
+  connect "$1" || { echo "fail connect-refused"; return; }
+  dev=$(wait_device) || { disconnect; echo "fail no-device"; return; }
+  [ "${2:-0}" -gt 0 ] && sleep "$2"   # idle while connected: only Keep Alive keeps the controller
+  dd if=/dev/urandom of=/tmp/big bs=1M count=1 2>/dev/null
+  dd if=/dev/urandom of=/tmp/small bs=64k count=1 2>/dev/null
+  e=$(run_dd write-1MiB if=/tmp/big of="$dev" bs=1M count=1 oflag=direct) || { disconnect; echo "fail $e"; return; }
+  e=$(run_dd write-64KiB if=/tmp/small of="$dev" bs=64k count=1 seek=32 oflag=direct) || { disconnect; echo "fail $e"; return; }
+  sync
+  echo 3 > /proc/sys/vm/drop_caches
+  e=$(run_dd read-1MiB if="$dev" of=/tmp/big.back bs=1M count=1 iflag=direct) || { disconnect; echo "fail $e"; return; }
+  e=$(run_dd read-64KiB if="$dev" of=/tmp/small.back bs=64k count=1 skip=32 iflag=direct) || { disconnect; echo "fail $e"; return; }
+  same=identical
+  cmp -s /tmp/big /tmp/big.back || same=differ-1MiB
+  cmp -s /tmp/small /tmp/small.back || same=differ-64KiB
+  big=$(sha256sum /tmp/big | cut -d' ' -f1)
+  small=$(sha256sum /tmp/small | cut -d' ' -f1)
+  dis=disconnected; disconnect || dis=disconnect-failed
+  if [ $same = identical ] && [ $dis = disconnected ]; then r=ok; else r=fail; fi
+  echo "$r dev=$dev $same $dis big=$big small=$small"
+}
+
+step_refuse() {
+  if connect "$1"; then
+    disconnect; echo "admitted"
+  else
+    echo "refused"
+  fi
+}
+
+step_ro() {
+  connect "$1" || { echo "fail connect-refused"; return; }
+  dev=$(wait_device) || { disconnect; echo "fail no-device"; return; }
+  e=$(run_dd read-1MiB if="$dev" of=/tmp/ro bs=1M count=1 iflag=direct) || { disconnect; echo "fail $e"; return; }
+  sum=$(sha256sum /tmp/ro | cut -d' ' -f1)
+  w=write-refused
+  dd if=/dev/zero of="$dev" bs=4k count=1 seek=256 oflag=direct 2>/dev/null && w=write-accepted
+  dis=disconnected; disconnect || dis=disconnect-failed
+  echo "ok dev=$dev sha256=$sum $w $dis"
+}
+
+n=0
+for step in $(echo "$STEPS" | tr ',' ' '); do
+  n=$((n+1)); kind=${step%%@*}; host=${step#*@}
+  case "$kind" in
+    io) r=$(step_io "$host") ;;
+    io-idle) r=$(step_io "$host" 8) ;;
+    refuse) r=$(step_refuse "$host") ;;
+    ro) r=$(step_ro "$host") ;;
+    *) r="fail unknown-step" ;;
+  esac
+  echo "SCALIO-HOST-STEP $n $kind $host $r"
+done
+dmesg | grep -i nvme
+echo "SCALIO-HOST-DONE"
+EOF_STEPS
+  sed -i "s/TARGET_ADDR/$GUEST_TARGET_ADDR/" "$1"
 }
 
 # Builds $CACHE/guest-<kernel package>-<hash of this script>/{vmlinuz,initrd.gz} once; prints that directory.
@@ -168,7 +298,7 @@ prepare_guest() {
   : > "$root/modules.load"
   # brd: one 64 MiB RAM disk. The cloud kernel builds configfs and virtio as modules.
   local m line ko seen=" "
-  for m in configfs virtio_pci virtio_net brd nvmet nvmet-tcp; do
+  for m in configfs virtio_pci virtio_net brd nvmet nvmet-tcp nvme-tcp; do
     while read -r line; do
       case "$line" in
         insmod\ *) ;;
@@ -193,6 +323,7 @@ prepare_guest() {
     done < <(modprobe -d "$work/kernel" -S "$kver" --show-depends "$m")
   done
   write_init "$root/init"
+  write_host_steps "$root/host-steps.sh"
 
   mkdir -p "$dir.tmp"
   (cd "$root" && find . | LC_ALL=C sort | "$root/bin/busybox" cpio -o -H newc 2>/dev/null) | gzip -6 > "$dir.tmp/initrd.gz"
@@ -308,9 +439,68 @@ run_guest() {
   exit 1
 }
 
+run_host() {
+  local target_port="" subnqn="" timeout=300 steps="" start dir relay
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --target-port) target_port="${2:?--target-port needs a number}"; shift 2 ;;
+      --subnqn) subnqn="${2:?--subnqn needs an NQN}"; shift 2 ;;
+      --step) steps="${steps:+$steps,}${2:?--step needs KIND@HOSTNQN}"; shift 2 ;;
+      --timeout) timeout="${2:?--timeout needs seconds}"; shift 2 ;;
+      *) log "unknown option $1"; exit 2 ;;
+    esac
+  done
+  case "$target_port" in ''|*[!0-9]*) log "--target-port: not a number: '$target_port'"; exit 2 ;; esac
+  case "$timeout" in ''|*[!0-9]*) log "--timeout: not a number: $timeout"; exit 2 ;; esac
+  [ -n "$subnqn" ] && [ -n "$steps" ] || { log "host needs --subnqn and at least one --step"; exit 2; }
+  case "$subnqn$steps" in *' '*|*=*) log "NQNs and steps must not contain spaces or '='"; exit 2 ;; esac
+
+  start=$(date +%s)
+  dir=$(prepare_guest)
+  run_dir=$(mktemp -d "${TMPDIR:-/tmp}/scalio-nvme-host.XXXXXX")
+  trap cleanup EXIT
+  trap 'exit 1' INT TERM HUP
+  # Each connection the guest opens to $GUEST_TARGET_ADDR:4420 spawns this relay (libslirp runs guestfwd cmd: per
+  # connection with the socket as stdin/stdout), which connects to the target on this machine's loopback only.
+  relay="bash -c 'exec 3<>/dev/tcp/127.0.0.1/$target_port 2>/dev/null || exit 1; cat <&3 & c=\$!; cat >&3; kill \$c 2>/dev/null'"
+  : > "$run_dir/console.log"
+  qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 384 \
+    -nodefaults -no-user-config -display none -no-reboot \
+    -kernel "$dir/vmlinuz" -initrd "$dir/initrd.gz" \
+    -append "console=ttyS0 panic=-1 loglevel=4 scalio.mode=host scalio.subnqn=$subnqn scalio.steps=$steps" \
+    -serial "file:$run_dir/console.log" \
+    -netdev "user,id=n0,restrict=on,guestfwd=tcp:$GUEST_TARGET_ADDR:4420-cmd:$relay" \
+    -device virtio-net-pci,netdev=n0,romfile= \
+    < /dev/null > "$run_dir/qemu.out" 2>&1 &
+  qemu_pid=$!
+  log "qemu pid $qemu_pid (host mode, target 127.0.0.1:$target_port), console $run_dir/console.log"
+
+  local deadline=$((start + timeout))
+  while :; do
+    if grep -q "^SCALIO-HOST-DONE" "$run_dir/console.log" 2>/dev/null; then break; fi
+    if grep -q "SCALIO-NVMET-FAILED\|Kernel panic" "$run_dir/console.log" 2>/dev/null; then
+      console_tail; die "the guest failed"
+    fi
+    if ! kill -0 "$qemu_pid" 2>/dev/null; then
+      # The guest powers off right after its last line: look once more before calling it a failure.
+      if grep -q "^SCALIO-HOST-DONE" "$run_dir/console.log" 2>/dev/null; then break; fi
+      cat "$run_dir/qemu.out" >&2; console_tail; die "qemu exited before the steps were done"
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      console_tail; die "the steps were not done within ${timeout}s"
+    fi
+    sleep 0.2
+  done
+  log "steps done after $(( $(date +%s) - start ))s"
+  console_tail
+  tr -d '\r' < "$run_dir/console.log" | sed -n 's/^SCALIO-HOST-STEP /step /p'
+  echo done
+}
+
 case "${1:-}" in
+  host) shift; run_host "$@" ;;
   prepare) shift; dir=$(prepare_guest); printf 'prepared %s\n' "$dir" ;;
   run) shift; run_guest "$@" ;;
   -h|--help|"") sed -n '2,/^set -euo/p' "$SCRIPT_PATH" | sed '$d; s/^# \{0,1\}//' >&2; [ -n "${1:-}" ] || exit 2 ;;
-  *) log "unknown command $1 (prepare | run)"; exit 2 ;;
+  *) log "unknown command $1 (prepare | run | host)"; exit 2 ;;
 esac

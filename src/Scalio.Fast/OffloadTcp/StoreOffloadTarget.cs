@@ -21,6 +21,9 @@ public sealed class StoreOffloadTargetOptions
 
     /// <summary>Commands executed at once over all connections (the offload engine's threads); 0 = one per connection.</summary>
     public int Threads { get; init; }
+
+    /// <summary>Host NQNs allowed to connect (<see cref="NvmeTcpTargetOptions.AllowedHosts"/>); null or empty = any host.</summary>
+    public IReadOnlyCollection<string>? AllowedHosts { get; init; }
 }
 
 /// <summary>
@@ -106,6 +109,7 @@ public sealed class StoreOffloadTarget : IDisposable
                 ExecutionThreads = options.Threads,
                 MaxConnections = 1024, // two per client thread (admin and I/O queue)
                 ModelNumber = "Scalio.Fast offload target",
+                AllowedHosts = options.AllowedHosts,
             }, namespaces);
             try
             {

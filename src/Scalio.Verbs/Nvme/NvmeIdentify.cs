@@ -60,6 +60,27 @@ public sealed class NvmeControllerIdentity
 
     /// <summary>In-capsule data bytes an I/O command capsule may carry (fabrics); sets IOCCSZ (bytes 1795:1792) to (64 + this) / 16.</summary>
     public int InCapsuleDataSize { get; init; }
+
+    /// <summary>Optional Asynchronous Events Supported (OAES), bytes 95:92; bit 8 = Namespace Attribute Notices (Changed Namespace List).</summary>
+    public uint AsyncEventsSupported { get; init; }
+
+    /// <summary>Abort Command Limit (ACL), byte 258, zero-based: Abort commands outstanding at once.</summary>
+    public byte AbortCommandLimit { get; init; }
+
+    /// <summary>Asynchronous Event Request Limit (AERL), byte 259, zero-based: AERs the controller holds at once.</summary>
+    public byte AsyncEventRequestLimit { get; init; }
+
+    /// <summary>Firmware Updates (FRMW), byte 260: bit 0 slot 1 read-only, bits 3:1 number of slots.</summary>
+    public byte FirmwareUpdates { get; init; }
+
+    /// <summary>Log Page Attributes (LPA), byte 261: bit 2 = extended Get Log Page (NUMDU, offsets).</summary>
+    public byte LogPageAttributes { get; init; }
+
+    /// <summary>Error Log Page Entries (ELPE), byte 262, zero-based.</summary>
+    public byte ErrorLogEntries { get; init; }
+
+    /// <summary>Maximum SGL Data Block Descriptors (MSDBD), byte 1807 (fabrics); 0 = no limit reported.</summary>
+    public byte MaxSglDescriptors { get; init; }
 }
 
 /// <summary>
@@ -186,7 +207,13 @@ public static class NvmeIdentify
         d[77] = identity.MaxDataTransferSize;
         BinaryPrimitives.WriteUInt16LittleEndian(d.Slice(78), identity.ControllerId);
         BinaryPrimitives.WriteUInt32LittleEndian(d.Slice(80), identity.Version);
+        BinaryPrimitives.WriteUInt32LittleEndian(d.Slice(92), identity.AsyncEventsSupported);
         d[111] = identity.ControllerType;
+        d[258] = identity.AbortCommandLimit;
+        d[259] = identity.AsyncEventRequestLimit;
+        d[260] = identity.FirmwareUpdates;
+        d[261] = identity.LogPageAttributes;
+        d[262] = identity.ErrorLogEntries;
         BinaryPrimitives.WriteUInt16LittleEndian(d.Slice(320), identity.KeepAliveGranularity);
         d[512] = 0x66; // SQES: required and maximum entry size 2^6 = 64 bytes
         d[513] = 0x44; // CQES: 2^4 = 16 bytes
@@ -197,6 +224,72 @@ public static class NvmeIdentify
         WriteNqn(d.Slice(SubnqnOffset, 256), identity.SubsystemNqn);
         BinaryPrimitives.WriteUInt32LittleEndian(d.Slice(1792), (uint)((SubmissionQueueEntry.Size + identity.InCapsuleDataSize) / 16)); // IOCCSZ
         BinaryPrimitives.WriteUInt32LittleEndian(d.Slice(1796), CompletionQueueEntry.Size / 16); // IORCSZ
+        d[1807] = identity.MaxSglDescriptors;
+    }
+
+    /// <summary>Identify Namespace: NGUID offset (bytes 119:104).</summary>
+    public const int NguidOffset = 104;
+
+    /// <summary>Namespace Identifier Type (NIDT) values of a Namespace Identification Descriptor.</summary>
+    public const byte NidtEui64 = 1, NidtNguid = 2, NidtUuid = 3, NidtCsi = 4;
+
+    /// <summary>
+    /// Writes Identify Namespace data for <paramref name="ns"/> with its NGUID (bytes 119:104), so that CNS 00h and
+    /// CNS 03h report the same identifier.
+    /// </summary>
+    /// <param name="ns">The namespace.</param>
+    /// <param name="nguid">16 bytes, not all zero.</param>
+    /// <param name="destination">At least 4096 bytes.</param>
+    public static void WriteNamespace(NvmeNamespace ns, ReadOnlySpan<byte> nguid, Span<byte> destination)
+    {
+        CheckNguid(nguid);
+        WriteNamespace(ns, destination);
+        nguid.CopyTo(destination.Slice(NguidOffset, 16));
+    }
+
+    /// <summary>
+    /// Writes a Namespace Identification Descriptor list (Identify CNS 03h; NVMe Base 2.0, Figure "Namespace
+    /// Identification Descriptor": NIDT byte 0, NIDL byte 1, bytes 3:2 reserved, NID from byte 4): an NGUID, a UUID
+    /// (RFC 4122 byte order) and the Command Set Identifier, then zeros, which end the list.
+    /// </summary>
+    /// <param name="nguid">16 bytes, not all zero.</param>
+    /// <param name="uuid">The namespace UUID, not empty.</param>
+    /// <param name="csi">Command Set Identifier (0 = NVM Command Set).</param>
+    /// <param name="destination">At least 4096 bytes.</param>
+    /// <returns>Bytes of descriptors written before the terminating zeros.</returns>
+    public static int WriteNamespaceDescriptors(ReadOnlySpan<byte> nguid, Guid uuid, byte csi, Span<byte> destination)
+    {
+        CheckDestination(destination);
+        CheckNguid(nguid);
+        if (uuid == Guid.Empty)
+        {
+            NvmeThrow.Argument(nameof(uuid), "A namespace UUID must not be the nil UUID.");
+        }
+
+        Span<byte> d = destination.Slice(0, DataSize);
+        d.Clear();
+        int at = 0;
+        d[at] = NidtNguid;
+        d[at + 1] = 16;
+        nguid.CopyTo(d.Slice(at + 4));
+        at += 4 + 16;
+        d[at] = NidtUuid;
+        d[at + 1] = 16;
+        uuid.TryWriteBytes(d.Slice(at + 4, 16), bigEndian: true, out _);
+        at += 4 + 16;
+        d[at] = NidtCsi;
+        d[at + 1] = 1;
+        d[at + 4] = csi;
+        at += 4 + 1; // descriptors are packed (each is 4 + NIDL bytes); the zeros after the last end the list
+        return at;
+    }
+
+    private static void CheckNguid(ReadOnlySpan<byte> nguid)
+    {
+        if (nguid.Length != 16 || nguid.IndexOfAnyExcept((byte)0) < 0)
+        {
+            NvmeThrow.Argument(nameof(nguid), "An NGUID is 16 bytes, not all zero.");
+        }
     }
 
     private static void CheckDestination(Span<byte> destination)

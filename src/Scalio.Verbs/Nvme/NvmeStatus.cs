@@ -104,6 +104,24 @@ public readonly struct NvmeStatus : IEquatable<NvmeStatus>
     /// <summary>Connect Invalid Parameters (SCT 1, SC 82h), DNR set.</summary>
     public static NvmeStatus ConnectInvalidParameters => new(0x182 | DoNotRetryBit);
 
+    /// <summary>Connect Invalid Host (SCT 1, SC 84h), DNR set: the host NQN is not allowed to use the subsystem.</summary>
+    public static NvmeStatus ConnectInvalidHost => new(0x184 | DoNotRetryBit);
+
+    /// <summary>Command Abort Requested (SCT 0, SC 07h): the command was aborted by an Abort command.</summary>
+    public static NvmeStatus CommandAbortRequested => new(0x07);
+
+    /// <summary>Asynchronous Event Request Limit Exceeded (SCT 1, SC 05h), DNR set.</summary>
+    public static NvmeStatus AsyncEventRequestLimitExceeded => new(0x105 | DoNotRetryBit);
+
+    /// <summary>Invalid Log Page (SCT 1, SC 09h), DNR set: the Log Page Identifier is not supported.</summary>
+    public static NvmeStatus InvalidLogPage => new(0x109 | DoNotRetryBit);
+
+    /// <summary>Feature Identifier Not Saveable (SCT 1, SC 0Dh), DNR set: Save was set, and nothing is saved across resets here.</summary>
+    public static NvmeStatus FeatureNotSaveable => new(0x10D | DoNotRetryBit);
+
+    /// <summary>Feature Not Changeable (SCT 1, SC 0Eh), DNR set.</summary>
+    public static NvmeStatus FeatureNotChangeable => new(0x10E | DoNotRetryBit);
+
     /// <summary>Write Fault (SCT 2, SC 80h).</summary>
     public static NvmeStatus WriteFault => new(0x280);
 
@@ -188,6 +206,12 @@ public readonly struct NvmeStatus : IEquatable<NvmeStatus>
             (NvmeStatusCodeType.Generic, 0x81) => "Capacity Exceeded",
             (NvmeStatusCodeType.Generic, 0x82) => "Namespace Not Ready",
             (NvmeStatusCodeType.CommandSpecific, 0x82) => "Connect Invalid Parameters",
+            (NvmeStatusCodeType.CommandSpecific, 0x84) => "Connect Invalid Host",
+            (NvmeStatusCodeType.Generic, 0x07) => "Command Abort Requested",
+            (NvmeStatusCodeType.CommandSpecific, 0x05) => "Asynchronous Event Request Limit Exceeded",
+            (NvmeStatusCodeType.CommandSpecific, 0x09) => "Invalid Log Page",
+            (NvmeStatusCodeType.CommandSpecific, 0x0D) => "Feature Identifier Not Saveable",
+            (NvmeStatusCodeType.CommandSpecific, 0x0E) => "Feature Not Changeable",
             (NvmeStatusCodeType.MediaAndDataIntegrity, 0x80) => "Write Fault",
             (NvmeStatusCodeType.MediaAndDataIntegrity, 0x81) => "Unrecovered Read Error",
             _ => "Status",

@@ -367,6 +367,46 @@ public sealed class NvmeTcpInitiator : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends any admin command with no data or data from the controller (Get Log Page, Get/Set Features, Abort,
+    /// Asynchronous Event Request, Identify with other CNS values) and returns its completion without throwing on an
+    /// error status. The SQE carries PSDT = SGL and, when <paramref name="readDestination"/> is not empty, a
+    /// transport SGL data block of its length. An Asynchronous Event Request completes only when the controller
+    /// reports an event or the command is aborted.
+    /// </summary>
+    /// <param name="opcode">Admin opcode.</param>
+    /// <param name="nsid">Namespace identifier (CDW1).</param>
+    /// <param name="cdw10">Command dword 10.</param>
+    /// <param name="cdw11">Command dword 11.</param>
+    /// <param name="cdw12">Command dword 12.</param>
+    /// <param name="cdw13">Command dword 13.</param>
+    /// <param name="readDestination">Where data from the controller goes (its length is the transfer length), or empty.</param>
+    /// <param name="cancellationToken">Cancels waiting for a command slot.</param>
+    public async Task<NvmeCompletion> AdminCommandAsync(byte opcode, uint nsid, uint cdw10, uint cdw11 = 0, uint cdw12 = 0, uint cdw13 = 0,
+        Memory<byte> readDestination = default, CancellationToken cancellationToken = default)
+    {
+        if (opcode == AdminOpcode.Fabrics)
+        {
+            throw new ArgumentException("Fabrics commands have their own methods (Property Get/Set); Connect is done by ConnectAsync.", nameof(opcode));
+        }
+
+        NvmeTcpHostQueue.CommandSlot slot = await _admin.RentAsync(cancellationToken).ConfigureAwait(false);
+        Span<byte> sqe = slot.Sqe;
+        sqe.Slice(0, SubmissionQueueEntry.Size).Clear();
+        sqe[0] = opcode;
+        sqe[1] = NvmeTcpWire.PsdtSgl;
+        BinaryPrimitives.WriteUInt16LittleEndian(sqe.Slice(2), slot.Cid);
+        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(4), nsid);
+        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(32), (uint)readDestination.Length);
+        sqe[39] = NvmeTcpWire.SglTransport;
+        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(40), cdw10);
+        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(44), cdw11);
+        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(48), cdw12);
+        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(52), cdw13);
+        slot.ReadDestination = readDestination;
+        return await _admin.SubmitAsync(slot, default).ConfigureAwait(false);
+    }
+
     /// <summary>Sends one Keep Alive on the admin queue.</summary>
     /// <param name="cancellationToken">Cancels waiting for a command slot.</param>
     public async Task KeepAliveAsync(CancellationToken cancellationToken = default)

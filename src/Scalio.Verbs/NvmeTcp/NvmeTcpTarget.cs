@@ -45,6 +45,12 @@ public sealed class NvmeTcpTargetOptions
 
     /// <summary>Model number reported by Identify Controller.</summary>
     public string ModelNumber { get; init; } = "Scalio.Fast NVMe/TCP target";
+
+    /// <summary>
+    /// Host NQNs allowed to connect; null or empty = any host. A Connect from any other host NQN is answered with
+    /// Connect Invalid Host (SCT 1h, SC 84h) and nothing else is served on that connection.
+    /// </summary>
+    public IReadOnlyCollection<string>? AllowedHosts { get; init; }
 }
 
 /// <summary>
@@ -69,7 +75,12 @@ public sealed class NvmeTcpTarget : IAsyncDisposable, IDisposable
     private long _commands;
     private long _errors;
     private long _connectionsAccepted;
+    private long _hostsRefused;
+    private readonly long[] _adminCommands = new long[256];
     private int _disposed;
+    private readonly HashSet<string>? _allowedHosts;
+    private readonly Dictionary<uint, (byte[] Nguid, Guid Uuid)> _namespaceIds = new();
+    private readonly long _startTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
 
     /// <summary>Creates a target; call <see cref="Start"/> to listen.</summary>
     /// <param name="options">Options.</param>
@@ -112,7 +123,124 @@ public sealed class NvmeTcpTarget : IAsyncDisposable, IDisposable
             throw new ArgumentException("A target needs at least one namespace.", nameof(namespaces));
         }
 
+        if (options.AllowedHosts is { Count: > 0 } hosts)
+        {
+            _allowedHosts = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string host in hosts)
+            {
+                NvmeTcpWire.ValidateNqn(host, nameof(options.AllowedHosts));
+                _allowedHosts.Add(host);
+            }
+        }
+
+        foreach (NvmeNamespace ns in Executor.Namespaces)
+        {
+            _namespaceIds[ns.Nsid] = NamespaceIdentifiers(options, ns);
+        }
+
         _listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+    }
+
+    /// <summary>
+    /// The NGUID and UUID reported for a namespace: derived (SHA-256) from the subsystem NQN, the serial number, the
+    /// NSID and, for a file namespace, the file's full path, so they stay the same across restarts of the same target
+    /// and differ between targets serving different files. The UUID is an RFC 9562 version 8 (name-derived) UUID.
+    /// </summary>
+    /// <param name="options">The target's options.</param>
+    /// <param name="ns">The namespace.</param>
+    public static (byte[] Nguid, Guid Uuid) NamespaceIdentifiers(NvmeTcpTargetOptions options, NvmeNamespace ns)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(ns);
+        string backing = ns is FileNamespace file ? "file:" + Path.GetFullPath(file.Path) : "ram";
+        byte[] hash = System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes($"scalio-namespace\n{options.SubsystemNqn}\n{options.SerialNumber}\n{ns.Nsid}\n{backing}"));
+        Span<byte> u = hash.AsSpan(0, 16);
+        u[6] = (byte)((u[6] & 0x0F) | 0x80); // version 8
+        u[8] = (byte)((u[8] & 0x3F) | 0x80); // RFC variant
+        byte[] nguid = hash.AsSpan(16, 16).ToArray();
+        nguid[0] |= 0x01; // never all zero (an all-zero NGUID means "none")
+        return (nguid, new Guid(u, bigEndian: true));
+    }
+
+    /// <summary>The NGUID and UUID of an NSID served here.</summary>
+    internal (byte[] Nguid, Guid Uuid) IdentifiersOf(uint nsid) => _namespaceIds[nsid];
+
+    /// <summary>Whether a host NQN may connect (no allow-list: any host).</summary>
+    /// <param name="hostNqn">The host NQN of a Connect command.</param>
+    public bool IsHostAllowed(string hostNqn) => _allowedHosts is null || _allowedHosts.Contains(hostNqn);
+
+    /// <summary>Raised (on a connection thread) when a Connect is refused because its host NQN is not allowed: the host NQN and the peer's address.</summary>
+    public event Action<string, EndPoint?>? HostRefused;
+
+    /// <summary>Admin commands received with <paramref name="opcode"/> (all controllers, since the start), e.g. <see cref="AdminOpcode.AsyncEventRequest"/>.</summary>
+    /// <param name="opcode">Admin opcode.</param>
+    public long AdminCommandCount(byte opcode) => Interlocked.Read(ref _adminCommands[opcode]);
+
+    internal void CountAdmin(byte opcode) => Interlocked.Increment(ref _adminCommands[opcode]);
+
+    /// <summary>A one-line summary of the admin commands received, e.g. "identify 6, get-log-page 1, set-features 2".</summary>
+    public string AdminCommandSummary()
+    {
+        var parts = new List<string>();
+        (byte Op, string Name)[] names =
+        [
+            (AdminOpcode.Identify, "identify"), (AdminOpcode.GetLogPage, "get-log-page"), (AdminOpcode.SetFeatures, "set-features"),
+            (AdminOpcode.GetFeatures, "get-features"), (AdminOpcode.AsyncEventRequest, "async-event-request"), (AdminOpcode.Abort, "abort"),
+            (AdminOpcode.KeepAlive, "keep-alive"),
+        ];
+        foreach ((byte op, string name) in names)
+        {
+            long n = AdminCommandCount(op);
+            if (n > 0)
+            {
+                parts.Add($"{name} {n}");
+            }
+        }
+
+        return parts.Count == 0 ? "none" : string.Join(", ", parts);
+    }
+
+    /// <summary>Connect commands refused with Connect Invalid Host.</summary>
+    public long HostsRefused => Interlocked.Read(ref _hostsRefused);
+
+    internal void OnHostRefused(string hostNqn, EndPoint? peer)
+    {
+        Interlocked.Increment(ref _hostsRefused);
+        try
+        {
+            HostRefused?.Invoke(hostNqn, peer);
+        }
+        catch (Exception e)
+        {
+            // A faulty handler must not cost the connection thread.
+            System.Diagnostics.Debug.WriteLine("HostRefused handler failed: " + e);
+        }
+    }
+
+    /// <summary>SMART counters summed over the namespaces.</summary>
+    internal SmartHealthCounters HealthCounters()
+    {
+        long bytesRead = 0, bytesWritten = 0, reads = 0, writes = 0;
+        bool readOnly = true;
+        foreach (NvmeNamespace ns in Executor.Namespaces)
+        {
+            bytesRead += ns.BytesRead;
+            bytesWritten += ns.BytesWritten;
+            reads += ns.ReadCount;
+            writes += ns.WriteCount;
+            readOnly &= ns.IsReadOnly;
+        }
+
+        return new SmartHealthCounters
+        {
+            BytesRead = bytesRead,
+            BytesWritten = bytesWritten,
+            ReadCommands = reads,
+            WriteCommands = writes,
+            PowerOnHours = (long)System.Diagnostics.Stopwatch.GetElapsedTime(_startTimestamp).TotalHours,
+            ReadOnly = readOnly,
+        };
     }
 
     /// <summary>The options.</summary>
@@ -326,7 +454,23 @@ internal sealed class TargetController
 
     public string HostNqn { get; }
 
-    public uint KeepAliveMs { get; }
+    /// <summary>KATO in milliseconds: from Connect, changed by Set Features Keep Alive Timer; 0 = no keep alive.</summary>
+    public uint KeepAliveMs { get; set; }
+
+    /// <summary>Asynchronous Event Configuration (Set Features 0Bh).</summary>
+    public uint AsyncEventConfig { get; set; }
+
+    /// <summary>Temperature Threshold (Set Features 04h); default: over-temperature at 358 K.</summary>
+    public uint TemperatureThreshold { get; set; } = 358;
+
+    /// <summary>Error Recovery (Set Features 05h).</summary>
+    public uint ErrorRecovery { get; set; }
+
+    /// <summary>Arbitration (Set Features 01h).</summary>
+    public uint Arbitration { get; set; }
+
+    /// <summary>Write Atomicity Normal (Set Features 0Ah).</summary>
+    public uint WriteAtomicity { get; set; }
 
     public uint Cc { get; set; }
 

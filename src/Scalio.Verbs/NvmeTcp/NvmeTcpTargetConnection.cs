@@ -17,6 +17,9 @@ internal sealed class NvmeTcpTargetConnection
     private const int MaxQueues = 16;
     private const int C2HChunk = 128 * 1024;
     private const ushort Unconnected = 0xFFFF;
+    private const int AerLimit = 4; // AERL 3 (zero-based)
+    private const string Revision = "1.0";
+    private const uint AsyncEventsSupported = 1u << 8; // OAES: Namespace Attribute Notices (Changed Namespace List)
 
     private readonly NvmeTcpTarget _target;
     private readonly NvmeTcpTargetOptions _options;
@@ -27,6 +30,9 @@ internal sealed class NvmeTcpTargetConnection
     private readonly byte[] _identify = GC.AllocateArray<byte>(NvmeIdentify.DataSize, pinned: true);
     private readonly byte[] _data;
     private readonly PendingWrite[] _pending;
+    private readonly ushort[] _aers = new ushort[AerLimit];
+    private int _aerCount;
+    private bool _refused;
     private bool _hd;
     private bool _dd;
     private bool _sqFlowDisabled;
@@ -328,7 +334,8 @@ internal sealed class NvmeTcpTargetConnection
         bool fabrics = opcode == AdminOpcode.Fabrics;
         if (_qid == Unconnected)
         {
-            return fabrics && sqe[4] == FabricsCommandType.Connect
+            // A refused host gets nothing on this connection, not even another Connect attempt.
+            return fabrics && sqe[4] == FabricsCommandType.Connect && !_refused
                 ? OnConnect(sqe, data)
                 : Respond(cid, NvmeStatus.CommandSequenceError, 0, 0);
         }
@@ -345,20 +352,31 @@ internal sealed class NvmeTcpTargetConnection
                 FabricsCommandType.Connect => Respond(cid, NvmeStatus.CommandSequenceError, 0, 0),
                 FabricsCommandType.PropertyGet when IsAdmin => OnPropertyGet(sqe),
                 FabricsCommandType.PropertySet when IsAdmin => OnPropertySet(sqe),
+                FabricsCommandType.Disconnect when !IsAdmin => Respond(cid, NvmeStatus.Success, 0, 0) && false, // the queue is deleted: close after the response
+                FabricsCommandType.Disconnect => Respond(cid, NvmeStatus.InvalidField, 0, 0), // the admin queue goes away with the association, not by Disconnect
                 _ => Respond(cid, NvmeStatus.InvalidOpcode, 0, 0),
             };
         }
 
         if (IsAdmin)
         {
+            _target.CountAdmin(opcode);
             switch (opcode)
             {
                 case AdminOpcode.KeepAlive:
                     return Respond(cid, NvmeStatus.Success, 0, 0);
                 case AdminOpcode.Identify:
                     return OnIdentify(sqe, data.Length);
-                case 0x09: // Set Features
+                case AdminOpcode.SetFeatures:
                     return OnSetFeatures(sqe);
+                case AdminOpcode.GetFeatures:
+                    return OnGetFeatures(sqe);
+                case AdminOpcode.GetLogPage:
+                    return OnGetLogPage(sqe, data.Length);
+                case AdminOpcode.AsyncEventRequest:
+                    return OnAsyncEventRequest(cid);
+                case AdminOpcode.Abort:
+                    return OnAbort(sqe);
                 default:
                     return Respond(cid, NvmeStatus.InvalidOpcode, 0, 0);
             }
@@ -402,6 +420,13 @@ internal sealed class NvmeTcpTargetConnection
         if (hostnqn.Length == 0)
         {
             return Respond(cid, NvmeStatus.ConnectInvalidParameters, 0x0001_0200, 0); // HOSTNQN
+        }
+
+        if (!_target.IsHostAllowed(hostnqn))
+        {
+            _refused = true;
+            _target.OnHostRefused(hostnqn, SafePeer());
+            return Respond(cid, NvmeStatus.ConnectInvalidHost, 0, 0);
         }
 
         int depth = cmd.SubmissionQueueSize + 1;
@@ -516,17 +541,201 @@ internal sealed class NvmeTcpTargetConnection
         return Respond(cmd.CommandId, NvmeStatus.Success, 0, 0);
     }
 
+    private System.Net.EndPoint? SafePeer()
+    {
+        try
+        {
+            return _socket.RemoteEndPoint;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
+    private const uint QueuesGranted = MaxQueues - 1; // zero-based NSQA/NCQA
+
     private bool OnSetFeatures(ReadOnlySpan<byte> sqe)
     {
         ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
-        byte fid = sqe[40];
-        if (fid == 0x07)
+        uint cdw10 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(40));
+        uint cdw11 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(44));
+        TargetController c = _controller!;
+        if ((cdw10 & 0x8000_0000) != 0)
         {
-            const uint queues = MaxQueues - 1; // zero-based NSQA/NCQA
-            return Respond(cid, NvmeStatus.Success, queues | (queues << 16), 0);
+            return Respond(cid, NvmeStatus.FeatureNotSaveable, 0, 0); // SV: nothing here survives a reset
         }
 
-        return Respond(cid, NvmeStatus.InvalidField, 0, 0);
+        switch ((byte)cdw10)
+        {
+            case FeatureId.NumberOfQueues:
+                if ((cdw11 & 0xFFFF) == 0xFFFF || (cdw11 >> 16) == 0xFFFF)
+                {
+                    return Respond(cid, NvmeStatus.InvalidField, 0, 0); // 65536 queues is reserved
+                }
+
+                return Respond(cid, NvmeStatus.Success, QueuesGranted | (QueuesGranted << 16), 0);
+            case FeatureId.AsyncEventConfiguration:
+                c.AsyncEventConfig = cdw11 & (0xFFu | AsyncEventsSupported); // SMART warning bits and the notices we announce
+                return Respond(cid, NvmeStatus.Success, 0, 0);
+            case FeatureId.KeepAliveTimer:
+                c.KeepAliveMs = cdw11;
+                return Respond(cid, NvmeStatus.Success, 0, 0);
+            case FeatureId.Arbitration:
+                c.Arbitration = cdw11;
+                return Respond(cid, NvmeStatus.Success, 0, 0);
+            case FeatureId.PowerManagement:
+                return Respond(cid, (cdw11 & 0x1F) == 0 ? NvmeStatus.Success : NvmeStatus.InvalidField, 0, 0); // one power state (NPSS 0)
+            case FeatureId.TemperatureThreshold:
+                c.TemperatureThreshold = cdw11 & 0xFFFF;
+                return Respond(cid, NvmeStatus.Success, 0, 0);
+            case FeatureId.ErrorRecovery:
+                c.ErrorRecovery = cdw11;
+                return Respond(cid, NvmeStatus.Success, 0, 0);
+            case FeatureId.WriteAtomicity:
+                c.WriteAtomicity = cdw11 & 1;
+                return Respond(cid, NvmeStatus.Success, 0, 0);
+            case FeatureId.VolatileWriteCache:
+                return Respond(cid, NvmeStatus.FeatureNotChangeable, 0, 0); // the namespaces' caching is fixed; Flush makes data durable
+            default:
+                return Respond(cid, NvmeStatus.InvalidField, 0, 0); // includes interrupt features, which fabrics do not have
+        }
+    }
+
+    private bool OnGetFeatures(ReadOnlySpan<byte> sqe)
+    {
+        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
+        uint cdw10 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(40));
+        TargetController c = _controller!;
+        byte fid = (byte)cdw10;
+        int select = (int)((cdw10 >> 8) & 0x7);
+        bool changeable = fid is FeatureId.Arbitration or FeatureId.PowerManagement or FeatureId.TemperatureThreshold or FeatureId.ErrorRecovery
+            or FeatureId.NumberOfQueues or FeatureId.WriteAtomicity or FeatureId.AsyncEventConfiguration or FeatureId.KeepAliveTimer;
+        if (!changeable && fid != FeatureId.VolatileWriteCache)
+        {
+            return Respond(cid, NvmeStatus.InvalidField, 0, 0);
+        }
+
+        if (select == 3)
+        {
+            return Respond(cid, NvmeStatus.Success, changeable ? 0b100u : 0u, 0); // capabilities: changeable, not saveable, not per namespace
+        }
+
+        if (select > 3)
+        {
+            return Respond(cid, NvmeStatus.InvalidField, 0, 0);
+        }
+
+        bool current = select == 0; // default and saved (not saveable: saved = default) report the defaults
+        uint value = fid switch
+        {
+            FeatureId.Arbitration => current ? c.Arbitration : 0,
+            FeatureId.PowerManagement => 0,
+            FeatureId.TemperatureThreshold => current ? c.TemperatureThreshold : 358,
+            FeatureId.ErrorRecovery => current ? c.ErrorRecovery : 0,
+            FeatureId.VolatileWriteCache => 1, // enabled, as Identify Controller VWC says a cache is present
+            FeatureId.NumberOfQueues => QueuesGranted | (QueuesGranted << 16),
+            FeatureId.WriteAtomicity => current ? c.WriteAtomicity : 0,
+            FeatureId.AsyncEventConfiguration => current ? c.AsyncEventConfig : 0,
+            _ => current ? c.KeepAliveMs : 0, // Keep Alive Timer
+        };
+        return Respond(cid, NvmeStatus.Success, value, 0);
+    }
+
+    private bool OnAsyncEventRequest(ushort cid)
+    {
+        if (_aerCount >= AerLimit)
+        {
+            return Respond(cid, NvmeStatus.AsyncEventRequestLimitExceeded, 0, 0);
+        }
+
+        // Held: nothing here raises an event (namespaces never change while served), so it completes only when the
+        // host aborts it; at disconnect it goes away with the connection.
+        _aers[_aerCount++] = cid;
+        return true;
+    }
+
+    private bool OnAbort(ReadOnlySpan<byte> sqe)
+    {
+        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
+        ushort sqid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(40));
+        ushort victim = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(42));
+        if (sqid == 0)
+        {
+            for (int i = 0; i < _aerCount; i++)
+            {
+                if (_aers[i] == victim)
+                {
+                    _aers[i] = _aers[--_aerCount];
+                    return Respond(victim, NvmeStatus.CommandAbortRequested, 0, 0) && Respond(cid, NvmeStatus.Success, 0, 0); // DW0 bit 0 clear: aborted
+                }
+            }
+        }
+
+        return Respond(cid, NvmeStatus.Success, 1, 0); // DW0 bit 0 set: not aborted (every other command has completed already)
+    }
+
+    private bool OnGetLogPage(ReadOnlySpan<byte> sqe, int inCapsule)
+    {
+        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
+        if (_controller is null || !_controller.Ready)
+        {
+            return Respond(cid, NvmeStatus.CommandSequenceError, 0, 0);
+        }
+
+        if (sqe[39] != NvmeTcpWire.SglTransport || inCapsule != 0)
+        {
+            return Respond(cid, SglTypeInvalid, 0, 0);
+        }
+
+        uint cdw10 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(40));
+        uint cdw11 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(44));
+        ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(sqe.Slice(48)); // LPOL, LPOU
+        long length = (((long)(cdw11 & 0xFFFF) << 16) | (cdw10 >> 16)) * 4 + 4; // NUMD is zero-based, in dwords
+        if (BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(32)) != length)
+        {
+            return Respond(cid, NvmeStatus.DataSglLengthInvalid, 0, 0);
+        }
+
+        Span<byte> page = _identify;
+        int size;
+        switch ((byte)cdw10)
+        {
+            case LogPageId.ErrorInformation:
+                size = NvmeLogPages.ErrorEntrySize; // ELPE 0: one entry
+                NvmeLogPages.WriteErrorInformation(1, page);
+                break;
+            case LogPageId.SmartHealth:
+                size = NvmeLogPages.SmartHealthSize;
+                NvmeLogPages.WriteSmartHealth(_target.HealthCounters(), page);
+                break;
+            case LogPageId.FirmwareSlot:
+                size = NvmeLogPages.FirmwareSlotSize;
+                NvmeLogPages.WriteFirmwareSlot(Revision, page);
+                break;
+            case LogPageId.ChangedNamespaceList:
+                size = NvmeLogPages.ChangedNamespaceListSize;
+                NvmeLogPages.WriteChangedNamespaceList(default, page); // namespaces never change while served
+                break;
+            default:
+                return Respond(cid, NvmeStatus.InvalidLogPage, 0, 0);
+        }
+
+        if ((offset & 3) != 0 || offset >= (ulong)size || length > page.Length)
+        {
+            return Respond(cid, NvmeStatus.InvalidField, 0, 0); // offsets are dword aligned and inside the page; one page at most
+        }
+
+        // Bytes past the end of the page read as zero (a host may ask for a whole 4 KiB window).
+        int from = (int)offset;
+        int n = (int)length;
+        page.Slice(from, size - from).CopyTo(page);
+        if (size - from < n)
+        {
+            page.Slice(size - from, n - (size - from)).Clear();
+        }
+
+        return SendC2HData(cid, page.Slice(0, n), success: false) && Respond(cid, NvmeStatus.Success, 0, 0);
     }
 
     private bool OnIdentify(ReadOnlySpan<byte> sqe, int inCapsule)
@@ -559,7 +768,27 @@ internal sealed class NvmeTcpTargetConnection
                     return Respond(cid, NvmeStatus.InvalidNamespace, 0, 0);
                 }
 
-                NvmeIdentify.WriteNamespace(ns, data);
+                NvmeIdentify.WriteNamespace(ns, _target.IdentifiersOf(ns.Nsid).Nguid, data);
+                break;
+            case IdentifyCns.NamespaceDescriptors:
+                if (executor.GetNamespace(cmd.Nsid) is null)
+                {
+                    return Respond(cid, NvmeStatus.InvalidNamespace, 0, 0);
+                }
+
+                (byte[] nguid, Guid uuid) = _target.IdentifiersOf(cmd.Nsid);
+                NvmeIdentify.WriteNamespaceDescriptors(nguid, uuid, 0, data);
+                break;
+            case IdentifyCns.CommandSetNamespace when cmd.CommandSetIdentifier == 0:
+                if (executor.GetNamespace(cmd.Nsid) is null)
+                {
+                    return Respond(cid, NvmeStatus.InvalidNamespace, 0, 0);
+                }
+
+                data.Clear(); // NVM Command Set specific namespace data: nothing beyond CNS 00h to report
+                break;
+            case IdentifyCns.CommandSetController when cmd.CommandSetIdentifier == 0:
+                data.Clear(); // NVM Command Set specific controller data: all limits unreported (no Verify, Write Zeroes or DSM)
                 break;
             case IdentifyCns.Controller:
                 NvmeIdentify.WriteController(
@@ -567,7 +796,7 @@ internal sealed class NvmeTcpTargetConnection
                     {
                         SerialNumber = _options.SerialNumber,
                         ModelNumber = _options.ModelNumber,
-                        FirmwareRevision = "1.0",
+                        FirmwareRevision = Revision,
                         MaxDataTransferSize = (byte)System.Numerics.BitOperations.Log2((uint)(_options.MaxTransferBytes / 4096)),
                         ControllerId = _controller.Id,
                         Version = 0x0002_0000,
@@ -576,10 +805,22 @@ internal sealed class NvmeTcpTargetConnection
                         SubsystemNqn = _options.SubsystemNqn,
                         InCapsuleDataSize = _options.InCapsuleDataSize,
                         SglSupport = 0x0010_0001, // SGLs supported; offsets in data block descriptors (in-capsule)
+                        AsyncEventsSupported = AsyncEventsSupported,
+                        AbortCommandLimit = 3,
+                        AsyncEventRequestLimit = AerLimit - 1,
+                        FirmwareUpdates = 0x03, // one slot, read-only
+                        LogPageAttributes = 0x04, // extended Get Log Page: NUMDU and offsets
+                        ErrorLogEntries = 0,
+                        MaxSglDescriptors = 1,
                     },
                     data);
                 break;
-            case 0x02: // active namespace ID list: NSIDs above CDW1.NSID, ascending
+            case IdentifyCns.ActiveNamespaceList: // NSIDs above CDW1.NSID, ascending
+                if (cmd.Nsid >= 0xFFFF_FFFE)
+                {
+                    return Respond(cid, NvmeStatus.InvalidNamespace, 0, 0); // no NSID lies above these
+                }
+
                 data.Clear();
                 int n = 0;
                 foreach (NvmeNamespace each in executor.Namespaces)

@@ -9,7 +9,7 @@ internal sealed class TargetFixture : IDisposable
 {
     public const string Nqn = "nqn.2024-01.io.scalio:test";
 
-    public TargetFixture(int lbaSize = 512, ulong blocks = 8192, TimeSpan? pduTimeout = null, int inCapsule = 16384)
+    public TargetFixture(int lbaSize = 512, ulong blocks = 8192, TimeSpan? pduTimeout = null, int inCapsule = 16384, IReadOnlyCollection<string>? allowedHosts = null)
     {
         Namespace = new RamNamespace(1, lbaSize, blocks);
         Target = new NvmeTcpTarget(
@@ -20,6 +20,7 @@ internal sealed class TargetFixture : IDisposable
                 PduTimeout = pduTimeout ?? TimeSpan.FromSeconds(5),
                 InCapsuleDataSize = inCapsule,
                 MaxH2CData = 32 * 1024,
+                AllowedHosts = allowedHosts,
             },
             [Namespace]);
         Target.Start();
