@@ -4,6 +4,16 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "the .NET 10 SDK is required (dotnet not on PATH)" >&2
+  exit 1
+fi
+# The real parts the tests guard, from Debian (root only; elsewhere install them yourself or the tests skip, and
+# under CI=true a skipped real-part test fails): QEMU and kmod for the Linux NVMe/TCP interop guest, libfabric
+# (tcp;ofi_rxm, shm) and fi_info for the multi-process fabric.
+if [ "$(id -u)" = 0 ] && ! command -v qemu-system-x86_64 >/dev/null 2>&1; then apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends qemu-system-x86 kmod >/dev/null || echo "warning: apt-get install qemu-system-x86 kmod failed" >&2; fi
+if [ "$(id -u)" = 0 ] && ! ldconfig -p 2>/dev/null | grep -c 'libfabric\.so\.1' >/dev/null; then apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends libfabric1 libfabric-bin >/dev/null || echo "warning: apt-get install libfabric1 failed; the libfabric tests will be skipped" >&2; fi
+bash tests/interop/nvmet-guest.sh prepare || echo "warning: the nvmet guest was not prepared; the interop tests will try again" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 dotnet test Scalio.Fast.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
