@@ -42,15 +42,18 @@ internal static class ResultTable
             var leed = rows.FirstOrDefault(x => x.System == YcsbSystem.Leed)?.SaturatedPuts ?? rows.FirstOrDefault(x => x.System == YcsbSystem.LeedDitto)?.SaturatedPuts;
             var s = new Table().Border(TableBorder.Rounded).Title($"[bold]server at saturation ({Saturation.Outstanding} requests always in flight)[/]");
             s.AddColumn("system");
-            foreach (var c in new[] { "server µs/PUT", "÷ LEED", "SSD wr/PUT", "PUTs/s", "server µs/GET request" })
-                s.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
+            string[] saturationColumns = leed is null
+                ? ["server µs/PUT", "SSD wr/PUT", "PUTs/s", "server µs/GET request"]
+                : ["server µs/PUT", "÷ LEED", "SSD wr/PUT", "PUTs/s", "server µs/GET request"];
+            foreach (var c in saturationColumns) s.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
             foreach (var x in rows)
             {
                 if (x.SaturatedPuts is not { } p) continue;
-                s.AddRow(SystemComparison.Name(x.System), F(p.ServerMicrosPerRequest, "F3"),
-                    leed is { } l ? R(p.ServerMicrosPerRequest / l.ServerMicrosPerRequest) : "-",
-                    F(p.SsdWritesPerOp, "F3"), F(p.Operations / p.Seconds, "N0"),
-                    x.SaturatedGets is { } g ? F(g.ServerMicrosPerRequest, "F3") : x.System == YcsbSystem.ScalioNoOffload ? "- (misses: NVMe-oF)" : "none (one-sided)");
+                var cells = new List<string> { SystemComparison.Name(x.System), F(p.ServerMicrosPerRequest, "F3") };
+                if (leed is { } l) cells.Add(R(p.ServerMicrosPerRequest / l.ServerMicrosPerRequest));
+                cells.AddRange([F(p.SsdWritesPerOp, "F3"), F(p.Operations / p.Seconds, "N0"),
+                    x.SaturatedGets is { } g ? F(g.ServerMicrosPerRequest, "F3") : x.System == YcsbSystem.ScalioNoOffload ? "- (misses: NVMe-oF)" : "none (one-sided)"]);
+                s.AddRow([.. cells]);
             }
             AnsiConsole.Write(s);
             AnsiConsole.MarkupLine("[grey]server µs = thread CPU of the server's serving steps (device waits and the emulated NIC's and SSDs' own work excluded, idle polling never counted) ÷ requests answered; GET requests: LEED reads, LEED+Ditto miss-fills; ÷ LEED: against leed (or leed-ditto) of this run[/]");
@@ -58,12 +61,20 @@ internal static class ResultTable
 
         var pt = new Table().Border(TableBorder.Rounded).Title($"[grey]projection onto the paper's server (MODEL, secondary): {hardware.ServerCores} cores, {hardware.Ssds}x{hardware.IopsPerSsd / 1000:N0}K IOPS[/]");
         pt.AddColumn("system");
-        foreach (var c in new[] { "projected ops/s", "bound", "projected ÷ L+D", "CPU/op ÷ L+D", "scaled projected ops/s", "scaled ÷ L+D" })
-            pt.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
+        // Ratios and the LEED-anchored scaling need a comparison run: a single system gets only its own columns.
+        string[] projectionColumns = compare
+            ? ["projected ops/s", "bound", "projected ÷ L+D", "CPU/op ÷ L+D", "scaled projected ops/s", "scaled ÷ L+D"]
+            : ["projected ops/s", "bound"];
+        foreach (var c in projectionColumns) pt.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
         foreach (var x in rows)
         {
-            pt.AddRow(SystemComparison.Name(x.System),
-                double.IsInfinity(x.Projection.OpsPerSecond) ? "∞" : F(x.Projection.OpsPerSecond, "N0"),
+            string projected = double.IsInfinity(x.Projection.OpsPerSecond) ? "∞" : F(x.Projection.OpsPerSecond, "N0");
+            if (!compare)
+            {
+                pt.AddRow(SystemComparison.Name(x.System), projected, x.Projection.Bottleneck);
+                continue;
+            }
+            pt.AddRow(SystemComparison.Name(x.System), projected,
                 x.Projection.Bottleneck,
                 R(x.ProjectedRatio, x.ProjectedRatioRange, x.Rounds),
                 R(x.ServerCpuRatio, x.ServerCpuRatioRange, x.Rounds),
