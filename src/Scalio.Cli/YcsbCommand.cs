@@ -95,7 +95,7 @@ internal static class YcsbCommand
             if (engines < 0 || engines > 64) { Console.Error.WriteLine($"--offload-threads must be 0..64, not {engines}"); return 2; }
             double cacheFraction = parse.GetValue(cache);
             if (!(cacheFraction > 0 && cacheFraction <= 1)) { Console.Error.WriteLine($"--cache-fraction must be in (0, 1], not {cacheFraction}"); return 2; }
-            if (!(parse.GetValue(seconds) >= 0)) { Console.Error.WriteLine($"--seconds must be 0 (no bound) or more, not {parse.GetValue(seconds)}"); return 2; }
+            if (!(secs >= 0)) { Console.Error.WriteLine($"--seconds must be 0 (no bound) or more, not {secs}"); return 2; }
             if (!(satSeconds >= 0 && satSeconds <= 600)) { Console.Error.WriteLine($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
             if (k > 0 && (cores > 0 || iops > 0)) { Console.Error.WriteLine("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
             if (dir is not null) Directory.CreateDirectory(dir);

@@ -138,25 +138,6 @@ public sealed unsafe partial class ScalioServer : IDisposable
         set => _budget = value;
     }
 
-    /// <summary>This server's cores as an account other serving threads charge (a software NVMe-oF target on them):
-    /// their CPU counts in <see cref="BusyNanoseconds"/> and draws on <see cref="Budget"/>.</summary>
-    internal Scalio.Verbs.Offload.IServerCpuAccount CpuAccount => _cpuAccount ??= new ServerCpuAccount(this);
-
-    private ServerCpuAccount? _cpuAccount;
-
-    private sealed class ServerCpuAccount(ScalioServer server) : Scalio.Verbs.Offload.IServerCpuAccount
-    {
-        public long OverdraftTicks => server._budget?.OverdraftTicks ?? long.MinValue;
-
-        public void Pause(long overdraftTicks) => server._budget?.Pause(overdraftTicks);
-
-        public void Charge(long cpuNanoseconds)
-        {
-            Interlocked.Add(ref server._busyNanoseconds, cpuNanoseconds);
-            server._budget?.Charge(cpuNanoseconds);
-        }
-    }
-
     /// <summary>SSD read commands issued by the server CPU (rewrites, cleaning, recovery, LEED-style reads).</summary>
     public long SsdReads => _store.ServerReads;
 

@@ -126,7 +126,7 @@ internal sealed unsafe class DeviceLog : IDisposable
         _pointer = (byte*)NativeMemory.AlignedAlloc(64, 64);
         _cache = (byte*)NativeMemory.AlignedAlloc((nuint)CachedBlocks * (nuint)pageSize, 4096);
         Array.Fill(_cacheBucket, -1);
-        if (_ns is FileNamespace || _ns is ModeledNamespace { Inner: FileNamespace })
+        if (FileNamespace.Backs(_ns))
         {
             // Block fetch, batched: a batch's blocks that the cache lacks are read from the device in one submission.
             var gather = new ReadGather(batchLimit);
@@ -158,8 +158,7 @@ internal sealed unsafe class DeviceLog : IDisposable
             _prefetchIndex[g] = -1;
             int bucket = _groupBucket[g];
             var old = _store.LocationOf(bucket);
-            int slot = CacheSlot(bucket);
-            if (!old.Exists || (_cacheBucket[slot] == bucket && _cacheSequence[slot] == old.Sequence)) continue;
+            if (!old.Exists || CacheHolds(bucket, in old)) continue;
             _store.CountRead();
             _prefetchIndex[g] = gather.Add(_ns, LbaOfPage(old.Page), _lbasPerPage, new Span<byte>(_prefetch + (long)g * _pageSize, _pageSize));
         }
@@ -664,10 +663,17 @@ internal sealed unsafe class DeviceLog : IDisposable
 
     /// <summary>Reads the current block of <paramref name="bucket"/> (named by <paramref name="location"/>): from the
     /// cache of recently written blocks when it holds exactly that block (same sequence), else from the SSD.</summary>
+    /// <summary>True when the block cache holds the block <paramref name="location"/> names for <paramref name="bucket"/>.</summary>
+    private bool CacheHolds(int bucket, in Location location)
+    {
+        int slot = CacheSlot(bucket);
+        return _cacheBucket[slot] == bucket && _cacheSequence[slot] == location.Sequence;
+    }
+
     private NvmeStatus ReadBlock(int bucket, in Location location, Span<byte> destination)
     {
         int slot = CacheSlot(bucket);
-        if (_cacheBucket[slot] == bucket && _cacheSequence[slot] == location.Sequence)
+        if (CacheHolds(bucket, in location))
         {
             new ReadOnlySpan<byte>(_cache + (long)slot * _pageSize, _pageSize).CopyTo(destination);
             Interlocked.Increment(ref _cacheHits);

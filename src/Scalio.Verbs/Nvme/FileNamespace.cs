@@ -288,6 +288,10 @@ public sealed unsafe class FileNamespace : NvmeNamespace
         public bool Direct;
     }
 
+    /// <summary>True when <paramref name="ns"/> reads a file: a <see cref="FileNamespace"/>, or one under a
+    /// <see cref="ModeledNamespace"/> (whose reads <see cref="CaptureReads"/> can capture).</summary>
+    internal static bool Backs(NvmeNamespace ns) => ns is FileNamespace || ns is ModeledNamespace { Inner: FileNamespace };
+
     [ThreadStatic] private static bool t_captureReads;
     [ThreadStatic] private static bool t_captured;
     [ThreadStatic] private static CapturedRead t_capturedRead;

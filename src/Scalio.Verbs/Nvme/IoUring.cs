@@ -208,6 +208,10 @@ public sealed unsafe partial class IoUring : IDisposable
     /// number the kernel took; I/Os it could not take yet (EAGAIN, EBUSY, EINTR) stay queued for the next call.</summary>
     public int Submit() => Enter(0);
 
+    /// <summary>True when a read's completion <paramref name="result"/> asks for the rest of its <paramref name="left"/>
+    /// bytes to be submitted again: EAGAIN, or a short read (a whole number of blocks under O_DIRECT).</summary>
+    public static bool ReadWantsRest(int result, int left) => result == -11 /* EAGAIN */ || (result > 0 && result < left);
+
     /// <summary>Submits what is prepared and blocks until at least <paramref name="minComplete"/> completions are in the ring.</summary>
     public int SubmitAndWait(int minComplete) => Enter(minComplete);
 

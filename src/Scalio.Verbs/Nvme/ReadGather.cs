@@ -84,7 +84,7 @@ internal sealed unsafe class ReadGather : IDisposable
                 int i = (int)id;
                 ref var r = ref _reads[i];
                 int left = r.Length - _done[i];
-                if (result == -11 /* EAGAIN */ || (result > 0 && result < left))
+                if (IoUring.ReadWantsRest(result, left))
                 {
                     if (result > 0) _done[i] += result; // the rest of a short read (whole blocks under O_DIRECT)
                     Prepare(i);

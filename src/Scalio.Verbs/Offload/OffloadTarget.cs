@@ -76,7 +76,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         if (_options.ServerCpu is not null && _options.Threads == 0) ThrowHelper.ArgumentOutOfRange(nameof(options), "an offload target on the server's CPU needs at least one engine thread");
         _domain = fabric.CreateDomain();
         bool files = false;
-        foreach (var ns in _namespaces) files |= ns is FileNamespace || ns is ModeledNamespace { Inner: FileNamespace };
+        foreach (var ns in _namespaces) files |= FileNamespace.Backs(ns);
         bool ring = files && _options.UseIoUring && Environment.GetEnvironmentVariable("SCALIO_IO_URING") != "0";
         _engines = new Engine[_options.Threads];
         for (int i = 0; i < _engines.Length; i++)
@@ -362,7 +362,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         private unsafe void Reaped(int i, int result)
         {
             ref var io = ref _io[i];
-            if (result == -11 /* EAGAIN */ || (result > 0 && result < io.Left))
+            if (IoUring.ReadWantsRest(result, io.Left))
             {
                 // Try again, or read the rest of a short read (a whole number of blocks under O_DIRECT).
                 if (result > 0) { io.Offset += result; io.Buffer += result; io.Left -= result; }
