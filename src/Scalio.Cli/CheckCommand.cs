@@ -27,7 +27,7 @@ internal static class CheckCommand
         var keys = new Option<int>("--keys") { Description = "Distinct keys (the cache has 8 slots per 16 keys)", DefaultValueFactory = _ => 16 };
         var seconds = new Option<double>("--seconds") { Description = "Length of the workload in seconds", DefaultValueFactory = _ => 10 };
         var seed = new Option<long>("--seed") { Description = "Seed of the workload and the fault schedule", DefaultValueFactory = _ => 1 };
-        var broken = new Option<string?>("--broken") { Description = "Run a deliberately broken write path: write-cache-first or unguarded-fill" };
+        var broken = new Option<string?>("--broken") { Description = "Run a deliberately broken write path: write-cache-first, write-ssd-first-no-invalidate or unguarded-fill" };
         var history = new Option<string?>("--history") { Description = "Write the recorded history to this file (JSON Lines, docs/history-format.md)" };
         var verify = new Option<string[]>("--verify")
         {
@@ -58,7 +58,7 @@ internal static class CheckCommand
             if (problems.Count > 0)
             {
                 foreach (string p in problems.Distinct()) error.WriteLine(p);
-                error.WriteLine("usage: scalio check [--clients N] [--keys N] [--seconds N] [--seed N] [--broken write-cache-first|unguarded-fill] [--history FILE] | --verify FILE [FILE ...]");
+                error.WriteLine("usage: scalio check [--clients N] [--keys N] [--seconds N] [--seed N] [--broken write-cache-first|write-ssd-first-no-invalidate|unguarded-fill] [--history FILE] | --verify FILE [FILE ...]");
                 return ExitUsage;
             }
             string[]? files = parse.GetValue(verify);
@@ -79,7 +79,7 @@ internal static class CheckCommand
 
             if (!TryParseBroken(parse.GetValue(broken), out var mode))
             {
-                error.WriteLine($"unknown --broken mode '{parse.GetValue(broken)}': use write-cache-first or unguarded-fill");
+                error.WriteLine($"unknown --broken mode '{parse.GetValue(broken)}': use write-cache-first, write-ssd-first-no-invalidate or unguarded-fill");
                 return ExitUsage;
             }
             double secs = parse.GetValue(seconds);
@@ -126,6 +126,7 @@ internal static class CheckCommand
             null => BrokenWriteMode.None,
             "write-cache-first" => BrokenWriteMode.WriteCacheFirst,
             "unguarded-fill" => BrokenWriteMode.UnguardedFill,
+            "write-ssd-first-no-invalidate" => BrokenWriteMode.WriteSsdFirstNoInvalidate,
             _ => (BrokenWriteMode)(-1),
         };
         return (int)mode >= 0;
@@ -135,6 +136,7 @@ internal static class CheckCommand
     {
         BrokenWriteMode.WriteCacheFirst => "write-cache-first",
         BrokenWriteMode.UnguardedFill => "unguarded-fill",
+        BrokenWriteMode.WriteSsdFirstNoInvalidate => "write-ssd-first-no-invalidate",
         _ => "none",
     };
 

@@ -129,7 +129,8 @@ public sealed unsafe partial class ScalioServer
                 q.Spare = null;
                 Interlocked.Add(ref _pendingWrites, -count);
             }
-            CommitAndReply(device, b);
+            if (_brokenCommit is null) CommitAndReply(device, b);
+            else _brokenCommit(device, b); // checker harness only: chosen at construction, one test per batch
             b.Batch.Clear();
             Array.Clear(b.Connections);
             lock (q.Gate) q.Spare = b;
@@ -149,27 +150,29 @@ public sealed unsafe partial class ScalioServer
         }
     }
 
+    /// <summary>The correct order: durable write and published location, then invalidation, then the reply.</summary>
     private void CommitAndReply(int device, PendingBatch b)
     {
         var batch = b.Batch;
         int n = batch.Count;
-        bool cacheFirst = _options.BrokenWriteMode == BrokenWriteMode.WriteCacheFirst;
-        if (cacheFirst)
-        {
-            for (int i = 0; i < n; i++) Invalidate(in b.Hashes[i], batch.Key(i)); // harness-only bug: before the durable write
-        }
         _store.Commit(device, batch);
         long due = Scalio.Verbs.Nvme.SsdPerformanceModel.TakeDeferredCompletion();
         for (int i = 0; i < n; i++)
         {
             var status = batch.Status(i);
-            if (status == OpStatus.Ok && !cacheFirst) Invalidate(in b.Hashes[i], batch.Key(i));
-            var conn = b.Connections[i]!;
-            int slot = b.Slots[i];
-            int length = RpcFormat.WriteReply(conn.Reply(slot), status, b.RequestIds[i], default);
-            conn.PostReceive(slot);
-            ReplyWhenDurable(conn, slot, length, due);
+            if (status == OpStatus.Ok) Invalidate(in b.Hashes[i], batch.Key(i));
+            Reply(b, i, status, due);
         }
+    }
+
+    /// <summary>Answers entry <paramref name="i"/> of a committed batch once the (modelled) device completed.</summary>
+    private static void Reply(PendingBatch b, int i, OpStatus status, long due)
+    {
+        var conn = b.Connections[i]!;
+        int slot = b.Slots[i];
+        int length = RpcFormat.WriteReply(conn.Reply(slot), status, b.RequestIds[i], default);
+        conn.PostReceive(slot);
+        ReplyWhenDurable(conn, slot, length, due);
     }
 
     /// <summary>A batch plus who to reply to.</summary>

@@ -10,8 +10,9 @@ internal enum BrokenWriteMode
     None = 0,
 
     /// <summary>
-    /// Invalidate the cache before the SSD write is durable: a reader that misses in between fills the cache
-    /// from the old SSD value, and that stale slot stays VALID after the write returns.
+    /// DESIGN.md counterexample 1: the server publishes the new value VALID in the cache before the SSD write and the
+    /// location update, and does not invalidate afterwards. A reader hits the new value; after an eviction a reader
+    /// misses, reads the old location and sees (and fills) the old value.
     /// </summary>
     WriteCacheFirst = 1,
 
@@ -20,4 +21,8 @@ internal enum BrokenWriteMode
     /// filler's FILLING header: a fill that an invalidation orphaned still becomes VALID with the old value.
     /// </summary>
     UnguardedFill = 2,
+
+    /// <summary>SSD first and the location published, but no invalidation: a cached copy of the old value stays VALID
+    /// and serves reads after the PUT returned.</summary>
+    WriteSsdFirstNoInvalidate = 3,
 }

@@ -81,6 +81,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
         _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics || _domain is Scalio.Verbs.Libfabric.LibfabricDomain);
         _clockBase = Stopwatch.GetTimestamp();
         _budget = _options.CpuCores > 0 ? new CpuBudget(_options.CpuCores) : null;
+        _brokenCommit = SelectBrokenCommit();
         _workers = new Worker[_options.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
