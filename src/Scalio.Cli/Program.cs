@@ -12,6 +12,7 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
     NvmeCommand.Create(),
     TargetCommand.Create(),
     CheckCommand.Create(),
+    SoakCommand.Create(),
     SweepCommand.Create(),
     FiguresCommand.Create(),
 };

@@ -23,6 +23,10 @@ internal static class ServerCommand
         var batch = new Option<int>("--batch-size") { Description = "Writes per batched SSD write, 1..128 (1: unbatched)", DefaultValueFactory = _ => 8 };
         var timeout = new Option<int>("--batch-timeout-us") { Description = "Longest a write waits for its batch to fill, in microseconds", DefaultValueFactory = _ => 1000 };
         var load = new Option<int>("--self-load") { Description = "In-process writer threads that PUT continuously until shutdown (0: none)", DefaultValueFactory = _ => 0 };
+        // For 'scalio soak' only: the store gets the soak schema, recovered keys are printed, --self-load runs YCSB-A and logs acks.
+        var soakKeys = new Option<int>("--soak-keys") { Hidden = true, DefaultValueFactory = _ => 0 };
+        var soakRound = new Option<long>("--soak-round") { Hidden = true, DefaultValueFactory = _ => 1 };
+        var soakSeed = new Option<long>("--soak-seed") { Hidden = true, DefaultValueFactory = _ => 1 };
 
         var cmd = new Command("server",
             "Open a Scalio server on file-backed namespaces in --data-dir (recovering an existing store: checkpoint plus log replay), " +
@@ -31,7 +35,7 @@ internal static class ServerCommand
             "'scalio ycsb --connect' clients in other processes over libfabric tcp;ofi_rxm and tells them the NVMe/TCP offload target of " +
             "--offload-target ('scalio target --data-dir DIR') for their misses.")
         {
-            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn,
+            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn, soakKeys, soakRound, soakSeed,
         };
         cmd.SetAction(parse =>
         {
@@ -58,6 +62,12 @@ internal static class ServerCommand
                 return 2;
             }
             long n = parse.GetValue(records);
+            int soakKeyCount = parse.GetValue(soakKeys);
+            if (soakKeyCount < 0 || soakKeyCount > n)
+            {
+                Console.Error.WriteLine("scalio server: --soak-keys must be 0..--records");
+                return 2;
+            }
             Directory.CreateDirectory(dir);
             ScalioStore store;
             var opened = Stopwatch.StartNew();
@@ -71,6 +81,7 @@ internal static class ServerCommand
                     ServerWorkers = parse.GetValue(workers),
                     BatchSize = parse.GetValue(batch),
                     BatchIdleTimeout = TimeSpan.FromMicroseconds(parse.GetValue(timeout)),
+                    Layout = soakKeyCount > 0 ? SoakLoad.Layout : Scalio.Fast.Cache.SlotLayout.Default,
                 });
             }
             catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException)
@@ -85,10 +96,13 @@ internal static class ServerCommand
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Set(); };
                 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
 
+                long openedMs = opened.ElapsedMilliseconds;
                 int loaders = parse.GetValue(load);
                 long acked = 0, failed = 0;
-                var threads = new Thread[loaders];
-                for (int t = 0; t < loaders; t++)
+                SoakLoad? soak = soakKeyCount > 0 ? new SoakLoad(store, soakKeyCount, parse.GetValue(soakRound), parse.GetValue(soakSeed), Console.Out) : null;
+                soak?.DumpRecovered();
+                var threads = soak?.Start(loaders) ?? new Thread[loaders];
+                for (int t = 0; t < loaders && soak is null; t++)
                 {
                     int id = t;
                     threads[t] = new Thread(() =>
@@ -107,10 +121,12 @@ internal static class ServerCommand
                     }) { IsBackground = true, Name = $"self-load-{t}" };
                     threads[t].Start();
                 }
-                Console.WriteLine($"ready: {store.Options.Devices} SSD(s) in {dir}, batch {store.Options.BatchSize}, opened in {opened.ElapsedMilliseconds} ms" +
+                Console.WriteLine($"ready: {store.Options.Devices} SSD(s) in {dir}, batch {store.Options.BatchSize}, opened in {openedMs} ms" +
                     (loaders > 0 ? $", {loaders} in-process writer(s)" : ", no clients (serve other processes with --fabric tcp --listen ADDRESS:PORT)"));
                 Console.Out.Flush();
+                if (soak is not null) ReportCleanerWhileRunning(store, stop);
                 stop.Wait();
+                soak?.Stop();
                 foreach (var t in threads) t.Join(TimeSpan.FromSeconds(10));
                 var c0 = store.ReadCounters();
                 Console.WriteLine($"stopping: {acked} PUTs acknowledged, {failed} failed; {c0.DeviceWrites} SSD writes, {c0.DeviceReads} SSD reads, {store.Server.BatchesCommitted} batches, {store.Server.Relocations} blocks moved by the cleaner");
@@ -119,6 +135,25 @@ internal static class ServerCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Soak rounds: every 100 ms, a line with the cleaner's block moves and the checkpoints so far, so that the
+    /// campaign can tell which kills landed while the cleaner or a checkpoint was at work.</summary>
+    private static void ReportCleanerWhileRunning(ScalioStore store, ManualResetEventSlim stop)
+    {
+        var server = store.Server;
+        var t = new Thread(() =>
+        {
+            while (!stop.Wait(100))
+            {
+                lock (Console.Out)
+                {
+                    Console.Out.WriteLine($"stat {server.Relocations} {server.Checkpoints} {server.BatchesCommitted}");
+                    Console.Out.Flush();
+                }
+            }
+        }) { IsBackground = true, Name = "soak-stat" };
+        t.Start();
     }
 
     /// <summary>Prints, per SSD, whether the store formatted it or what recovery rebuilt from it.</summary>
