@@ -83,6 +83,24 @@ public sealed class ClientRecorder
         Volatile.Write(ref e.End, _owner.NowNanoseconds());
     }
 
+    /// <summary>
+    /// Removes the last operation begun, still pending, because it is known not to have taken effect (e.g. a put the
+    /// server answered with an I/O error): the history keeps no trace of it, so a get that returns its value is a
+    /// violation. An operation whose outcome is unknown (a timeout) must stay incomplete instead.
+    /// </summary>
+    /// <param name="index">Index from the last <c>Begin*</c> call.</param>
+    public void Discard(int index)
+    {
+        if (index != _count - 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"Client {ClientId}: only the last operation begun ({_count - 1}) can be discarded.");
+        }
+
+        ref Entry e = ref Pending(index, null);
+        _arenaUsed = e.KeyOffset; // the key, then the value, were the last bytes appended
+        Volatile.Write(ref _count, index);
+    }
+
     internal void AppendTo(List<HistoryOperation> result)
     {
         int count = Volatile.Read(ref _count);

@@ -33,12 +33,14 @@ internal static class YcsbCommand
         var json = new Option<string?>("--json") { Description = "Also write the results (with projections and ratios) to this JSON file" };
         var connect = new Option<string?>("--connect") { Description = "Run the clients in this process against a 'scalio server --fabric tcp' at ADDRESS:PORT (tcp;ofi_rxm); the store options (--records excepted) are the server's" };
         var history = new Option<string?>("--history") { Description = "With --connect: record every operation (load included) to this file in the checker's format (docs/history-format.md; times: CLOCK_MONOTONIC ns); updates then write unique tagged values" };
+        var writeErrors = new Option<double>("--inject-write-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD writes (refused, short or unconfirmed, seeded); failed PUTs are counted and answered with an error", DefaultValueFactory = _ => 0 };
+        var readErrors = new Option<double>("--inject-read-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD reads (seeded)", DefaultValueFactory = _ => 0 };
         var skipLoad = new Option<bool>("--skip-load") { Description = "With --connect: skip the load phase (another client process loads; loading the same records twice is idempotent: same values)" };
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
             workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, offloadThreads, saturationSeconds, batch, system, rounds, json,
-            connect, history, skipLoad,
+            connect, history, skipLoad, writeErrors, readErrors,
         };
         cmd.SetAction(parse =>
         {
@@ -69,9 +71,35 @@ internal static class YcsbCommand
             options.Validate();
             if (parse.GetValue(connect) is { } server)
                 return RemoteYcsbCommand.Run(server, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history), requestTimeoutMs: 10_000);
+            double pw = parse.GetValue(writeErrors), pr = parse.GetValue(readErrors);
+            if (!(pw >= 0 && pw <= 1) || !(pr >= 0 && pr <= 1))
+            {
+                Console.Error.WriteLine("--inject-write-errors and --inject-read-errors must be in [0, 1]");
+                return 2;
+            }
+            if (pw > 0 || pr > 0)
+            {
+                if (parse.GetValue(skipLoad) || parse.GetResult(system) is { Implicit: false } || parse.GetValue(rounds) != 1)
+                {
+                    Console.Error.WriteLine("--inject-write-errors/--inject-read-errors run the embedded scalio system once: drop --system, --rounds and --skip-load");
+                    return 2;
+                }
+                string? faultDir = parse.GetValue(dataDir);
+                if (faultDir is not null) Directory.CreateDirectory(faultDir);
+                return FaultYcsbCommand.Run(options, new StoreSettings
+                {
+                    Records = n,
+                    CacheFraction = parse.GetValue(cache),
+                    Ssds = parse.GetValue(ssds),
+                    DataDirectory = faultDir,
+                    SubdirectoryPerSystem = false,
+                    ServerWorkers = Math.Max(1, parse.GetValue(workers)),
+                    BatchSize = parse.GetValue(batch),
+                }, pw, pr, parse.GetValue(history));
+            }
             if (parse.GetValue(history) is not null || parse.GetValue(skipLoad))
             {
-                Console.Error.WriteLine("--history and --skip-load need --connect (the embedded store's histories come from 'scalio check')");
+                Console.Error.WriteLine("--history needs --connect or --inject-write-errors/--inject-read-errors, and --skip-load needs --connect (the embedded store's histories otherwise come from 'scalio check')");
                 return 2;
             }
             IReadOnlyList<YcsbSystem> systems;

@@ -75,6 +75,10 @@ public sealed class ScalioStoreOptions
     /// <summary>Checker harness only: a deliberately wrong write path (see <see cref="Server.BrokenWriteMode"/>).</summary>
     internal BrokenWriteMode BrokenWriteMode { get; init; }
 
+    /// <summary>Wraps each namespace (device index, namespace) before the store uses it, e.g. in a
+    /// <see cref="FaultyNamespace"/> to inject I/O errors; the store disposes what it returns. Null: none.</summary>
+    public Func<int, NvmeNamespace, NvmeNamespace>? WrapDevice { get; init; }
+
     /// <summary>Run the server in this domain (owned by the store from then on) instead of the loopback fabric, e.g. a
     /// libfabric domain whose clients live in other processes (<see cref="ScalioServer.Listen"/>); in-process
     /// <see cref="ScalioStore.OpenClient"/> is then refused. Null: loopback (the embedded store).</summary>
@@ -141,6 +145,7 @@ public sealed class ScalioStore : IDisposable
                         : new ModeledNamespace(new RamNamespace((uint)i + 1, o.LbaSize, lbaCount), o.SsdModel))
                     : o.SsdModel is null ? OpenDeviceFile(o.DataDirectory, i, o.LbaSize, lbaCount)
                         : new ModeledNamespace(OpenDeviceFile(o.DataDirectory, i, o.LbaSize, lbaCount), o.SsdModel);
+                if (o.WrapDevice is not null) _devices[i] = o.WrapDevice(i, _devices[i]);
             }
             _server = CreateServer(o.ServerDomain, _fabric, _devices, new ScalioServerOptions
             {

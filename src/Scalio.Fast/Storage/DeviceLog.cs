@@ -824,6 +824,19 @@ internal sealed unsafe class DeviceLog : IDisposable
         }
     }
 
+    /// <summary>
+    /// After a failed batch write, some or all of its pages may have reached the device (a short write, an unconfirmed
+    /// flush) although its writers are told it failed. A zero page over its first page ends a replay there, so a crash
+    /// before the next batch (which is written at the same place) cannot bring the refused writes back. If this write
+    /// fails too, the refused pages stay until the next successful batch covers them.
+    /// </summary>
+    private void BlankFailedWrite(long start)
+    {
+        var blank = new Span<byte>(_next, _pageSize); // staging scratch, free once the batch is written
+        blank.Clear();
+        WritePages(_logStart + (ulong)start, 1, blank);
+    }
+
     /// <summary>Places the staged blocks after the staged value pages, seals them with new sequence numbers, writes
     /// everything at the head with FUA, publishes the blocks' locations, updates the owner map (new records live,
     /// replaced records dead) and moves the tail by <paramref name="advanced"/>. False on an I/O error (then nothing
@@ -844,9 +857,12 @@ internal sealed unsafe class DeviceLog : IDisposable
             _lastSequence = lastSequence;
             long start = _head;
             int first = (int)Math.Min(used, _logPages - start);
-            if (!WritePages(_logStart + (ulong)start, first, new ReadOnlySpan<byte>(_pages, first * _pageSize)).IsSuccess) return false;
-            if (used > first && !WritePages(_logStart, used - first, new ReadOnlySpan<byte>(_pages + (long)first * _pageSize, (used - first) * _pageSize)).IsSuccess)
+            if (!WritePages(_logStart + (ulong)start, first, new ReadOnlySpan<byte>(_pages, first * _pageSize)).IsSuccess
+                || (used > first && !WritePages(_logStart, used - first, new ReadOnlySpan<byte>(_pages + (long)first * _pageSize, (used - first) * _pageSize)).IsSuccess))
+            {
+                BlankFailedWrite(start);
                 return false;
+            }
             for (int p = 0; p < _vUsed; p++)
             {
                 long pos = (start + p) % _logPages;
