@@ -12,6 +12,9 @@ public sealed class CliErrorTests
     [InlineData("Could not find", "ycsb", "--data-dir", "/proc/scalio-no-such-dir")]
     [InlineData("--cache-fraction must be in (0, 1]", "ycsb", "--cache-fraction", "2")]
     [InlineData("--offload-threads must be 0..64", "ycsb", "--offload-threads", "-1")]
+    [InlineData("must be in [0, 1]", "ycsb", "--inject-write-errors", "1.5")]
+    [InlineData("drop --system, --rounds and --skip-load", "ycsb", "--inject-read-errors", "0.1", "--system", "leed")]
+    [InlineData("--rounds must be 1..10000", "soak", "--rounds", "0")]
     public async Task A_bad_value_is_one_line_and_exit_code_2(string expected, params string[] args)
     {
         await Task.Yield();
