@@ -137,14 +137,14 @@ internal static class ServerCommand
         return cmd;
     }
 
-    /// <summary>Soak rounds: every 100 ms, a line with the cleaner's block moves and the checkpoints so far, so that the
+    /// <summary>Soak rounds: every 10 ms, a line with the cleaner's block moves and the checkpoints so far, so that the
     /// campaign can tell which kills landed while the cleaner or a checkpoint was at work.</summary>
     private static void ReportCleanerWhileRunning(ScalioStore store, ManualResetEventSlim stop)
     {
         var server = store.Server;
         var t = new Thread(() =>
         {
-            while (!stop.Wait(100))
+            while (!stop.Wait(10))
             {
                 lock (Console.Out)
                 {

@@ -165,7 +165,8 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
                 bool last = r == rounds + 1;
                 int batch = BatchSizes[random.Next(BatchSizes.Length)];
                 int runMs = 800 + random.Next(2700);
-                if (!RunRound(r, last, dir, records, ssds, keys, batch, runMs, ledger)) break;
+                var aim = (KillAim)random.Next(3);
+                if (!RunRound(r, last, dir, records, ssds, keys, batch, runMs, aim, ledger)) break;
             }
             passed = Summary(ledger, wall.Elapsed);
         }
@@ -177,9 +178,18 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         return passed ? SoakCommand.ExitPassed : SoakCommand.ExitFailed;
     }
 
+    /// <summary>When a round's SIGKILL comes: at its seeded time, or (from 0.5 s on, at the latest after 5 s) as soon as
+    /// the server reports that a checkpoint was written or the cleaner moved blocks in its last 10 ms.</summary>
+    private enum KillAim
+    {
+        Time,
+        Checkpoint,
+        Cleaner,
+    }
+
     /// <summary>One start of the server: recover, judge, then (unless <paramref name="last"/>) load and SIGKILL; the
     /// last start is stopped with SIGTERM and must exit cleanly. False when the campaign cannot go on.</summary>
-    private bool RunRound(int round, bool last, string dir, int records, int ssds, int keys, int batch, int runMs, SoakLedger ledger)
+    private bool RunRound(int round, bool last, string dir, int records, int ssds, int keys, int batch, int runMs, KillAim aim, SoakLedger ledger)
     {
         var inv = CultureInfo.InvariantCulture;
         using var child = new ServerChild(dir, records, ssds, keys, round, seed, batch, last ? 0 : Threads);
@@ -222,16 +232,20 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         }
 
         var kill = Stopwatch.StartNew();
-        while (kill.ElapsedMilliseconds < runMs)
+        int limitMs = aim == KillAim.Time ? runMs : 5000;
+        while (kill.ElapsedMilliseconds < limitMs)
         {
-            string? line = child.Next(TimeSpan.FromMilliseconds(Math.Max(1, runMs - kill.ElapsedMilliseconds)));
+            string? line = child.Next(TimeSpan.FromMilliseconds(Math.Max(1, limitMs - kill.ElapsedMilliseconds)));
             if (line is null)
             {
                 if (child.Exited) return Fail(round, $"the server exited before the kill{child.Describe()}");
                 continue;
             }
             acks += Take(line, round, found, null, ref previous, ref latest, dumping: false, ledger);
+            if (aim == KillAim.Time || kill.ElapsedMilliseconds < 500 || !line.StartsWith("stat", StringComparison.Ordinal) || previous.Moves < 0) continue;
+            if (aim == KillAim.Checkpoint ? latest.Checkpoints > previous.Checkpoints : latest.Moves > previous.Moves) break;
         }
+        long killedAtMs = kill.ElapsedMilliseconds;
         child.Kill(); // SIGKILL, by PID
         child.WaitExit(TimeSpan.FromSeconds(30));
         string? rest;
@@ -240,10 +254,11 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         bool inCheckpoint = previous.Checkpoints >= 0 && latest.Checkpoints > previous.Checkpoints;
         if (inCleaner) _killsInCleaner++;
         if (inCheckpoint) _killsInCheckpoint++;
-        string during = inCleaner && inCheckpoint ? " (cleaner moving blocks, checkpoint written in the last 100 ms)"
-            : inCleaner ? " (cleaner moving blocks in the last 100 ms)" : inCheckpoint ? " (checkpoint written in the last 100 ms)" : "";
+        string during = inCleaner && inCheckpoint ? " (cleaner moving blocks, checkpoint written in the last 10 ms)"
+            : inCleaner ? " (cleaner moving blocks in the last 10 ms)" : inCheckpoint ? " (checkpoint written in the last 10 ms)" : "";
+        string aimed = aim == KillAim.Time ? "at its seeded time" : aim == KillAim.Checkpoint ? "aimed at a checkpoint" : "aimed at the cleaner";
         output.WriteLine(string.Create(inv,
-            $"round {round}: {(round == 1 ? "formatted" : $"recovered in {openedMs:0} ms")}, {checkedKeys} keys checked, {lost} lost; batch {batch}, {acks} PUTs acknowledged, SIGKILL after {runMs} ms{during}"));
+            $"round {round}: {(round == 1 ? "formatted" : $"recovered in {openedMs:0} ms")}, {checkedKeys} keys checked, {lost} lost; batch {batch}, {acks} PUTs acknowledged, SIGKILL {aimed} after {killedAtMs} ms{during}"));
         output.Flush();
         return true;
     }
@@ -313,7 +328,7 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         output.WriteLine(string.Create(inv, $"acknowledged writes checked: {_checked} (each key's latest acknowledged value, read back after every restart)"));
         output.WriteLine(string.Create(inv, $"acknowledged writes lost: {_lost}"));
         output.WriteLine(string.Create(inv, $"values never written or not in flight: {_phantoms}; damaged values: {_bad}; stale reads while running: {_stale}; failed PUTs: {_putErrors}"));
-        output.WriteLine(string.Create(inv, $"kills with the cleaner moving blocks in the last 100 ms: {_killsInCleaner}/{kills}; with a checkpoint written in the last 100 ms: {_killsInCheckpoint}/{kills}"));
+        output.WriteLine(string.Create(inv, $"kills with the cleaner moving blocks in the last 10 ms: {_killsInCleaner}/{kills}; with a checkpoint written in the last 10 ms: {_killsInCheckpoint}/{kills}"));
         if (kills > 0)
         {
             var sorted = _recoveryMs.Order().ToArray();
