@@ -98,6 +98,7 @@ internal static class FaultYcsbCommand
     /// <summary>Embedded sessions that count a failed operation and go on (recorded without an end, then a fresh history client id).</summary>
     private sealed class Target(ScalioStore store, HistoryRecorder? history, int idsPerThread) : IYcsbTarget
     {
+        private readonly HistoryRecorder? _history = history;
         private long _failedPuts, _failedGets;
 
         public string Name => "scalio (faults)";
@@ -200,7 +201,5 @@ internal static class FaultYcsbCommand
 
             public void Dispose() => client.Dispose();
         }
-
-        private readonly HistoryRecorder? _history = history;
     }
 }

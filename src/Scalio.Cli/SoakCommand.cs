@@ -146,8 +146,8 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         var inv = CultureInfo.InvariantCulture;
         var wall = Stopwatch.StartNew();
         var random = new Random(unchecked((int)(seed * 0x5DEECE66DL)));
-        // A small store laps its log every second or two, so the cleaner moves blocks and checkpoints are written all the time.
-        int records = 400 << random.Next(3); // 400, 800 or 1600
+        // A small store laps its log every few seconds, so the cleaner moves blocks and checkpoints are written all the time.
+        int records = 800 << random.Next(3); // 800, 1600 or 3200
         int ssds = 1 + random.Next(2);
         int keys = records / 2;
         string dir = dataDir ?? Path.Combine(Path.GetTempPath(), $"scalio-soak-{Environment.ProcessId}-{seed}");
@@ -157,7 +157,7 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
             $"scalio soak: {rounds} rounds, seed {seed}, {ssds} SSD(s) sized for {records} records, {keys} keys, values 16..2047 B (~30 % in the value log), {Threads} YCSB-A threads, data in {dir}"));
         output.Flush();
         var ledger = new SoakLedger(keys);
-        bool passed;
+        bool passed = false;
         try
         {
             for (int r = 1; r <= rounds + 1; r++)
@@ -172,7 +172,7 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         }
         finally
         {
-            if (ownDir && _lost == 0 && _roundFailures == 0) TryDelete(dir);
+            if (ownDir && passed) TryDelete(dir);
         }
         if (!passed && ownDir) output.WriteLine($"the store is left in {dir}");
         return passed ? SoakCommand.ExitPassed : SoakCommand.ExitFailed;
