@@ -30,9 +30,10 @@ public class CheckHarnessTests
     }
 
     /// <summary>Each broken write path is caught on most of a fixed seed set (measured: 10 of 10 seeds at the default
-    /// 10 s, docs/history-format.md); write-cache-first needs longer runs, its window is one SSD write.</summary>
+    /// 10 s, docs/history-format.md); write-cache-first runs longer, its window is one SSD write, and at least one of its
+    /// catches must be the design's counterexample 1 as written: a reader sees the new value, a later reader the old.</summary>
     [Theory]
-    [InlineData("write-cache-first", 5.0)]
+    [InlineData("write-cache-first", 8.0)]
     [InlineData("write-ssd-first-no-invalidate", 2.5)]
     [InlineData("unguarded-fill", 2.5)]
     public void Each_broken_write_path_is_caught_on_most_seeds(string mode, double seconds)
@@ -40,6 +41,7 @@ public class CheckHarnessTests
         Assert.True(CheckCommand.TryParseBroken(mode, out var broken));
         var verdicts = new List<string>();
         int caught = 0;
+        bool newThenOld = false;
         foreach (long seed in (long[])[1, 2, 3])
         {
             var run = Run(seed, broken, seconds);
@@ -48,18 +50,11 @@ public class CheckHarnessTests
             {
                 caught++;
                 Assert.NotEmpty(run.Result.Counterexample);
+                newThenOld |= run.Result.Format().Contains("new then old", StringComparison.Ordinal);
             }
         }
         Assert.True(caught >= 2, $"{mode}: caught on {caught} of 3 seeds ({string.Join(", ", verdicts)})");
-    }
-
-    /// <summary>The design's counterexample 1 as written: a reader sees the new value, a later reader the old one.</summary>
-    [Fact]
-    public void Write_cache_first_shows_new_then_old()
-    {
-        var run = Run(seed: 1, BrokenWriteMode.WriteCacheFirst, seconds: 5);
-        Assert.True(run.Result.Verdict == Verdict.NotLinearizable, run.Result.Format());
-        Assert.Contains("new then old", run.Result.Format());
+        if (broken == BrokenWriteMode.WriteCacheFirst) Assert.True(newThenOld, "write-cache-first was caught, but never as 'new then old'");
     }
 
     private static (int Exit, string Output, string Error) Cli(params string[] args)
