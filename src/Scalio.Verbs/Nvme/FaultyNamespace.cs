@@ -11,12 +11,16 @@ public enum InjectedWriteFault
 
     /// <summary>Every block reaches the device but its durability is not confirmed (a failed fdatasync / FUA).</summary>
     UnconfirmedFlush,
+
+    /// <summary>Nothing reaches the device: Capacity Exceeded (ENOSPC).</summary>
+    NoSpace,
 }
 
 /// <summary>
 /// A fault-injecting namespace for tests and <c>scalio ycsb --inject-write-errors/--inject-read-errors</c>: decorates
-/// another namespace and fails a seeded fraction of its reads (Unrecovered Read Error, no data) and writes (Write Fault,
-/// as a refused, short or unconfirmed write in turn). The decision for the n-th I/O depends only on the seed and n, so
+/// another namespace and fails a seeded fraction of its reads (Unrecovered Read Error, no data) and writes (Write Fault
+/// as a refused, short or unconfirmed write, or Capacity Exceeded, in turn), and delays a seeded fraction of all I/O
+/// (slow I/O). The decision for the n-th I/O depends only on the seed and n, so
 /// a single-threaded run is reproducible. Probabilities can change while I/O runs (e.g. faults only after a load).
 /// </summary>
 public sealed class FaultyNamespace : NvmeNamespace
@@ -24,7 +28,8 @@ public sealed class FaultyNamespace : NvmeNamespace
     private readonly NvmeNamespace _inner;
     private readonly ulong _seed;
     private long _calls, _readFaults, _writeFaults;
-    private double _readP, _writeP;
+    private double _readP, _writeP, _slowP;
+    private long _slowIos;
 
     /// <summary>Decorates <paramref name="inner"/> (disposed with this namespace); faults start at probability 0.</summary>
     /// <param name="inner">The namespace holding the data.</param>
@@ -53,7 +58,20 @@ public sealed class FaultyNamespace : NvmeNamespace
         set => Volatile.Write(ref _writeP, CheckProbability(value));
     }
 
-    /// <summary>The kind every failed write takes; null (default): refused, short and unconfirmed in turn, by the seed.</summary>
+    /// <summary>Probability in [0, 1] that an I/O first waits <see cref="SlowIoDelay"/> (a slow device).</summary>
+    public double SlowIoProbability
+    {
+        get => Volatile.Read(ref _slowP);
+        set => Volatile.Write(ref _slowP, CheckProbability(value));
+    }
+
+    /// <summary>How long a slow I/O waits before it runs (default 2 ms).</summary>
+    public TimeSpan SlowIoDelay { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>I/Os delayed on purpose so far.</summary>
+    public long InjectedSlowIos => Volatile.Read(ref _slowIos);
+
+    /// <summary>The kind every failed write takes; null (default): each kind in turn, by the seed.</summary>
     public InjectedWriteFault? WriteFaultKind { get; set; }
 
     /// <summary>Reads failed on purpose so far.</summary>
@@ -79,9 +97,20 @@ public sealed class FaultyNamespace : NvmeNamespace
         return (x >> 11) * (1.0 / (1UL << 53));
     }
 
+    private void MaybeSlow()
+    {
+        double p = SlowIoProbability;
+        if (p > 0 && Draw(out _) < p)
+        {
+            Interlocked.Increment(ref _slowIos);
+            Thread.Sleep(SlowIoDelay);
+        }
+    }
+
     /// <inheritdoc/>
     protected override NvmeStatus ReadCore(ulong slba, int blocks, Span<byte> destination)
     {
+        MaybeSlow();
         double p = ReadErrorProbability;
         if (p > 0 && Draw(out _) < p)
         {
@@ -94,12 +123,15 @@ public sealed class FaultyNamespace : NvmeNamespace
     /// <inheritdoc/>
     protected override NvmeStatus WriteCore(ulong slba, int blocks, ReadOnlySpan<byte> source, bool fua)
     {
+        MaybeSlow();
         double p = WriteErrorProbability;
         if (p > 0 && Draw(out ulong bits) < p)
         {
             Interlocked.Increment(ref _writeFaults);
-            switch (WriteFaultKind ?? (InjectedWriteFault)(bits % 3))
+            switch (WriteFaultKind ?? (InjectedWriteFault)(bits % 4))
             {
+                case InjectedWriteFault.NoSpace:
+                    return NvmeStatus.CapacityExceeded;
                 case InjectedWriteFault.Short when blocks > 1:
                     _inner.Write(slba, blocks / 2, source, fua);
                     break;

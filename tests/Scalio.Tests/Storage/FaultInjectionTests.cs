@@ -32,13 +32,25 @@ public class FaultInjectionTests
         Assert.Equal(NvmeStatus.WriteFault, ns.Write(16, 4, data, fua: true));
         Assert.True(ns.Inner.Read(16, 4, back).IsSuccess);
         Assert.True(back.AsSpan().SequenceEqual(data)); // all landed, yet reported failed
-        Assert.Equal(3, ns.InjectedWriteErrors);
+        ns.WriteFaultKind = InjectedWriteFault.NoSpace;
+        Assert.Equal(NvmeStatus.CapacityExceeded, ns.Write(24, 4, data, fua: true));
+        Assert.True(ns.Inner.Read(24, 4, back).IsSuccess);
+        Assert.All(back, b => Assert.Equal(0, b));
+        Assert.Equal(4, ns.InjectedWriteErrors);
 
         ns.WriteErrorProbability = 0;
         ns.ReadErrorProbability = 1;
         Assert.Equal(NvmeStatus.UnrecoveredReadError, ns.Read(0, 4, back));
         Assert.Equal(1, ns.InjectedReadErrors);
         Assert.Throws<ArgumentOutOfRangeException>(() => ns.ReadErrorProbability = 1.5);
+
+        ns.ReadErrorProbability = 0;
+        ns.SlowIoProbability = 1;
+        ns.SlowIoDelay = TimeSpan.FromMilliseconds(20);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(ns.Read(0, 4, back).IsSuccess);
+        Assert.True(clock.ElapsedMilliseconds >= 19, $"a slow read took {clock.ElapsedMilliseconds} ms");
+        Assert.Equal(1, ns.InjectedSlowIos);
 
         // The same seed fails the same I/Os.
         static string Pattern(long seed)
@@ -116,7 +128,8 @@ public class FaultInjectionTests
         }
     }
 
-    /// <summary>Two writers and a reader on a file-backed store whose SSD fails 5 % of its writes (every kind): failed
+    /// <summary>Two writers and a reader on a file-backed store whose SSD fails 5 % of its writes (every kind) and is slow
+    /// on 2 % of its I/O: failed
     /// PUTs are answered with an error and left out of the history, which must still be linearizable (no reader saw a
     /// refused value); the server keeps serving, and a restart holds each key's last acknowledged value.</summary>
     [Fact]
@@ -139,6 +152,7 @@ public class FaultInjectionTests
         using (var store = new ScalioStore(Options(faults: true)))
         {
             faulty!.WriteErrorProbability = 0.05;
+            faulty.SlowIoProbability = 0.02;
             using var stop = new ManualResetEventSlim();
             var writers = Enumerable.Range(0, 2).Select(w => new Thread(() =>
             {
@@ -176,6 +190,8 @@ public class FaultInjectionTests
             stop.Set();
             Assert.True(reader.Join(TimeSpan.FromSeconds(30)), "the reader hung");
             faulty.WriteErrorProbability = 0;
+            faulty.SlowIoProbability = 0;
+            Assert.True(faulty.InjectedSlowIos > 0, "no I/O was slowed");
             Assert.True(failed > 0 && acked > 100, $"{failed} failed, {acked} acknowledged ({faulty.InjectedWriteErrors} device writes failed)");
             var result = LinearizabilityChecker.Check(recorder.ToOperations());
             Assert.True(result.Verdict == Verdict.Linearizable, result.Format());
