@@ -27,6 +27,7 @@ internal static class ServerCommand
         var soakKeys = new Option<int>("--soak-keys") { Hidden = true, DefaultValueFactory = _ => 0 };
         var soakRound = new Option<long>("--soak-round") { Hidden = true, DefaultValueFactory = _ => 1 };
         var soakSeed = new Option<long>("--soak-seed") { Hidden = true, DefaultValueFactory = _ => 1 };
+        var soakWriteErrors = new Option<double>("--soak-write-errors") { Hidden = true, DefaultValueFactory = _ => 0 };
 
         var cmd = new Command("server",
             "Open a Scalio server on file-backed namespaces in --data-dir (recovering an existing store: checkpoint plus log replay), " +
@@ -35,7 +36,7 @@ internal static class ServerCommand
             "'scalio ycsb --connect' clients in other processes over libfabric tcp;ofi_rxm and tells them the NVMe/TCP offload target of " +
             "--offload-target ('scalio target --data-dir DIR') for their misses.")
         {
-            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn, soakKeys, soakRound, soakSeed,
+            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn, soakKeys, soakRound, soakSeed, soakWriteErrors,
         };
         cmd.SetAction(parse =>
         {
@@ -63,11 +64,13 @@ internal static class ServerCommand
             }
             long n = parse.GetValue(records);
             int soakKeyCount = parse.GetValue(soakKeys);
-            if (soakKeyCount < 0 || soakKeyCount > n)
+            double writeErrors = parse.GetValue(soakWriteErrors);
+            if (soakKeyCount < 0 || soakKeyCount > n || !(writeErrors >= 0 && writeErrors <= 1))
             {
-                Console.Error.WriteLine("scalio server: --soak-keys must be 0..--records");
+                Console.Error.WriteLine("scalio server: --soak-keys must be 0..--records and --soak-write-errors in [0, 1]");
                 return 2;
             }
+            var faulty = new List<Scalio.Verbs.Nvme.FaultyNamespace>();
             Directory.CreateDirectory(dir);
             ScalioStore store;
             var opened = Stopwatch.StartNew();
@@ -82,6 +85,12 @@ internal static class ServerCommand
                     BatchSize = parse.GetValue(batch),
                     BatchIdleTimeout = TimeSpan.FromMicroseconds(parse.GetValue(timeout)),
                     Layout = soakKeyCount > 0 ? SoakLoad.Layout : Scalio.Fast.Cache.SlotLayout.Default,
+                    WrapDevice = writeErrors > 0 ? (i, ns) =>
+                    {
+                        var f = new Scalio.Verbs.Nvme.FaultyNamespace(ns, parse.GetValue(soakSeed) * 1_000_003 + parse.GetValue(soakRound) * 31 + i);
+                        faulty.Add(f);
+                        return f;
+                    } : null,
                 });
             }
             catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException)
@@ -101,6 +110,7 @@ internal static class ServerCommand
                 long acked = 0, failed = 0;
                 SoakLoad? soak = soakKeyCount > 0 ? new SoakLoad(store, soakKeyCount, parse.GetValue(soakRound), parse.GetValue(soakSeed), Console.Out) : null;
                 soak?.DumpRecovered();
+                foreach (var f in faulty) f.WriteErrorProbability = writeErrors; // recovery and the read-back ran clean
                 var threads = soak?.Start(loaders) ?? new Thread[loaders];
                 for (int t = 0; t < loaders && soak is null; t++)
                 {

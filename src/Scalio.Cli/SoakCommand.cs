@@ -31,13 +31,14 @@ internal static partial class SoakCommand
         var rounds = new Option<int>("--rounds") { Description = "Kill rounds (each: start, recover, check, run YCSB-A, SIGKILL)", DefaultValueFactory = _ => 20 };
         var seed = new Option<long>("--seed") { Description = "Seed of the store geometry, the batch sizes, the kill moments and the workload", DefaultValueFactory = _ => 1 };
         var dataDir = new Option<string?>("--data-dir") { Description = "Empty or new directory for the namespace files (default: a fresh temporary directory, removed when the campaign passes)" };
+        var writeErrors = new Option<double>("--inject-write-errors") { Description = "Fail this fraction of the server's SSD writes while it runs (seeded; refused PUTs must never come back)", DefaultValueFactory = _ => 0 };
         var maxRecovery = new Option<double>("--max-recovery-seconds") { Description = "Longest a recovery (store open after a kill) may take before the round fails", DefaultValueFactory = _ => 10 };
         var cmd = new Command("soak",
             "Kill campaign: run N rounds of a file-backed 'scalio server' child under YCSB-A with every acknowledged PUT logged, SIGKILL it at a " +
             "seeded moment, restart it and check that every acknowledged value is read back intact and how long recovery took " +
             "(exit 0: nothing lost, 1: a loss or failure)")
         {
-            rounds, seed, dataDir, maxRecovery,
+            rounds, seed, dataDir, maxRecovery, writeErrors,
         };
         cmd.Action = new SoakAction(parse =>
         {
@@ -45,7 +46,7 @@ internal static partial class SoakCommand
             var error = parse.InvocationConfiguration.Error;
             var problems = new List<string>();
             foreach (var e in parse.Errors) problems.Add(e.Message);
-            foreach (var o in (Option[])[rounds, seed, dataDir, maxRecovery])
+            foreach (var o in (Option[])[rounds, seed, dataDir, maxRecovery, writeErrors])
             {
                 if (parse.GetResult(o) is { } r)
                     foreach (var e in r.Errors) problems.Add(e.Message);
@@ -60,6 +61,8 @@ internal static partial class SoakCommand
             double bound = parse.GetValue(maxRecovery);
             if (problems.Count == 0 && (n < 1 || n > 10_000)) problems.Add("--rounds must be 1..10000");
             if (problems.Count == 0 && !(bound > 0 && bound <= 3600)) problems.Add("--max-recovery-seconds must be in (0, 3600]");
+            double faults = parse.GetValue(writeErrors);
+            if (problems.Count == 0 && !(faults >= 0 && faults <= 0.5)) problems.Add("--inject-write-errors must be in [0, 0.5]");
             string? dir = parse.GetValue(dataDir);
             if (problems.Count == 0 && dir is not null && Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
                 problems.Add($"--data-dir {dir} is not empty (the campaign formats a new store)");
@@ -68,7 +71,7 @@ internal static partial class SoakCommand
                 error.WriteLine($"scalio soak: {problems[0]}");
                 return ExitUsage;
             }
-            var campaign = new SoakCampaign(n, parse.GetValue(seed), dir, TimeSpan.FromSeconds(bound), output, error);
+            var campaign = new SoakCampaign(n, parse.GetValue(seed), dir, TimeSpan.FromSeconds(bound), faults, output, error);
             return campaign.Run();
         });
         return cmd;
@@ -89,11 +92,12 @@ internal static partial class SoakCommand
 /// <summary>
 /// What a campaign knows about the store: per key, the version of its last acknowledged PUT (or what the last recovery
 /// found). After a kill of round R a recovered key must hold exactly that version, or a newer one written in round R
-/// (the one PUT of that key in flight at the kill); anything else is a loss (older or missing) or a phantom.
+/// (the one PUT of that key in flight at the kill) and not refused; anything else is a loss (older or missing) or a phantom.
 /// </summary>
 internal sealed class SoakLedger(int keys)
 {
     private readonly ulong[] _expected = new ulong[keys];
+    private readonly HashSet<ulong> _refused = [];
 
     /// <summary>PUTs acknowledged so far.</summary>
     public long Acknowledged { get; private set; }
@@ -104,6 +108,9 @@ internal sealed class SoakLedger(int keys)
         Acknowledged++;
         if (version > _expected[k]) _expected[k] = version;
     }
+
+    /// <summary>Records a PUT the server refused (answered with an error): its version must never be found.</summary>
+    public void Refuse(ulong version) => _refused.Add(version);
 
     /// <summary>Judges what recovery found (<paramref name="found"/>: version per key, absent = not found) after the kill
     /// of round <paramref name="killedRound"/> (0: none, a fresh store); the found versions become the expectation.</summary>
@@ -120,10 +127,12 @@ internal sealed class SoakLedger(int keys)
                 lost++;
                 if (problems.Count < 20) problems.Add(f == 0 ? $"key {k}: version {e} was acknowledged, recovery found nothing" : $"key {k}: version {e} was acknowledged, recovery found the older {f}");
             }
-            else if (f > e && SoakLoad.RoundOf(f) != killedRound)
+            else if (f > e && (SoakLoad.RoundOf(f) != killedRound || _refused.Contains(f)))
             {
                 phantoms++;
-                if (problems.Count < 20) problems.Add($"key {k}: recovery found version {f}, never in flight at the kill of round {killedRound} (last acknowledged {e})");
+                if (problems.Count < 20)
+                    problems.Add(_refused.Contains(f) ? $"key {k}: recovery found version {f}, a PUT the server refused (last acknowledged {e})"
+                        : $"key {k}: recovery found version {f}, never in flight at the kill of round {killedRound} (last acknowledged {e})");
             }
             _expected[k] = f;
         }
@@ -132,7 +141,7 @@ internal sealed class SoakLedger(int keys)
 }
 
 /// <summary>One campaign of <c>scalio soak</c>.</summary>
-internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeSpan maxRecovery, TextWriter output, TextWriter error)
+internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeSpan maxRecovery, double writeErrors, TextWriter output, TextWriter error)
 {
     private const int Threads = 3;
     private static readonly int[] BatchSizes = [1, 8, 32];
@@ -154,7 +163,7 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         bool ownDir = dataDir is null;
         Directory.CreateDirectory(dir);
         output.WriteLine(string.Create(inv,
-            $"scalio soak: {rounds} rounds, seed {seed}, {ssds} SSD(s) sized for {records} records, {keys} keys, values 16..2047 B (~30 % in the value log), {Threads} YCSB-A threads, data in {dir}"));
+            $"scalio soak: {rounds} rounds, seed {seed}, {ssds} SSD(s) sized for {records} records, {keys} keys, values 16..2047 B (~30 % in the value log), {Threads} YCSB-A threads{(writeErrors > 0 ? $", SSD writes failing with p = {writeErrors}" : "")}, data in {dir}"));
         output.Flush();
         var ledger = new SoakLedger(keys);
         bool passed = false;
@@ -192,7 +201,7 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
     private bool RunRound(int round, bool last, string dir, int records, int ssds, int keys, int batch, int runMs, KillAim aim, SoakLedger ledger)
     {
         var inv = CultureInfo.InvariantCulture;
-        using var child = new ServerChild(dir, records, ssds, keys, round, seed, batch, last ? 0 : Threads);
+        using var child = new ServerChild(dir, records, ssds, keys, round, seed, batch, last ? 0 : Threads, last ? 0 : writeErrors);
         var found = new Dictionary<int, ulong>();
         var pendingAcks = new List<(int, ulong)>();
         long acks = 0;
@@ -205,7 +214,7 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
             string? line = child.Next(TimeSpan.FromSeconds(120) - readyBy.Elapsed);
             if (line is null) return Fail(round, $"the server never became ready{child.Describe()}");
             if (line.StartsWith("ready", StringComparison.Ordinal)) openedMs = OpenedMs(line);
-            else Take(line, round, found, pendingAcks, ref previous, ref latest, dumping: true);
+            else Take(line, round, found, pendingAcks, ref previous, ref latest, dumping: true, ledger);
         }
         var (checkedKeys, lost, phantoms) = ledger.Judge(found, round - 1, _problems);
         _checked += checkedKeys;
@@ -289,6 +298,11 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
                 _stale++;
                 Problem(round, line);
                 return 0;
+            case "err" when f.Length == 4 && ulong.TryParse(f[2], out ulong refused):
+                _putErrors++;
+                ledger?.Refuse(refused);
+                if (writeErrors == 0) Problem(round, line);
+                return 0;
             case "err":
                 _putErrors++;
                 Problem(round, line);
@@ -327,7 +341,7 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         output.WriteLine(string.Create(inv, $"PUTs acknowledged: {ledger.Acknowledged}"));
         output.WriteLine(string.Create(inv, $"acknowledged writes checked: {_checked} (each key's latest acknowledged value, read back after every restart)"));
         output.WriteLine(string.Create(inv, $"acknowledged writes lost: {_lost}"));
-        output.WriteLine(string.Create(inv, $"values never written or not in flight: {_phantoms}; damaged values: {_bad}; stale reads while running: {_stale}; failed PUTs: {_putErrors}"));
+        output.WriteLine(string.Create(inv, $"values never written or not in flight: {_phantoms}; damaged values: {_bad}; stale reads while running: {_stale}; {(writeErrors > 0 ? $"PUTs refused under injected write errors (p = {writeErrors}): {_putErrors}" : $"failed PUTs: {_putErrors}")}"));
         output.WriteLine(string.Create(inv, $"kills with the cleaner moving blocks in the last 10 ms: {_killsInCleaner}/{kills}; with a checkpoint written in the last 10 ms: {_killsInCheckpoint}/{kills}"));
         if (kills > 0)
         {
@@ -337,7 +351,7 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         }
         foreach (string p in _problems) error.WriteLine(p);
         output.Flush();
-        bool passed = _lost == 0 && _phantoms == 0 && _bad == 0 && _stale == 0 && _putErrors == 0 && _roundFailures == 0;
+        bool passed = _lost == 0 && _phantoms == 0 && _bad == 0 && _stale == 0 && (_putErrors == 0 || writeErrors > 0) && _roundFailures == 0;
         output.WriteLine(passed ? "soak: PASSED" : "soak: FAILED");
         return passed;
     }
@@ -364,12 +378,12 @@ internal sealed class SoakCampaign(int rounds, long seed, string? dataDir, TimeS
         private readonly StringBuilder _stderr = new();
         private bool _ended;
 
-        public ServerChild(string dir, int records, int ssds, int keys, int round, long seed, int batch, int threads)
+        public ServerChild(string dir, int records, int ssds, int keys, int round, long seed, int batch, int threads, double writeErrors)
         {
             var inv = CultureInfo.InvariantCulture;
             var psi = StartInfo(["server", "--data-dir", dir, "--records", records.ToString(inv), "--ssds", ssds.ToString(inv),
                 "--batch-size", batch.ToString(inv), "--self-load", threads.ToString(inv), "--soak-keys", keys.ToString(inv),
-                "--soak-round", round.ToString(inv), "--soak-seed", seed.ToString(inv)]);
+                "--soak-round", round.ToString(inv), "--soak-seed", seed.ToString(inv), "--soak-write-errors", writeErrors.ToString("R", inv)]);
             _process = new Process { StartInfo = psi, EnableRaisingEvents = true };
             _process.OutputDataReceived += (_, e) => _lines.Add(e.Data);
             _process.ErrorDataReceived += (_, e) =>

@@ -29,6 +29,7 @@ internal sealed class SoakLoad
     private readonly long _round, _seed;
     private readonly object[] _locks;
     private readonly ulong[] _acked;
+    private readonly ulong[] _refused; // per key, the last version a PUT was refused with (device errors injected)
     private readonly TextWriter _out;
     private long _counter;
     private volatile bool _stop;
@@ -43,6 +44,7 @@ internal sealed class SoakLoad
         _locks = new object[keys];
         for (int i = 0; i < keys; i++) _locks[i] = new object();
         _acked = new ulong[keys];
+        _refused = new ulong[keys];
     }
 
     /// <summary>The round a version was written in.</summary>
@@ -145,6 +147,7 @@ internal sealed class SoakLoad
                 ulong v = Check(k, value.AsSpan(0, n), scratch);
                 if (v == 0) Print($"bad {k} value of {n} bytes is not intact");
                 else if (v < floor) Print($"stale {k} read version {v} after {floor} was acknowledged");
+                else if (v == Volatile.Read(ref _refused[k])) Print($"stale {k} read version {v}, which the server refused");
                 continue;
             }
             lock (_locks[k])
@@ -152,7 +155,12 @@ internal sealed class SoakLoad
                 ulong version = ((ulong)_round << VersionRoundShift) | (ulong)Interlocked.Increment(ref _counter);
                 int n = ValueOf(k, version, value);
                 var st = c.Put(key.AsSpan(0, 12), value.AsSpan(0, n));
-                if (st != OpStatus.Ok) { Print($"err {k} put returned {st}"); continue; }
+                if (st != OpStatus.Ok)
+                {
+                    Volatile.Write(ref _refused[k], version);
+                    Print($"err {k} {version} {st}"); // under the key's lock, as an ack
+                    continue;
+                }
                 Volatile.Write(ref _acked[k], version);
                 Print($"ack {k} {version}"); // under the key's lock: the next PUT of k starts after this line is out
             }

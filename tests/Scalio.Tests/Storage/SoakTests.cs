@@ -39,6 +39,20 @@ public class SoakTests
         Assert.Contains("stopped cleanly", run.Output);
     }
 
+    /// <summary>The same with 5 % of the server's SSD writes failing: refused PUTs are counted, none comes back after a
+    /// kill, nothing acknowledged is lost, and the server keeps serving until it is killed.</summary>
+    [Fact]
+    public void A_short_kill_campaign_with_failing_writes_loses_nothing_and_brings_no_refused_write_back()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var run = Cli("--rounds", "2", "--seed", "4", "--inject-write-errors", "0.05");
+        Assert.True(run.Exit == 0, run.Output + run.Error);
+        Assert.Contains("acknowledged writes lost: 0", run.Output);
+        Assert.Contains("values never written or not in flight: 0", run.Output);
+        Assert.True(Number(run.Output, @"PUTs refused under injected write errors \(p = 0\.05\): (\d+)") > 0, run.Output);
+        Assert.True(Number(run.Output, @"acknowledged writes checked: (\d+)") >= 100, run.Output);
+    }
+
     [Fact]
     public void The_ledger_accepts_the_acknowledged_or_the_in_flight_version_only()
     {
@@ -71,6 +85,15 @@ public class SoakTests
         (_, lost, phantoms) = ledger.Judge(found, killedRound: 2, problems);
         Assert.Equal(1, phantoms);
         Assert.Equal(0, lost);
+
+        // A newer version of the killed round is the PUT in flight, unless the server refused it.
+        problems.Clear();
+        ledger.Refuse(V(3, 20));
+        found[0] = V(3, 20);
+        found[1] = V(3, 21);
+        (_, lost, phantoms) = ledger.Judge(found, killedRound: 3, problems);
+        Assert.Equal(1, phantoms);
+        Assert.Contains(problems, p => p.StartsWith("key 0:", StringComparison.Ordinal) && p.Contains("refused"));
     }
 
     [Fact]
@@ -97,6 +120,7 @@ public class SoakTests
         Assert.Equal(2, Cli("--rounds", "0").Exit);
         Assert.Equal(2, Cli("--rounds", "many").Exit);
         Assert.Equal(2, Cli("--max-recovery-seconds", "-1").Exit);
+        Assert.Equal(2, Cli("--inject-write-errors", "0.9").Exit);
         Assert.Equal(2, Cli("--no-such-option").Exit);
         string dir = Path.Combine(Path.GetTempPath(), $"scalio-soak-nonempty-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
