@@ -134,9 +134,10 @@ internal static class ServerCommand
                 Console.WriteLine($"ready: {store.Options.Devices} SSD(s) in {dir}, batch {store.Options.BatchSize}, opened in {openedMs} ms" +
                     (loaders > 0 ? $", {loaders} in-process writer(s)" : ", no clients (serve other processes with --fabric tcp --listen ADDRESS:PORT)"));
                 Console.Out.Flush();
-                if (soak is not null) ReportCleanerWhileRunning(store, stop);
+                var stats = soak is null ? null : ReportCleanerWhileRunning(store, stop);
                 stop.Wait();
                 soak?.Stop();
+                stats?.Join(); // it waits on 'stop', which is disposed when this scope ends
                 foreach (var t in threads) t.Join(TimeSpan.FromSeconds(10));
                 var c0 = store.ReadCounters();
                 Console.WriteLine($"stopping: {acked} PUTs acknowledged, {failed} failed; {c0.DeviceWrites} SSD writes, {c0.DeviceReads} SSD reads, {store.Server.BatchesCommitted} batches, {store.Server.Relocations} blocks moved by the cleaner");
@@ -149,7 +150,7 @@ internal static class ServerCommand
 
     /// <summary>Soak rounds: every 10 ms, a line with the cleaner's block moves and the checkpoints so far, so that the
     /// campaign can tell which kills landed while the cleaner or a checkpoint was at work.</summary>
-    private static void ReportCleanerWhileRunning(ScalioStore store, ManualResetEventSlim stop)
+    private static Thread ReportCleanerWhileRunning(ScalioStore store, ManualResetEventSlim stop)
     {
         var server = store.Server;
         var t = new Thread(() =>
@@ -164,6 +165,7 @@ internal static class ServerCommand
             }
         }) { IsBackground = true, Name = "soak-stat" };
         t.Start();
+        return t;
     }
 
     /// <summary>Prints, per SSD, whether the store formatted it or what recovery rebuilt from it.</summary>
