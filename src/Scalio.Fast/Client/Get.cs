@@ -22,7 +22,6 @@ public sealed unsafe partial class ScalioClient
         int bucket = hash.CacheBucket(_server.CacheBuckets);
         ushort fp = hash.Fingerprint;
         long waitStart = 0;
-        int slots = _layout.SlotsPerBucket;
         ulong lastTornHeader = 0;
         int tornRepeats = 0;
 
@@ -30,48 +29,15 @@ public sealed unsafe partial class ScalioClient
         {
             ReadBucket(bucket);
             var image = BucketImage;
-
-            int free = -1, oldest = -1, pending = -1, expired = -1, tornSlot = -1;
-            uint oldestStamp = uint.MaxValue;
-            bool torn = false;
-            for (int i = 0; i < slots; i++)
+            var scan = Scan(image, key, fp);
+            if (scan.Hit >= 0)
             {
-                ulong h = _layout.HeaderAt(image, i);
-                switch (SlotHeader.State(h))
-                {
-                    case SlotState.Valid:
-                    {
-                        var slot = _layout.SlotAt(image, i);
-                        if (SlotHeader.Fingerprint(h) == fp)
-                        {
-                            if (_layout.Matches(slot, key, h, out bool t))
-                            {
-                                valueLength = SlotLayout.ValueLength(slot);
-                                slot.Slice(_layout.ValueOffset, valueLength).CopyTo(value);
-                                _counters.Hits++;
-                                WriteStampUnsignaled(bucket, i);
-                                return OpStatus.Ok;
-                            }
-                            if (t) { torn = true; tornSlot = i; }
-                        }
-                        uint stamp = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(slot[SlotLayout.StampOffset..]);
-                        if (stamp < oldestStamp || oldest < 0) { oldestStamp = stamp; oldest = i; }
-                        break;
-                    }
-                    case SlotState.Free:
-                        if (free < 0) free = i;
-                        break;
-                    case SlotState.Filling:
-                        if (SlotHeader.Fingerprint(h) == fp && pending < 0) pending = i;
-                        else if (expired < 0 && LeaseExpired(h)) expired = i;
-                        break;
-                    case SlotState.Orphan:
-                        if (expired < 0 && LeaseExpired(h)) expired = i;
-                        break;
-                }
+                valueLength = TakeHit(image, scan.Hit, value);
+                WriteStampUnsignaled(bucket, scan.Hit);
+                return OpStatus.Ok;
             }
-
-            if (torn)
+            int pending = scan.Pending, expired = scan.Expired, tornSlot = scan.TornSlot;
+            if (tornSlot >= 0)
             {
                 // A slot of this key was caught mid-change: re-read. A VALID header that stays put while its body never
                 // verifies was overwritten by the late body WRITE of a filler whose slot was reclaimed: free it.
@@ -111,7 +77,7 @@ public sealed unsafe partial class ScalioClient
                 return st;
             }
 
-            int victim = free >= 0 ? free : _options.Eviction == EvictionPolicy.Sampled ? SampledVictim(image, oldest) : oldest;
+            int victim = PickVictim(image, in scan);
             if (victim < 0)
             {
                 if (expired >= 0)
@@ -133,6 +99,72 @@ public sealed unsafe partial class ScalioClient
         }
         return OpStatus.Timeout;
     }
+
+    /// <summary>What one read of a bucket says about a key: the slot that holds it, or where a miss may go.</summary>
+    private struct BucketScan
+    {
+        /// <summary>Slot holding the key (VALID, verified), or -1.</summary>
+        public int Hit;
+        /// <summary>First FREE slot, the VALID slot with the oldest stamp, a slot filling this fingerprint, a slot whose
+        /// lease expired, and a slot of this fingerprint whose image is torn (each -1 when none).</summary>
+        public int Free, Oldest, Pending, Expired, TornSlot;
+    }
+
+    /// <summary>Steps 1-2 of a GET on a bucket image: find the key, else the candidates for the miss path.</summary>
+    private BucketScan Scan(ReadOnlySpan<byte> image, ReadOnlySpan<byte> key, ushort fp)
+    {
+        var r = new BucketScan { Hit = -1, Free = -1, Oldest = -1, Pending = -1, Expired = -1, TornSlot = -1 };
+        uint oldestStamp = uint.MaxValue;
+        int slots = _layout.SlotsPerBucket;
+        for (int i = 0; i < slots; i++)
+        {
+            ulong h = _layout.HeaderAt(image, i);
+            switch (SlotHeader.State(h))
+            {
+                case SlotState.Valid:
+                {
+                    var slot = _layout.SlotAt(image, i);
+                    if (SlotHeader.Fingerprint(h) == fp)
+                    {
+                        if (_layout.Matches(slot, key, h, out bool t))
+                        {
+                            r.Hit = i;
+                            return r;
+                        }
+                        if (t) r.TornSlot = i;
+                    }
+                    uint stamp = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(slot[SlotLayout.StampOffset..]);
+                    if (stamp < oldestStamp || r.Oldest < 0) { oldestStamp = stamp; r.Oldest = i; }
+                    break;
+                }
+                case SlotState.Free:
+                    if (r.Free < 0) r.Free = i;
+                    break;
+                case SlotState.Filling:
+                    if (SlotHeader.Fingerprint(h) == fp && r.Pending < 0) r.Pending = i;
+                    else if (r.Expired < 0 && LeaseExpired(h)) r.Expired = i;
+                    break;
+                case SlotState.Orphan:
+                    if (r.Expired < 0 && LeaseExpired(h)) r.Expired = i;
+                    break;
+            }
+        }
+        return r;
+    }
+
+    /// <summary>Copies the value of the VALID slot <paramref name="slot"/> of a bucket image and counts the hit.</summary>
+    private int TakeHit(ReadOnlySpan<byte> image, int slot, Span<byte> value)
+    {
+        var body = _layout.SlotAt(image, slot);
+        int length = SlotLayout.ValueLength(body);
+        body.Slice(_layout.ValueOffset, length).CopyTo(value);
+        _counters.Hits++;
+        return length;
+    }
+
+    /// <summary>The slot to evict for a miss, or -1 when the bucket has none (every slot is being filled).</summary>
+    private int PickVictim(ReadOnlySpan<byte> image, in BucketScan scan)
+        => scan.Free >= 0 ? scan.Free : _options.Eviction == EvictionPolicy.Sampled ? SampledVictim(image, scan.Oldest) : scan.Oldest;
 
     private void Backoff(int attempt)
     {

@@ -30,20 +30,10 @@ public sealed unsafe partial class ScalioClient
         ulong locked = SlotHeader.Next(victimHeader, SlotState.Filling, fp, ClockMs16);
         if (LockAndReread(bucket, victim, victimHeader, locked) != victimHeader) return FillResult.Retry;
 
-        // At most one slot per key: if another slot is filling this fingerprint or holds this key, step back.
-        var image = BucketImage;
-        for (int j = 0; j < _layout.SlotsPerBucket; j++)
+        if (AnotherSlotHasKey(BucketImage, victim, fp, key))
         {
-            if (j == victim) continue;
-            ulong h = _layout.HeaderAt(image, j);
-            if (SlotHeader.Fingerprint(h) != fp) continue;
-            var st = SlotHeader.State(h);
-            // A VALID slot of this fingerprint whose image is torn may hold this key: step back too (conservative).
-            if (st == SlotState.Filling || (st == SlotState.Valid && (_layout.Matches(_layout.SlotAt(image, j), key, h, out bool torn) || torn)))
-            {
-                Release(bucket, victim, locked);
-                return FillResult.Retry;
-            }
+            Release(bucket, victim, locked);
+            return FillResult.Retry;
         }
 
         var status = ReadFromSsd(in hash, key, value, out valueLength);
@@ -77,6 +67,22 @@ public sealed unsafe partial class ScalioClient
         }
         _counters.Fills++;
         return FillResult.Ok;
+    }
+
+    /// <summary>At most one slot per key: true when a slot other than <paramref name="victim"/> fills this fingerprint or
+    /// holds this key (a VALID slot of this fingerprint whose image is torn may hold it: conservatively true).</summary>
+    private bool AnotherSlotHasKey(ReadOnlySpan<byte> image, int victim, ushort fp, ReadOnlySpan<byte> key)
+    {
+        for (int j = 0; j < _layout.SlotsPerBucket; j++)
+        {
+            if (j == victim) continue;
+            ulong h = _layout.HeaderAt(image, j);
+            if (SlotHeader.Fingerprint(h) != fp) continue;
+            var st = SlotHeader.State(h);
+            if (st == SlotState.Filling || (st == SlotState.Valid && (_layout.Matches(_layout.SlotAt(image, j), key, h, out bool torn) || torn)))
+                return true;
+        }
+        return false;
     }
 
     /// <summary>

@@ -92,6 +92,9 @@ public sealed unsafe class OffloadTarget : IDisposable
         foreach (var e in _engines) e.Thread.Start();
     }
 
+    /// <summary>Commands one connection may have outstanding (its capsule slots).</summary>
+    public int QueueDepth => _options.QueueDepth;
+
     /// <summary>True when the engines submit file namespace reads on io_uring (false: one synchronous read per command).</summary>
     public bool UsesIoUring => _engines.Length > 0 && _engines[0].Ring is not null;
 

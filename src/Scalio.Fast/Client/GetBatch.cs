@@ -1,0 +1,309 @@
+using Scalio.Fast.Cache;
+using Scalio.Fast.Rpc;
+using Scalio.Fast.Storage;
+using Scalio.Verbs;
+using Scalio.Verbs.Nvme;
+using Scalio.Verbs.Offload;
+using Stage = Scalio.Fast.Client.ScalioGetBatch.Stage;
+
+namespace Scalio.Fast.Client;
+
+public sealed unsafe partial class ScalioClient
+{
+    /// <summary>Creates a reusable batch of up to <paramref name="capacity"/> GETs for this client (registers its buffers).</summary>
+    public ScalioGetBatch CreateGetBatch(int capacity = 16)
+        => new(this, _domain, _layout, capacity, _server.PageSize, ValueRecord.MaxPages(_layout.KeyCapacity, _layout.ValueCapacity, _server.PageSize));
+
+    /// <summary>
+    /// Runs every GET of <paramref name="batch"/> with its steps in flight together: one doorbell READs every bucket,
+    /// one locks every miss's victim (each CAS chained with its bucket re-read), one READs every location entry, then the
+    /// SSD reads go out up to the offload queue's depth and each block is filled and published as it arrives. Each key
+    /// takes exactly the steps of <see cref="Get(ReadOnlySpan{byte}, Span{byte}, out int)"/>; a key that meets a rare
+    /// case (a torn image, another filler, a lost lock, a large record) is finished alone afterwards.
+    /// Statuses, values and hits are read from the batch.
+    /// </summary>
+    public void Get(ScalioGetBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Owner != this) ThrowHelper.Argument(nameof(batch), "the batch belongs to another client");
+        int n = batch.Count;
+        if (n == 0) return;
+        var lanes = batch.Lanes;
+        var chain = batch.Chain;
+
+        // 1. Every bucket, one doorbell.
+        ulong first = NextIds(n);
+        for (int i = 0; i < n; i++)
+        {
+            ref var lane = ref lanes[i];
+            lane = default;
+            lane.Hash = new KeyHash(batch.KeyAt(i));
+            lane.Bucket = lane.Hash.CacheBucket(_server.CacheBuckets);
+            lane.SsdBucket = lane.Hash.SsdBucket(_server.SsdBuckets);
+            ProtocolSteps.ReadBucket(chain + i, in batch.Steps[i], first + (ulong)i, WorkFlags.Signaled, lane.Bucket);
+        }
+        _counters.Gets += n;
+        _counters.RoundTrips += n;
+        _counters.BytesMoved += (long)n * _layout.BucketSize;
+        _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, n));
+        AwaitCount(first, n);
+
+        // 2. Hits answer at once (their stamps go out unsignaled, one doorbell); a miss picks its victim.
+        int touches = 0, misses = 0;
+        for (int i = 0; i < n; i++)
+        {
+            ref var lane = ref lanes[i];
+            var image = batch.BucketImage(i);
+            var scan = Scan(image, batch.KeyAt(i), lane.Hash.Fingerprint);
+            if (scan.Hit >= 0)
+            {
+                batch.ValueLengths[i] = TakeHit(image, scan.Hit, batch.ValueBuffer(i));
+                batch.Statuses[i] = OpStatus.Ok;
+                batch.Hits[i] = true;
+                *(uint*)(batch.Region.Address + batch.Steps[i].SlotBuffer + SlotLayout.StampOffset) = Stamp;
+                ProtocolSteps.Touch(chain + touches++, in batch.Steps[i], NextId(), WorkFlags.None, lane.Bucket, scan.Hit);
+                _counters.BytesMoved += 4;
+                continue;
+            }
+            int victim = scan.TornSlot >= 0 || scan.Pending >= 0 ? -1 : PickVictim(image, in scan);
+            if (victim < 0) { lane.Stage = Stage.Alone; continue; }
+            lane.Victim = victim;
+            lane.VictimHeader = _layout.HeaderAt(image, victim);
+            lane.Locked = SlotHeader.Next(lane.VictimHeader, SlotState.Filling, lane.Hash.Fingerprint, ClockMs16);
+            lane.Stage = Stage.Miss;
+            misses++;
+        }
+        if (touches > 0) _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, touches));
+
+        if (misses > 0)
+        {
+            LockVictims(batch);
+            ReadLocations(batch);
+            ReadBlocksAndFill(batch);
+        }
+
+        // 3. The rare cases, one at a time, after every lock of this batch is given back or published.
+        for (int i = 0; i < n; i++)
+        {
+            if (lanes[i].Stage != Stage.Alone) continue;
+            _counters.Gets--; // counted once above
+            long hits = _counters.Hits;
+            batch.Statuses[i] = Get(batch.KeyAt(i), batch.ValueBuffer(i), out batch.ValueLengths[i]);
+            batch.Hits[i] = _counters.Hits != hits;
+            lanes[i].Stage = Stage.Done;
+        }
+    }
+
+    /// <summary>CAS every victim to FILLING, each chained with a re-read of its bucket, on one doorbell.</summary>
+    private void LockVictims(ScalioGetBatch batch)
+    {
+        var lanes = batch.Lanes;
+        var chain = batch.Chain;
+        int k = 0;
+        ulong first = _nextWrId + 1;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var lane = ref lanes[i];
+            if (lane.Stage != Stage.Miss) continue;
+            ProtocolSteps.LockAndReread(chain + k * ProtocolSteps.LockAndRereadLength, in batch.Steps[i], NextIds(ProtocolSteps.LockAndRereadLength),
+                lane.Bucket, lane.Victim, lane.VictimHeader, lane.Locked);
+            k++;
+        }
+        _counters.RoundTrips += k;
+        _counters.BytesMoved += (long)k * (8 + _layout.BucketSize);
+        _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, k * ProtocolSteps.LockAndRereadLength));
+        AwaitCount(first, k);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var lane = ref lanes[i];
+            if (lane.Stage != Stage.Miss) continue;
+            if (batch.Atomic(i) != lane.VictimHeader)
+            {
+                _counters.LockConflicts++;
+                lane.Stage = Stage.Alone;
+            }
+            else if (AnotherSlotHasKey(batch.BucketImage(i), lane.Victim, lane.Hash.Fingerprint, batch.KeyAt(i)))
+                GiveBack(ref lane, Stage.Alone);
+            else lane.Stage = Stage.Locked;
+        }
+        ReleaseGivenBack(batch);
+    }
+
+    /// <summary>READ every locked key's location entry on one doorbell.</summary>
+    private void ReadLocations(ScalioGetBatch batch)
+    {
+        var lanes = batch.Lanes;
+        var chain = batch.Chain;
+        int k = 0;
+        ulong first = _nextWrId + 1;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (lanes[i].Stage != Stage.Locked) continue;
+            ProtocolSteps.ReadLocation(chain + k++, in batch.Steps[i], NextId(), WorkFlags.Signaled, lanes[i].SsdBucket);
+        }
+        if (k == 0) return;
+        _counters.RoundTrips += k;
+        _counters.BytesMoved += (long)k * Location.EntrySize;
+        _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, k));
+        AwaitCount(first, k);
+        int pageBytes = batch.DataBytes;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var lane = ref lanes[i];
+            if (lane.Stage != Stage.Locked) continue;
+            var loc = Location.Decode(batch.LocationWord(i, 0), batch.LocationWord(i, 1));
+            if (!loc.Exists)
+            {
+                batch.Statuses[i] = OpStatus.NotFound;
+                GiveBack(ref lane, Stage.Done);
+            }
+            else if ((uint)loc.Device >= (uint)_server.DeviceLbaSizes.Length || loc.Pages < 1 || (long)loc.Pages * _server.PageSize > pageBytes)
+                GiveBack(ref lane, Stage.Alone); // torn entry: the single path re-reads it
+            else lane.Location = loc;
+        }
+        ReleaseGivenBack(batch);
+    }
+
+    /// <summary>The SSD reads through the offload target, up to its queue depth in flight; each block found is filled
+    /// and published as it arrives. Then every publish is awaited and every lock given back.</summary>
+    private void ReadBlocksAndFill(ScalioGetBatch batch)
+    {
+        var lanes = batch.Lanes;
+        int fills = 0;
+        ulong firstFill = _nextWrId + 1;
+        if (_nvme is IOffloadReadQueue queue)
+        {
+            int next = 0;
+            while (true)
+            {
+                for (; next < batch.Count && queue.Outstanding < queue.Depth; next++)
+                {
+                    if (lanes[next].Stage != Stage.Locked) continue;
+                    var posted = PostBlockRead(batch, next, queue);
+                    if (!posted.IsSuccess) fills += BlockArrived(batch, next, posted);
+                }
+                if (queue.Outstanding == 0) break;
+                var st = queue.WaitCompletion(out int tag);
+                if (tag >= 0)
+                {
+                    fills += BlockArrived(batch, tag, st);
+                    continue;
+                }
+                for (int i = 0; i < batch.Count; i++) // the queue abandoned every read in flight
+                    if (lanes[i].Stage == Stage.Reading) fills += BlockArrived(batch, i, st);
+            }
+        }
+        else
+        {
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (lanes[i].Stage != Stage.Locked) continue;
+                ref var loc = ref lanes[i].Location;
+                int lba = _server.DeviceLbaSizes[loc.Device];
+                int lbasPerPage = _server.PageSize / lba;
+                lanes[i].Stage = Stage.Reading;
+                var st = _nvme.Read((uint)loc.Device + 1, loc.Page * (ulong)lbasPerPage, lbasPerPage * loc.Pages, lba, batch.Region, batch.DataOffsets[i]);
+                fills += BlockArrived(batch, i, st);
+            }
+        }
+        if (fills > 0) AwaitCount(firstFill, fills);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var lane = ref lanes[i];
+            if (lane.Stage != Stage.Filling) continue;
+            ulong seen = batch.Atomic(i);
+            // Orphaned by a write while we filled: the value still answers this GET but must not stay cached.
+            if (seen != lane.Locked && SlotHeader.State(seen) == SlotState.Orphan) TryFree(lane.Bucket, lane.Victim, seen);
+            _counters.Fills++;
+            lane.Stage = Stage.Done;
+        }
+        ReleaseGivenBack(batch);
+    }
+
+    private NvmeStatus PostBlockRead(ScalioGetBatch batch, int i, IOffloadReadQueue queue)
+    {
+        ref var lane = ref batch.Lanes[i];
+        ref var loc = ref lane.Location;
+        int lba = _server.DeviceLbaSizes[loc.Device];
+        int lbasPerPage = _server.PageSize / lba;
+        lane.Stage = Stage.Reading;
+        return queue.PostRead((uint)loc.Device + 1, loc.Page * (ulong)lbasPerPage, lbasPerPage * loc.Pages, lba, batch.Region, batch.DataOffsets[i], i);
+    }
+
+    /// <summary>Handles one key's SSD read; posts its fill and publish (one doorbell) and returns 1 when the block
+    /// held the key, else marks the lock to be given back and returns 0.</summary>
+    private int BlockArrived(ScalioGetBatch batch, int i, NvmeStatus st)
+    {
+        ref var lane = ref batch.Lanes[i];
+        _counters.RoundTrips++;
+        _counters.OffloadedReads++;
+        _counters.BytesMoved += _server.PageSize;
+        if (!st.IsSuccess)
+        {
+            if (st.StatusCode == NvmeStatus.LbaOutOfRange.StatusCode) { GiveBack(ref lane, Stage.Alone); return 0; } // torn entry
+            batch.Statuses[i] = OpStatus.IoError;
+            GiveBack(ref lane, Stage.Done);
+            return 0;
+        }
+        var key = batch.KeyAt(i);
+        var page = batch.Region.Slice(batch.DataOffsets[i], _server.PageSize * lane.Location.Pages);
+        switch (BucketBlock.Find(page, (uint)lane.SsdBucket, lane.Location.Sequence, key, out var found))
+        {
+            case BlockLookup.Found when found.Length <= _layout.ValueCapacity:
+            {
+                var value = batch.ValueBuffer(i);
+                found.CopyTo(value);
+                int length = found.Length;
+                batch.ValueLengths[i] = length;
+                batch.Statuses[i] = OpStatus.Ok;
+                ulong valid = SlotHeader.Next(lane.Locked, SlotState.Valid);
+                _layout.WriteBody(batch.SlotImage(i), key, value[..length], SlotHeader.Version(valid), Stamp);
+                ProtocolSteps.PostFillAndPublish(_qp, batch.Chain, in batch.Steps[i], NextIds(ProtocolSteps.FillAndPublishLength),
+                    lane.Bucket, lane.Victim, length, lane.Locked, valid);
+                _counters.RoundTrips++;
+                _counters.BytesMoved += _layout.ValueOffset + length - SlotLayout.ChecksumOffset + 8;
+                lane.Stage = Stage.Filling;
+                return 1;
+            }
+            case BlockLookup.NotFound:
+                batch.Statuses[i] = OpStatus.NotFound;
+                GiveBack(ref lane, Stage.Done);
+                return 0;
+            default:
+                GiveBack(ref lane, Stage.Alone); // a large record, a rewritten block or damage: the single path decides
+                return 0;
+        }
+    }
+
+    private static void GiveBack(ref ScalioGetBatch.Lane lane, Stage after)
+    {
+        lane.Stage = Stage.Release;
+        lane.After = after;
+    }
+
+    /// <summary>Gives back every lock marked so (nothing else of the batch is in flight when this runs).</summary>
+    private void ReleaseGivenBack(ScalioGetBatch batch)
+    {
+        var lanes = batch.Lanes;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var lane = ref lanes[i];
+            if (lane.Stage != Stage.Release) continue;
+            Release(lane.Bucket, lane.Victim, lane.Locked);
+            lane.Stage = lane.After;
+        }
+    }
+
+    /// <summary>Waits for <paramref name="count"/> signaled completions with ids from <paramref name="firstId"/> on (in any order).</summary>
+    private void AwaitCount(ulong firstId, int count)
+    {
+        var cq = _qp.SendQueue;
+        while (count > 0)
+        {
+            if (!cq.TryPoll(out var wc) && !cq.PollBlocking(out wc, timeoutMilliseconds: _options.RequestTimeoutMilliseconds))
+                ThrowHelper.Fabric("no completion from the fabric in time");
+            if (!wc.IsSuccess) ThrowFabric(wc);
+            if (wc.Id >= firstId) count--;
+        }
+    }
+}
