@@ -19,9 +19,30 @@ internal sealed class ScalioYcsbTarget(ScalioStore store, string name) : IYcsbTa
             c.Clients.Hits, c.Clients.Gets - c.Clients.Hits, c.Clients.BytesMoved);
     }
 
-    private sealed class Session(ScalioClient client) : IYcsbCacheSession
+    private sealed class Session(ScalioClient client) : IYcsbCacheSession, IYcsbBatchSession
     {
+        private ScalioGetBatch? _batch;
+
         public bool LastReadWasHit { get; private set; }
+
+        public int MaxReadBatch => ScalioGetBatch.MaxCapacity;
+
+        public void ReadBatch(int count, ReadOnlySpan<byte> keys, int keySize, Span<byte> values, int valueSize, Span<bool> found, Span<bool> hits)
+        {
+            _batch ??= client.CreateGetBatch(ScalioGetBatch.MaxCapacity);
+            _batch.Clear();
+            for (int j = 0; j < count; j++) _batch.Add(keys.Slice(j * keySize, keySize));
+            client.Get(_batch);
+            for (int j = 0; j < count; j++)
+            {
+                var st = _batch.StatusAt(j);
+                if (st != OpStatus.Ok && st != OpStatus.NotFound) throw new ScalioException($"GET failed: {st}");
+                found[j] = st == OpStatus.Ok;
+                hits[j] = _batch.HitAt(j);
+                var v = _batch.ValueAt(j);
+                v[..Math.Min(v.Length, valueSize)].CopyTo(values.Slice(j * valueSize, valueSize));
+            }
+        }
 
         public bool Read(ReadOnlySpan<byte> key, Span<byte> value)
         {
@@ -42,6 +63,10 @@ internal sealed class ScalioYcsbTarget(ScalioStore store, string name) : IYcsbTa
             if (st != OpStatus.Ok) throw new ScalioException($"PUT failed: {st}");
         }
 
-        public void Dispose() => client.Dispose();
+        public void Dispose()
+        {
+            _batch?.Dispose();
+            client.Dispose();
+        }
     }
 }

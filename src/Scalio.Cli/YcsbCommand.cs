@@ -35,12 +35,13 @@ internal static class YcsbCommand
         var history = new Option<string?>("--history") { Description = "With --connect: record every operation (load included) to this file in the checker's format (docs/history-format.md; times: CLOCK_MONOTONIC ns); updates then write unique tagged values" };
         var writeErrors = new Option<double>("--inject-write-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD writes (refused, short or unconfirmed, seeded); failed PUTs are counted and answered with an error", DefaultValueFactory = _ => 0 };
         var readErrors = new Option<double>("--inject-read-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD reads (seeded)", DefaultValueFactory = _ => 0 };
+        var readBatch = new Option<int>("--read-batch") { Description = "GETs each client thread keeps in flight: consecutive reads run as one batch (one doorbell per protocol step, SSD reads up to the offload queue's depth); 1 (default): one operation at a time. Embedded scalio systems batch; the baselines run one at a time", DefaultValueFactory = _ => 1 };
         var skipLoad = new Option<bool>("--skip-load") { Description = "With --connect: skip the load phase (another client process loads; loading the same records twice is idempotent: same values)" };
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
             workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, offloadThreads, saturationSeconds, batch, system, rounds, json,
-            connect, history, skipLoad, writeErrors, readErrors,
+            connect, history, skipLoad, writeErrors, readErrors, readBatch,
         };
         cmd.SetAction(parse =>
         {
@@ -67,6 +68,7 @@ internal static class YcsbCommand
                 Threads = parse.GetValue(threads),
                 Seed = parse.GetValue(seed),
                 WarmupOperations = Math.Min(20_000, parse.GetValue(operations) / 10),
+                ReadBatch = parse.GetValue(readBatch),
             };
             options.Validate();
             if (parse.GetValue(connect) is { } server)

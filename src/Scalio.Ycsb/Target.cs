@@ -23,6 +23,18 @@ public interface IYcsbCacheSession : IYcsbSession
     bool LastReadWasHit { get; }
 }
 
+/// <summary>A session that can run several reads together (<see cref="YcsbOptions.ReadBatch"/>).</summary>
+public interface IYcsbBatchSession : IYcsbSession
+{
+    /// <summary>Most reads one <see cref="ReadBatch"/> takes.</summary>
+    int MaxReadBatch { get; }
+
+    /// <summary>Reads <paramref name="count"/> keys (each <paramref name="keySize"/> bytes, back to back in
+    /// <paramref name="keys"/>) together; value j goes to <paramref name="values"/> at j × <paramref name="valueSize"/>.
+    /// <paramref name="found"/>[j] is false when key j is absent; <paramref name="hits"/>[j] tells whether the cache served it.</summary>
+    void ReadBatch(int count, ReadOnlySpan<byte> keys, int keySize, Span<byte> values, int valueSize, Span<bool> found, Span<bool> hits);
+}
+
 /// <summary>A store the YCSB runner can drive: it opens sessions and exposes its cost counters.</summary>
 public interface IYcsbTarget
 {

@@ -46,6 +46,11 @@ public sealed record YcsbOptions
     /// <summary>Check every value read against the deterministic value of its record (default true).</summary>
     public bool VerifyValues { get; init; } = true;
 
+    /// <summary>Reads each thread keeps in flight together (default 1: one operation at a time). Consecutive reads are
+    /// run as one batch of up to this many on sessions that batch (<see cref="IYcsbBatchSession"/>); a write ends the
+    /// batch and runs alone. Each read of a batch is timed from the batch's start to its end.</summary>
+    public int ReadBatch { get; init; } = 1;
+
     /// <summary>Throws <see cref="ArgumentException"/> with a clear message when a setting is out of range.</summary>
     public void Validate()
     {
@@ -64,6 +69,10 @@ public sealed record YcsbOptions
         if (Threads < 1 || Threads > 1024)
         {
             ThrowHelper.OutOfRange(nameof(Threads), $"Threads must be between 1 and 1024; got {Threads}.");
+        }
+        if (ReadBatch < 1 || ReadBatch > 256)
+        {
+            ThrowHelper.OutOfRange(nameof(ReadBatch), $"Read batch must be between 1 and 256; got {ReadBatch}.");
         }
         if (ValueSize < 1 || ValueSize > 1 << 20)
         {
@@ -507,7 +516,7 @@ public sealed class YcsbRunner
 
                 for (long i = 0; i < _warmup; i++)
                 {
-                    DoOperation(session, key, value, scratch, counted: false);
+                    DoOperation(session, _generator.Next(), key, value, scratch, counted: false);
                 }
                 signalled = true;
                 Shared.Ready.Signal();
@@ -516,25 +525,17 @@ public sealed class YcsbRunner
                 long deadline = Shared.Deadline;
                 long pending = 0;
                 long now = Stopwatch.GetTimestamp();
-                for (long i = 0; i < _operations; i++)
+                var batched = Options.ReadBatch > 1 ? session as IYcsbBatchSession : null;
+                if (batched is not null)
+                {
+                    now = RunBatched(batched, session, key, value, scratch, deadline);
+                }
+                for (long i = 0; batched is null && i < _operations; i++)
                 {
                     long start = Stopwatch.GetTimestamp();
-                    OperationKind kind = DoOperation(session, key, value, scratch, counted: true);
+                    OperationKind kind = DoOperation(session, _generator.Next(), key, value, scratch, counted: true);
                     now = Stopwatch.GetTimestamp();
-                    long nanos = Math.Clamp((long)((now - start) * (1_000_000_000.0 / Stopwatch.Frequency)), 1, MaxLatencyNanos);
-                    Histogram.RecordValue(nanos);
-                    if (kind == OperationKind.Read)
-                    {
-                        GetHistogram.RecordValue(nanos);
-                        if (cached is not null)
-                        {
-                            (cached.LastReadWasHit ? HitHistogram : MissHistogram).RecordValue(nanos);
-                        }
-                    }
-                    else if (kind is OperationKind.Update or OperationKind.Insert)
-                    {
-                        PutHistogram.RecordValue(nanos);
-                    }
+                    Record(kind, start, now, cached?.LastReadWasHit);
                     if (now >= deadline)
                     {
                         break;
@@ -560,9 +561,97 @@ public sealed class YcsbRunner
             }
         }
 
-        private OperationKind DoOperation(IYcsbSession session, Span<byte> key, byte[] value, byte[] scratch, bool counted)
+        private void Record(OperationKind kind, long start, long end, bool? hit)
         {
-            YcsbOperation op = _generator.Next();
+            long nanos = Math.Clamp((long)((end - start) * (1_000_000_000.0 / Stopwatch.Frequency)), 1, MaxLatencyNanos);
+            Histogram.RecordValue(nanos);
+            if (kind == OperationKind.Read)
+            {
+                GetHistogram.RecordValue(nanos);
+                if (hit is bool h)
+                {
+                    (h ? HitHistogram : MissHistogram).RecordValue(nanos);
+                }
+            }
+            else if (kind is OperationKind.Update or OperationKind.Insert)
+            {
+                PutHistogram.RecordValue(nanos);
+            }
+        }
+
+        /// <summary>The measured phase with reads batched: up to <see cref="YcsbOptions.ReadBatch"/> consecutive reads go
+        /// out together; an operation that is not a read runs alone after the batch before it. Returns the end time.</summary>
+        private long RunBatched(IYcsbBatchSession batched, IYcsbSession session, Span<byte> key, byte[] value, byte[] scratch, long deadline)
+        {
+            int width = Math.Min(Options.ReadBatch, batched.MaxReadBatch);
+            int keySize = Options.KeySize;
+            byte[] keys = new byte[width * keySize];
+            byte[] values = new byte[width * Options.ValueSize];
+            var numbers = new long[width];
+            var found = new bool[width];
+            var hits = new bool[width];
+            long pending = 0, now = Stopwatch.GetTimestamp();
+            long i = 0;
+            while (i < _operations && now < deadline)
+            {
+                int n = 0;
+                YcsbOperation other = default;
+                bool hasOther = false;
+                while (n < width && i + n < _operations)
+                {
+                    YcsbOperation op = _generator.Next();
+                    if (op.Kind != OperationKind.Read)
+                    {
+                        other = op;
+                        hasOther = true;
+                        break;
+                    }
+                    KeyCodec.Encode(Options.Variant, op.KeyNumber, keys.AsSpan(n * keySize, keySize));
+                    numbers[n++] = op.KeyNumber;
+                }
+                if (n > 0)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    batched.ReadBatch(n, keys, keySize, values, Options.ValueSize, found, hits);
+                    now = Stopwatch.GetTimestamp();
+                    for (int j = 0; j < n; j++)
+                    {
+                        Record(OperationKind.Read, start, now, hits[j]);
+                        Reads++;
+                        if (!found[j])
+                        {
+                            NotFound++;
+                        }
+                        else if (Options.VerifyValues && !YcsbValues.Verify(numbers[j], Options.Seed, values.AsSpan(j * Options.ValueSize, Options.ValueSize), scratch))
+                        {
+                            Mismatches++;
+                        }
+                    }
+                    i += n;
+                    pending += n;
+                }
+                if (hasOther && i < _operations && now < deadline)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    OperationKind kind = DoOperation(session, other, key, value, scratch, counted: true);
+                    now = Stopwatch.GetTimestamp();
+                    Record(kind, start, now, (session as IYcsbCacheSession)?.LastReadWasHit);
+                    i++;
+                    pending++;
+                }
+                if (pending >= ProgressBatch)
+                {
+                    Interlocked.Add(ref Shared.Done, pending);
+                    pending = 0;
+                    Shared.Cancellation.ThrowIfCancellationRequested();
+                }
+            }
+            Interlocked.Add(ref Shared.Done, pending);
+            return now;
+        }
+
+        private OperationKind DoOperation(IYcsbSession session, YcsbOperation op, Span<byte> key, byte[] value, byte[] scratch, bool counted)
+        {
             KeyCodec.Encode(Options.Variant, op.KeyNumber, key);
             switch (op.Kind)
             {

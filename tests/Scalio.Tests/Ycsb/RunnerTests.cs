@@ -15,15 +15,38 @@ public class RunnerTests
         public long Misses;
         public long Writes;
         public bool CorruptReads;
+        public bool Batching;
+        public readonly ConcurrentQueue<int> BatchSizes = new();
 
         public string Name => "dictionary";
 
-        public IYcsbSession OpenSession(int threadIndex) => new Session(this);
+        public IYcsbSession OpenSession(int threadIndex) => Batching ? new BatchSession(this) : new Session(this);
+
+        /// <summary>Reads a batch key by key; records its size.</summary>
+        private sealed class BatchSession : Session, IYcsbBatchSession
+        {
+            private readonly ConcurrentQueue<int> _sizes;
+
+            public BatchSession(DictionaryTarget target) : base(target) => _sizes = target.BatchSizes;
+
+            public int MaxReadBatch => 6;
+
+            public void ReadBatch(int count, ReadOnlySpan<byte> keys, int keySize, Span<byte> values, int valueSize, Span<bool> found, Span<bool> hits)
+            {
+                Assert.InRange(count, 1, MaxReadBatch);
+                _sizes.Enqueue(count);
+                for (int j = 0; j < count; j++)
+                {
+                    found[j] = Read(keys.Slice(j * keySize, keySize), values.Slice(j * valueSize, valueSize));
+                    hits[j] = found[j];
+                }
+            }
+        }
 
         public TargetCounters ReadCounters() => new(Interlocked.Read(ref RoundTrips), 0, 0, 0,
             Interlocked.Read(ref Writes), Interlocked.Read(ref Hits), Interlocked.Read(ref Misses), 0);
 
-        private sealed class Session(DictionaryTarget owner) : IYcsbSession
+        private class Session(DictionaryTarget owner) : IYcsbSession
         {
             public bool Read(ReadOnlySpan<byte> key, Span<byte> value)
             {
@@ -91,6 +114,29 @@ public class RunnerTests
         Assert.True(r.P50Micros > 0 && r.P50Micros <= r.P99Micros && r.P99Micros <= r.P999Micros);
         Assert.Contains(progress.Reports, p => p.Phase == YcsbPhase.Load && p.Done == 5_000 && p.Total == 5_000);
         Assert.Contains(progress.Reports, p => p.Phase == YcsbPhase.Run && p.Done == 20_000);
+    }
+
+    [Fact]
+    public void Batched_reads_go_out_together_and_every_operation_is_counted_and_checked()
+    {
+        var target = new DictionaryTarget { Batching = true };
+        var r = new YcsbRunner(new YcsbOptions
+        {
+            Workload = YcsbWorkload.B, RecordCount = 3_000, OperationCount = 12_000, WarmupOperations = 500, Threads = 2, ReadBatch = 16,
+        }).Run(target);
+        Assert.Equal(12_000, r.Operations);
+        Assert.Equal(r.Operations, r.Reads + r.Updates);
+        Assert.Equal(0, r.NotFound);
+        Assert.Equal(0, r.ValueMismatches);
+        var sizes = target.BatchSizes.ToArray();
+        Assert.True(sizes.Max() == 6, "batches are capped by the session's MaxReadBatch");
+        Assert.True(sizes.Average() > 3, $"mean batch {sizes.Average():F1}: consecutive reads of B (95 % reads) must batch");
+
+        var corrupt = new DictionaryTarget { Batching = true };
+        new YcsbRunner(new YcsbOptions { Workload = YcsbWorkload.C, RecordCount = 1_000, OperationCount = 0 }).Run(corrupt);
+        corrupt.CorruptReads = true;
+        var bad = new YcsbRunner(new YcsbOptions { Workload = YcsbWorkload.C, RecordCount = 1_000, OperationCount = 600, Load = false, ReadBatch = 4 }).Run(corrupt);
+        Assert.Equal(600, bad.ValueMismatches);
     }
 
     [Fact]
