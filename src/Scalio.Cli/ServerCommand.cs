@@ -49,16 +49,16 @@ internal static class ServerCommand
             }
             if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null)
             {
-                Console.Error.WriteLine("scalio server: --listen and --offload-target need --fabric tcp");
+                CliErrors.Report("scalio server: --listen and --offload-target need --fabric tcp");
                 return 2;
             }
             if (parse.GetValue(dataDir) is not { } dir)
             {
-                Console.Error.WriteLine("scalio server: --data-dir is required (or serve other processes with --fabric tcp --listen ADDRESS:PORT)");
+                CliErrors.Report("scalio server: --data-dir is required (or serve other processes with --fabric tcp --listen ADDRESS:PORT)");
                 return 2;
             }
             long n = parse.GetValue(records);
-            Directory.CreateDirectory(dir);
+            if (!CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
             ScalioStore store;
             var opened = Stopwatch.StartNew();
             try
@@ -75,7 +75,7 @@ internal static class ServerCommand
             }
             catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException)
             {
-                Console.Error.WriteLine($"scalio server: cannot open the store in {dir}: {e.Message}");
+                CliErrors.Report($"scalio server: cannot open the store in {dir}: {e.Message}");
                 return 2;
             }
             using (store)

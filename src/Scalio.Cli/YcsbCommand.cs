@@ -49,7 +49,7 @@ internal static class YcsbCommand
             }
             catch (Exception e) when (e is NotSupportedException or ArgumentException)
             {
-                Console.Error.WriteLine(e.Message);
+                CliErrors.Report(e.Message);
                 return 2;
             }
             var v = ParseVariant(parse.GetValue(variant)!);
@@ -71,7 +71,7 @@ internal static class YcsbCommand
                 return RemoteYcsbCommand.Run(server, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history), requestTimeoutMs: 10_000);
             if (parse.GetValue(history) is not null || parse.GetValue(skipLoad))
             {
-                Console.Error.WriteLine("--history and --skip-load need --connect (the embedded store's histories come from 'scalio check')");
+                CliErrors.Report("--history and --skip-load need --connect (the embedded store's histories come from 'scalio check')");
                 return 2;
             }
             IReadOnlyList<YcsbSystem> systems;
@@ -81,24 +81,24 @@ internal static class YcsbCommand
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine(e.Message);
+                CliErrors.Report(e.Message);
                 return 2;
             }
             string? dir = parse.GetValue(dataDir);
             int k = parse.GetValue(scaleDown), w = parse.GetValue(workers), iops = parse.GetValue(iopsPerSsd);
             double cores = parse.GetValue(serverCores), satSeconds = parse.GetValue(saturationSeconds);
-            if (k < 0 || k > 100_000) { Console.Error.WriteLine($"--scale-down must be 0 (off) or 1..100000, not {k}"); return 2; }
-            if (w < 0 || w > 64) { Console.Error.WriteLine($"--server-workers must be 0 (default) or 1..64, not {w}"); return 2; }
-            if (iops < 0) { Console.Error.WriteLine($"--iops-per-ssd must not be negative, not {iops}"); return 2; }
-            if (!(cores >= 0 && cores <= 1024)) { Console.Error.WriteLine($"--server-cores must be 0 (unlimited) or in (0, 1024], not {cores}"); return 2; }
+            if (k < 0 || k > 100_000) { CliErrors.Report($"--scale-down must be 0 (off) or 1..100000, not {k}"); return 2; }
+            if (w < 0 || w > 64) { CliErrors.Report($"--server-workers must be 0 (default) or 1..64, not {w}"); return 2; }
+            if (iops < 0) { CliErrors.Report($"--iops-per-ssd must not be negative, not {iops}"); return 2; }
+            if (!(cores >= 0 && cores <= 1024)) { CliErrors.Report($"--server-cores must be 0 (unlimited) or in (0, 1024], not {cores}"); return 2; }
             int engines = parse.GetValue(offloadThreads);
-            if (engines < 0 || engines > 64) { Console.Error.WriteLine($"--offload-threads must be 0..64, not {engines}"); return 2; }
+            if (engines < 0 || engines > 64) { CliErrors.Report($"--offload-threads must be 0..64, not {engines}"); return 2; }
             double cacheFraction = parse.GetValue(cache);
-            if (!(cacheFraction > 0 && cacheFraction <= 1)) { Console.Error.WriteLine($"--cache-fraction must be in (0, 1], not {cacheFraction}"); return 2; }
-            if (!(secs >= 0)) { Console.Error.WriteLine($"--seconds must be 0 (no bound) or more, not {secs}"); return 2; }
-            if (!(satSeconds >= 0 && satSeconds <= 600)) { Console.Error.WriteLine($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
-            if (k > 0 && (cores > 0 || iops > 0)) { Console.Error.WriteLine("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
-            if (dir is not null) Directory.CreateDirectory(dir);
+            if (!(cacheFraction > 0 && cacheFraction <= 1)) { CliErrors.Report($"--cache-fraction must be in (0, 1], not {cacheFraction}"); return 2; }
+            if (!(secs >= 0)) { CliErrors.Report($"--seconds must be 0 (no bound) or more, not {secs}"); return 2; }
+            if (!(satSeconds >= 0 && satSeconds <= 600)) { CliErrors.Report($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
+            if (k > 0 && (cores > 0 || iops > 0)) { CliErrors.Report("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
+            if (dir is not null && !CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
             var settings = new StoreSettings
             {
                 Records = n,
@@ -121,7 +121,7 @@ internal static class YcsbCommand
                 settings = settings with { ScaleDown = sd, ServerCores = sd.ServerCores, IopsPerSsd = sd.IopsPerSsd };
             }
             int roundCount = parse.GetValue(rounds);
-            if (roundCount < 1 || roundCount > 100) { Console.Error.WriteLine("--rounds must be 1..100"); return 2; }
+            if (roundCount < 1 || roundCount > 100) { CliErrors.Report("--rounds must be 1..100"); return 2; }
             AnsiConsole.MarkupLine("[grey]" + Markup.Escape(ResultTable.DescribeModels(settings)) + "[/]");
             AnsiConsole.MarkupLine($"[grey]{string.Join(", ", systems.Select(SystemComparison.Name))}: {n:N0} records, cache {settings.CacheFraction:P0}, {settings.Ssds} SSD ({(dir is null ? "RAM" : "file: " + Markup.Escape(dir))}), {options.Threads} client thread(s), workload {parsed}, {v}, {roundCount} round(s); host: {Environment.ProcessorCount} CPUs[/]");
             IReadOnlyList<SystemResult> rows = [];
@@ -137,12 +137,12 @@ internal static class YcsbCommand
             }
             catch (Exception e) when (dir is not null && e is InvalidDataException or InvalidOperationException or IOException)
             {
-                Console.Error.WriteLine($"cannot open the store in {dir}: {e.Message}");
+                CliErrors.Report($"cannot open the store in {dir}: {e.Message}");
                 return 2;
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine($"invalid store options: {e.Message}");
+                CliErrors.Report($"invalid store options: {e.Message}");
                 return 2;
             }
             ResultTable.Print(rows, PaperHardware.Paper, settings);
@@ -166,7 +166,7 @@ internal static class YcsbCommand
         {
             var v = ParseVariant(parse.GetValue(variant)!);
             long first = parse.GetValue(start), n = parse.GetValue(count);
-            if (first < 0 || n < 0) { Console.Error.WriteLine("--start and --count must not be negative"); return 2; }
+            if (first < 0 || n < 0) { CliErrors.Report("--start and --count must not be negative"); return 2; }
             using var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
             for (long i = first; i < first + n; i++) output.WriteLine(KeyCodec.KeyName(v, i));
             return 0;
