@@ -57,21 +57,20 @@ internal static class CheckCommand
             foreach (string t in parse.UnmatchedTokens) problems.Add($"unrecognized argument '{t}'");
             if (problems.Count > 0)
             {
-                foreach (string p in problems.Distinct()) error.WriteLine(p);
-                error.WriteLine("usage: scalio check [--clients N] [--keys N] [--seconds N] [--seed N] [--broken write-cache-first|write-ssd-first-no-invalidate|unguarded-fill] [--history FILE] | --verify FILE [FILE ...]");
+                CliErrors.Report(error, string.Join("; ", problems.Distinct()) + " (usage: scalio check [--clients N] [--keys N] [--seconds N] [--seed N] [--broken write-cache-first|write-ssd-first-no-invalidate|unguarded-fill] [--history FILE] | --verify FILE [FILE ...])");
                 return ExitUsage;
             }
             string[]? files = parse.GetValue(verify);
             if (parse.GetResult(verify) is not null && files is not { Length: > 0 })
             {
-                error.WriteLine("--verify needs at least one history file");
+                CliErrors.Report(error, "--verify needs at least one history file");
                 return ExitUsage;
             }
             if (files is { Length: > 0 })
             {
                 if (parse.GetValue(broken) is not null || parse.GetValue(history) is not null)
                 {
-                    error.WriteLine("--verify checks an existing file; it cannot be combined with --broken or --history");
+                    CliErrors.Report(error, "--verify checks an existing file; it cannot be combined with --broken or --history");
                     return ExitUsage;
                 }
                 return Verify(files, output, error);
@@ -79,13 +78,13 @@ internal static class CheckCommand
 
             if (!TryParseBroken(parse.GetValue(broken), out var mode))
             {
-                error.WriteLine($"unknown --broken mode '{parse.GetValue(broken)}': use write-cache-first, write-ssd-first-no-invalidate or unguarded-fill");
+                CliErrors.Report(error, $"unknown --broken mode '{parse.GetValue(broken)}': use write-cache-first, write-ssd-first-no-invalidate or unguarded-fill");
                 return ExitUsage;
             }
             double secs = parse.GetValue(seconds);
             if (!(secs > 0 && secs <= 3600))
             {
-                error.WriteLine("--seconds must be in (0, 3600]");
+                CliErrors.Report(error, "--seconds must be in (0, 3600]");
                 return ExitUsage;
             }
             var options = new CheckHarnessOptions
@@ -103,7 +102,7 @@ internal static class CheckCommand
             }
             catch (ArgumentOutOfRangeException e)
             {
-                error.WriteLine(e.Message);
+                CliErrors.Report(error, e.Message);
                 return ExitUsage;
             }
             return RunHarness(options, parse.GetValue(history), output, error);
@@ -162,7 +161,7 @@ internal static class CheckCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                error.WriteLine($"cannot write the history to {historyFile}: {e.Message}");
+                CliErrors.Report(error, $"cannot write the history to {historyFile}: {e.Message}");
                 return ExitUsage;
             }
         }
@@ -184,12 +183,12 @@ internal static class CheckCommand
             }
             catch (HistoryFormatException e)
             {
-                error.WriteLine($"{file}: {e.Message}");
+                CliErrors.Report(error, $"{file}: {e.Message}");
                 return ExitUsage;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                error.WriteLine($"cannot read {file}: {e.Message}");
+                CliErrors.Report(error, $"cannot read {file}: {e.Message}");
                 return ExitUsage;
             }
             if (files.Length == 1)
@@ -216,7 +215,7 @@ internal static class CheckCommand
         }
         catch (ArgumentException e)
         {
-            error.WriteLine($"{string.Join(' ', files)}: {e.Message}");
+            CliErrors.Report(error, $"{string.Join(' ', files)}: {e.Message}");
             return ExitUsage;
         }
         return Report(result, output);

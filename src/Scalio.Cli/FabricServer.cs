@@ -15,17 +15,17 @@ internal static class FabricServer
     {
         if (fabricName != "tcp")
         {
-            Console.Error.WriteLine($"scalio server: --fabric '{fabricName}' is not supported; use tcp (tcp;ofi_rxm){(fabricName is "shm" or "verbs" ? " (shm trusts every local process; verbs needs an RDMA device)" : "")}");
+            CliErrors.Report($"scalio server: --fabric '{fabricName}' is not supported; use tcp (tcp;ofi_rxm){(fabricName is "shm" or "verbs" ? " (shm trusts every local process; verbs needs an RDMA device)" : "")}");
             return 2;
         }
         if (listen is null)
         {
-            Console.Error.WriteLine("scalio server: --fabric needs --listen ADDRESS:PORT (e.g. 127.0.0.1:7000)");
+            CliErrors.Report("scalio server: --fabric needs --listen ADDRESS:PORT (e.g. 127.0.0.1:7000)");
             return 2;
         }
         if (selfLoad > 0)
         {
-            Console.Error.WriteLine("scalio server: --self-load runs in-process clients, which a --fabric server does not have; run 'scalio ycsb --connect' instead");
+            CliErrors.Report("scalio server: --self-load runs in-process clients, which a --fabric server does not have; run 'scalio ycsb --connect' instead");
             return 2;
         }
         IPEndPoint endPoint;
@@ -37,10 +37,10 @@ internal static class FabricServer
         }
         catch (FormatException e)
         {
-            Console.Error.WriteLine($"scalio server: {e.Message}");
+            CliErrors.Report($"scalio server: {e.Message}");
             return 2;
         }
-        if (dataDir is not null) Directory.CreateDirectory(dataDir);
+        if (dataDir is not null && !CliErrors.TryCreateDirectory("--data-dir", dataDir)) return 2;
 
         LibfabricFabric fabric;
         try
@@ -51,7 +51,7 @@ internal static class FabricServer
         }
         catch (LibfabricException e)
         {
-            Console.Error.WriteLine($"scalio server: cannot open libfabric (tcp;ofi_rxm): {e.Message}");
+            CliErrors.Report($"scalio server: cannot open libfabric (tcp;ofi_rxm): {e.Message}");
             return 2;
         }
         using (fabric)
@@ -75,7 +75,7 @@ internal static class FabricServer
             catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException or LibfabricException)
             {
                 domain.Dispose();
-                Console.Error.WriteLine($"scalio server: cannot open the store{(dataDir is null ? "" : " in " + dataDir)}: {e.Message}");
+                CliErrors.Report($"scalio server: cannot open the store{(dataDir is null ? "" : " in " + dataDir)}: {e.Message}");
                 return 2;
             }
             using (store)
@@ -91,7 +91,7 @@ internal static class FabricServer
                 }
                 catch (System.Net.Sockets.SocketException e)
                 {
-                    Console.Error.WriteLine($"scalio server: cannot listen on {endPoint}: {e.Message}");
+                    CliErrors.Report($"scalio server: cannot listen on {endPoint}: {e.Message}");
                     return 2;
                 }
                 var server = store.Server;

@@ -49,7 +49,7 @@ internal static class FaultYcsbCommand
             var load = runner.Load(target);
             if (target.FailedPuts + target.FailedGets > 0)
             {
-                Console.Error.WriteLine($"scalio ycsb: the load failed before any fault was injected ({target.FailedPuts} PUTs)");
+                CliErrors.Report($"ycsb: the load failed before any fault was injected ({target.FailedPuts} PUTs)");
                 return 1;
             }
             foreach (var f in faulty)
@@ -64,7 +64,7 @@ internal static class FaultYcsbCommand
             }
             catch (Exception e) when (e is ScalioException or InvalidOperationException or AggregateException)
             {
-                Console.Error.WriteLine($"scalio ycsb: the run failed: {e.Message}");
+                CliErrors.Report($"ycsb: the run failed: {e.Message}");
                 return 1;
             }
             foreach (var f in faulty)

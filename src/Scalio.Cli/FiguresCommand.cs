@@ -38,12 +38,12 @@ internal static class FiguresCommand
         cmd.SetAction(parse =>
         {
             string which = parse.GetValue(figure)!.Trim().ToLowerInvariant();
-            if (which is not ("all" or "10" or "11" or "12" or "13" or "14")) { Console.Error.WriteLine($"--figure must be 10, 11, 12, 13, 14 or all, not '{which}'"); return 2; }
+            if (which is not ("all" or "10" or "11" or "12" or "13" or "14")) { CliErrors.Report($"--figure must be 10, 11, 12, 13, 14 or all, not '{which}'"); return 2; }
             int kk = parse.GetValue(k);
             long n = parse.GetValue(records);
             double secs = parse.GetValue(seconds);
             int t = parse.GetValue(threads);
-            if (kk < 1 || n < 1000 || !(secs > 0) || t < 1 || t > 256) { Console.Error.WriteLine("--scale-down >= 1, --records >= 1000, --seconds > 0, --threads 1..256"); return 2; }
+            if (kk < 1 || n < 1000 || !(secs > 0) || t < 1 || t > 256) { CliErrors.Report("--scale-down >= 1, --records >= 1000, --seconds > 0, --threads 1..256"); return 2; }
             List<YcsbWorkload> ws; List<int> ss, ts; List<double> fs;
             try
             {
@@ -54,10 +54,10 @@ internal static class FiguresCommand
             }
             catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException or OverflowException)
             {
-                Console.Error.WriteLine($"bad list: {e.Message}");
+                CliErrors.Report($"bad list: {e.Message}");
                 return 2;
             }
-            if (ss.Any(x => x is < 1 or > 64) || ts.Any(x => x is < 1 or > 256) || fs.Any(x => !(x > 0 && x <= 1))) { Console.Error.WriteLine("SSD counts 1..64, thread counts 1..256, cache fractions in (0, 1]"); return 2; }
+            if (ss.Any(x => x is < 1 or > 64) || ts.Any(x => x is < 1 or > 256) || fs.Any(x => !(x > 0 && x <= 1))) { CliErrors.Report("SSD counts 1..64, thread counts 1..256, cache fractions in (0, 1]"); return 2; }
             string dir = parse.GetValue(outDir)!;
             Directory.CreateDirectory(dir);
             string header = $"# scalio figures {string.Join(' ', Environment.GetCommandLineArgs().Skip(1).SkipWhile(a => a != "figures").Skip(1))}; commit {Commit()}; {DateTime.UtcNow:yyyy-MM-dd}; host {Environment.ProcessorCount} vCPUs (shared, noisy)";

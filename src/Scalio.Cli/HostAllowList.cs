@@ -23,7 +23,7 @@ internal static class HostAllowList
             int bytes = Encoding.UTF8.GetByteCount(host);
             if (bytes is 0 or > 223 || !host.StartsWith("nqn.", StringComparison.Ordinal))
             {
-                Console.Error.WriteLine($"{command}: --allow-host needs an NQN (nqn.yyyy-mm.reverse-domain:name, at most 223 bytes); got '{host}'.");
+                CliErrors.Report($"{command}: --allow-host needs an NQN (nqn.yyyy-mm.reverse-domain:name, at most 223 bytes); got '{host}'.");
                 return false;
             }
         }

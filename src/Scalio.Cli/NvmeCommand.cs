@@ -51,7 +51,7 @@ internal static class NvmeCommand
                 int n = parse.GetValue(blocks);
                 if (name != "flush" && n is < 1 or > 65536)
                 {
-                    error.WriteLine($"--blocks must be 1..65536 (NLB is a zero-based 16-bit field); got {n}.");
+                    CliErrors.Report(error, $"--blocks must be 1..65536 (NLB is a zero-based 16-bit field); got {n}.");
                     return 2;
                 }
 
@@ -177,7 +177,7 @@ internal static class NvmeCommand
                         string? path = parse.GetValue(inFile);
                         if (path is null)
                         {
-                            error.WriteLine("write needs --in FILE with the data.");
+                            CliErrors.Report(error, "write needs --in FILE with the data.");
                             return 2;
                         }
 
@@ -186,7 +186,7 @@ internal static class NvmeCommand
                         byte[] file = await File.ReadAllBytesAsync(path, cts.Token);
                         if (file.Length < bytes)
                         {
-                            error.WriteLine($"{path} has {file.Length} bytes; {parse.GetValue(blocks)} blocks of {info.LbaSize} B need {bytes}.");
+                            CliErrors.Report(error, $"{path} has {file.Length} bytes; {parse.GetValue(blocks)} blocks of {info.LbaSize} B need {bytes}.");
                             return 2;
                         }
 
@@ -205,7 +205,7 @@ internal static class NvmeCommand
             }
             catch (Exception e) when (e is NvmeTcpException or NvmeCommandException or ArgumentException or IOException or OperationCanceledException or UnauthorizedAccessException)
             {
-                error.WriteLine($"nvme {op}: {e.Message}");
+                CliErrors.Report(error, $"nvme {op}: {e.Message}");
                 return 1;
             }
         });
@@ -226,7 +226,7 @@ internal static class NvmeCommand
             string text = parse.GetValue(listen)!;
             if (!IPEndPoint.TryParse(text, out IPEndPoint? endpoint) || endpoint.Port == 0 && !text.EndsWith(":0", StringComparison.Ordinal))
             {
-                Console.Error.WriteLine($"--listen needs ADDRESS:PORT, e.g. 127.0.0.1:4420; got '{text}'.");
+                CliErrors.Report($"--listen needs ADDRESS:PORT, e.g. 127.0.0.1:4420; got '{text}'.");
                 return 2;
             }
 
@@ -234,7 +234,7 @@ internal static class NvmeCommand
             int mib = parse.GetValue(ramMib);
             if (lba is not (512 or 4096) || mib < 1)
             {
-                Console.Error.WriteLine("--lba-size must be 512 or 4096 and --ram-mib at least 1.");
+                CliErrors.Report("--lba-size must be 512 or 4096 and --ram-mib at least 1.");
                 return 2;
             }
 
@@ -260,8 +260,8 @@ internal static class NvmeCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
-                Console.Error.WriteLine($"nvme target: cannot create the namespace: {e.Message}");
-                return 1;
+                CliErrors.Report($"nvme target: cannot create the namespace: {e.Message}");
+                return 2;
             }
 
             using (ns)
@@ -274,8 +274,8 @@ internal static class NvmeCommand
                 }
                 catch (System.Net.Sockets.SocketException e)
                 {
-                    Console.Error.WriteLine($"nvme target: cannot listen on {endpoint}: {e.Message}");
-                    return 1;
+                    CliErrors.Report($"nvme target: cannot listen on {endpoint}: {e.Message}");
+                    return 2;
                 }
 
                 using var stop = new ManualResetEventSlim();

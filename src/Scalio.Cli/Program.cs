@@ -18,11 +18,14 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
 };
 try
 {
-    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    var parsed = root.Parse(args);
+    // An unknown option or an unparsable value: one "error:" line and exit 2 (System.CommandLine's own report is several lines, exit 1).
+    if (parsed.Errors.Count > 0 && parsed.CommandResult.Command.Action is not { ClearsParseErrors: true })
+        return CliErrors.Fail(parsed.Errors[0].Message);
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
-catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or FormatException)
+catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or FormatException or System.Net.Sockets.SocketException)
 {
-    // Bad input (an out-of-range value, a path that cannot be used): one clear line, no stack trace.
-    Console.Error.WriteLine($"scalio: {CliErrors.OneLine(e)}");
-    return 2;
+    // Bad input (an out-of-range value, a path or port that cannot be used): one clear line, no stack trace.
+    return CliErrors.Fail(CliErrors.OneLine(e));
 }

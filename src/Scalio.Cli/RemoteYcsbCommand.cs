@@ -27,7 +27,7 @@ internal static class RemoteYcsbCommand
         }
         catch (FormatException e)
         {
-            Console.Error.WriteLine($"--connect: {e.Message}");
+            CliErrors.Report($"--connect: {e.Message}");
             return 2;
         }
         // With a history, updates write tagged (unique) values, so the runner's check of YCSB's deterministic values is off:
@@ -43,12 +43,12 @@ internal static class RemoteYcsbCommand
         }
         catch (LibfabricUnavailableException e)
         {
-            Console.Error.WriteLine($"scalio ycsb --connect: libfabric cannot be loaded: {e.Message}");
+            CliErrors.Report($"scalio ycsb --connect: libfabric cannot be loaded: {e.Message}");
             return 2;
         }
         catch (Exception e) when (RemoteScalioStore.IsTransient(e) || e is InvalidOperationException)
         {
-            Console.Error.WriteLine($"scalio ycsb --connect: cannot connect to {server}: {e.Message}");
+            CliErrors.Report($"scalio ycsb --connect: cannot connect to {server}: {e.Message}");
             return 2;
         }
         using (store)
@@ -68,7 +68,7 @@ internal static class RemoteYcsbCommand
             }
             catch (Exception e) when (e is Fast.ScalioException or InvalidOperationException or AggregateException)
             {
-                Console.Error.WriteLine($"scalio ycsb --connect: the run failed: {e.Message}");
+                CliErrors.Report($"scalio ycsb --connect: the run failed: {e.Message}");
                 result = null!;
                 exit = 1;
             }
@@ -89,12 +89,16 @@ internal static class RemoteYcsbCommand
         var t = new Table().Border(TableBorder.Rounded)
             .Title($"[bold]YCSB {r.Workload} ({r.Variant}), {r.RecordCount:N0} records, {r.Threads} thread(s), server {Markup.Escape(server.ToString())} (tcp;ofi_rxm)[/]");
         t.AddColumn("system");
-        foreach (var c in new[] { "ops/s", "hit ratio", "p50 µs", "p99 µs", "p99.9 µs", "RT/op", "server CPU µs/op", "NIC µs/op", "SSD rd/op", "SSD wr/op" })
-            t.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
-        t.AddRow("scalio (remote)", F(r.OpsPerSecond, "N0"), double.IsNaN(r.HitRatio) ? "-" : F(r.HitRatio, "P1"), F(r.P50Micros, "F1"), F(r.P99Micros, "F1"),
-            F(r.P999Micros, "F1"), F(r.RoundTripsPerOp, "F2"), "n/m", "n/m", F(r.SsdReadsPerOp, "F3"), "n/m");
+        // Only what a client process measures: server CPU, offload-target time and SSD writes are in the server's and target's shutdown lines.
+        var cells = new (string Column, string Value)[]
+        {
+            ("ops/s", F(r.OpsPerSecond, "N0")), ("hit ratio", double.IsNaN(r.HitRatio) ? "-" : F(r.HitRatio, "P1")), ("p50 µs", F(r.P50Micros, "F1")),
+            ("p99 µs", F(r.P99Micros, "F1")), ("p99.9 µs", F(r.P999Micros, "F1")), ("RT/op", F(r.RoundTripsPerOp, "F2")), ("SSD rd/op", F(r.SsdReadsPerOp, "F3")),
+        }.Where(c => c.Value is not ("-" or "NaN")).ToArray();
+        foreach (var c in cells) t.AddColumn(new TableColumn(Markup.Escape(c.Column)).RightAligned());
+        t.AddRow(["scalio (remote)", .. cells.Select(c => c.Value)]);
         AnsiConsole.Write(t);
-        AnsiConsole.MarkupLine("[grey]n/m = not measured from a client process: server CPU, offload-target time and SSD writes are counted in the server and target processes (their shutdown lines); SSD rd/op = NVMe/TCP reads this process sent to the offload target[/]");
+        AnsiConsole.MarkupLine("[grey]server CPU, offload-target (NIC) time and SSD writes are counted in the server (and target) process: see its shutdown line; SSD rd/op = NVMe/TCP reads this process sent to the offload target[/]");
         AnsiConsole.MarkupLine(CultureInfo.InvariantCulture,
             "[grey]{0:N0} ops in {1:F2} s after a {2:F1} s load; reads {3:N0}, updates {4:N0}, inserts {5:N0}, read-modify-writes {6:N0}, not found {7:N0}, value mismatches {8:N0}; reconnects {9}[/]",
             r.Operations, r.Seconds, r.LoadSeconds, r.Reads, r.Updates, r.Inserts, r.ReadModifyWrites, r.NotFound, r.ValueMismatches, reconnects);

@@ -18,7 +18,7 @@ internal static class ResultTable
         var columns = new List<string> { "ops/s" };
         if (compare) columns.Add("ops/s ÷ L+D");
         columns.AddRange(["hit ratio", "p50 µs", "p99 µs", "GET hit p50", "GET miss p50", "PUT p50", "RT/op", "server CPU µs/op", "NIC µs/op", "SSD rd/op", "SSD wr/op"]);
-        foreach (var c in columns) t.AddColumn(new TableColumn(Markup.Escape(c)).RightAligned());
+        var table = new List<List<string>>();
         foreach (var x in rows)
         {
             var r = x.Result;
@@ -30,8 +30,12 @@ internal static class ResultTable
                 F(r.Latencies.GetHit.P50Micros, "F1"), F(r.Latencies.GetMiss.P50Micros, "F1"), F(r.Latencies.Put.P50Micros, "F1"),
                 F(r.RoundTripsPerOp, "F2"), F(r.ServerCpuMicrosPerOp, "F3"), F(r.OffloadMicrosPerOp, "F3"),
                 F(r.SsdReadsPerOp, "F3"), F(r.SsdWritesPerOp, "F3")]);
-            t.AddRow([.. cells]);
+            table.Add(cells);
         }
+        // A column no row has a value for (e.g. PUT p50 on a read-only workload) is left out.
+        var shown = Enumerable.Range(0, columns.Count).Where(i => table.Count == 0 || table.Any(cells => cells[i + 1] != "-")).ToList();
+        foreach (int i in shown) t.AddColumn(new TableColumn(Markup.Escape(columns[i])).RightAligned());
+        foreach (var cells in table) t.AddRow([cells[0], .. shown.Select(i => cells[i + 1])]);
         AnsiConsole.Write(t);
         if (settings is not null) AnsiConsole.MarkupLine("[grey]" + Markup.Escape(DescribeModels(settings)) + "[/]");
         if (rows.Count > 0 && rows[0].Rounds > 1)

@@ -54,12 +54,12 @@ internal static class ServerCommand
             }
             if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null)
             {
-                Console.Error.WriteLine("scalio server: --listen and --offload-target need --fabric tcp");
+                CliErrors.Report("scalio server: --listen and --offload-target need --fabric tcp");
                 return 2;
             }
             if (parse.GetValue(dataDir) is not { } dir)
             {
-                Console.Error.WriteLine("scalio server: --data-dir is required (or serve other processes with --fabric tcp --listen ADDRESS:PORT)");
+                CliErrors.Report("scalio server: --data-dir is required (or serve other processes with --fabric tcp --listen ADDRESS:PORT)");
                 return 2;
             }
             long n = parse.GetValue(records);
@@ -67,11 +67,11 @@ internal static class ServerCommand
             double writeErrors = parse.GetValue(soakWriteErrors);
             if (soakKeyCount < 0 || soakKeyCount > n || !(writeErrors >= 0 && writeErrors <= 1))
             {
-                Console.Error.WriteLine("scalio server: --soak-keys must be 0..--records and --soak-write-errors in [0, 1]");
+                CliErrors.Report("server: --soak-keys must be 0..--records and --soak-write-errors in [0, 1]");
                 return 2;
             }
             var faulty = new List<Scalio.Verbs.Nvme.FaultyNamespace>();
-            Directory.CreateDirectory(dir);
+            if (!CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
             ScalioStore store;
             var opened = Stopwatch.StartNew();
             try
@@ -95,7 +95,7 @@ internal static class ServerCommand
             }
             catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException)
             {
-                Console.Error.WriteLine($"scalio server: cannot open the store in {dir}: {e.Message}");
+                CliErrors.Report($"scalio server: cannot open the store in {dir}: {e.Message}");
                 return 2;
             }
             using (store)

@@ -54,7 +54,7 @@ internal static partial class SoakCommand
             foreach (string t in parse.UnmatchedTokens) problems.Add($"unrecognized argument '{t}'");
             if (problems.Count > 0)
             {
-                error.WriteLine($"scalio soak: {problems[0]}");
+                CliErrors.Report(error, $"soak: {problems[0]}");
                 return ExitUsage;
             }
             int n = parse.GetValue(rounds);
@@ -68,7 +68,7 @@ internal static partial class SoakCommand
                 problems.Add($"--data-dir {dir} is not empty (the campaign formats a new store)");
             if (problems.Count > 0)
             {
-                error.WriteLine($"scalio soak: {problems[0]}");
+                CliErrors.Report(error, $"soak: {problems[0]}");
                 return ExitUsage;
             }
             var campaign = new SoakCampaign(n, parse.GetValue(seed), dir, TimeSpan.FromSeconds(bound), faults, output, error);

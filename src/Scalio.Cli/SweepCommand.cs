@@ -92,17 +92,17 @@ internal static class SweepCommand
             }
             catch (Exception e) when (e is ArgumentException or NotSupportedException or FormatException)
             {
-                Console.Error.WriteLine(e.Message);
+                CliErrors.Report(e.Message);
                 return 2;
             }
             long n = parse.GetValue(records), ops = parse.GetValue(operations);
             int iopsPerSsd = parse.GetValue(iops);
             double frac = parse.GetValue(cacheFraction), secs = parse.GetValue(seconds);
-            if (n < 100) { Console.Error.WriteLine("--records must be at least 100"); return 2; }
-            if (ops < 100) { Console.Error.WriteLine("--operations must be at least 100"); return 2; }
-            if (iopsPerSsd < 100) { Console.Error.WriteLine("--iops-per-ssd must be at least 100"); return 2; }
-            if (!(frac > 0 && frac <= 1)) { Console.Error.WriteLine("--cache-fraction must be in (0, 1]"); return 2; }
-            if (secs < 0) { Console.Error.WriteLine("--seconds must not be negative"); return 2; }
+            if (n < 100) { CliErrors.Report("--records must be at least 100"); return 2; }
+            if (ops < 100) { CliErrors.Report("--operations must be at least 100"); return 2; }
+            if (iopsPerSsd < 100) { CliErrors.Report("--iops-per-ssd must be at least 100"); return 2; }
+            if (!(frac > 0 && frac <= 1)) { CliErrors.Report("--cache-fraction must be in (0, 1]"); return 2; }
+            if (secs < 0) { CliErrors.Report("--seconds must not be negative"); return 2; }
             var baseOptions = new YcsbOptions
             {
                 RecordCount = n,
@@ -118,7 +118,7 @@ internal static class SweepCommand
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine(e.Message);
+                CliErrors.Report(e.Message);
                 return 2;
             }
             string dir = parse.GetValue(outDir)!;

@@ -34,7 +34,7 @@ internal static class TargetCommand
             string text = parse.GetValue(listen)!;
             if (!IPEndPoint.TryParse(text, out IPEndPoint? endpoint) || (endpoint.Port == 0 && !text.EndsWith(":0", StringComparison.Ordinal)))
             {
-                Console.Error.WriteLine($"scalio target: --listen needs ADDRESS:PORT, e.g. 127.0.0.1:4420; got '{text}'.");
+                CliErrors.Report($"scalio target: --listen needs ADDRESS:PORT, e.g. 127.0.0.1:4420; got '{text}'.");
                 return 2;
             }
 
@@ -42,7 +42,7 @@ internal static class TargetCommand
             int engines = parse.GetValue(threads);
             if (lba is not (512 or 4096) || engines < 0)
             {
-                Console.Error.WriteLine("scalio target: --lba-size must be 512 or 4096 and --threads 0 or more.");
+                CliErrors.Report("scalio target: --lba-size must be 512 or 4096 and --threads 0 or more.");
                 return 2;
             }
 
@@ -66,13 +66,13 @@ internal static class TargetCommand
             }
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"scalio target: cannot serve {dir}: {e.Message}");
+                CliErrors.Report($"scalio target: cannot serve {dir}: {e.Message}");
                 return 2;
             }
             catch (System.Net.Sockets.SocketException e)
             {
-                Console.Error.WriteLine($"scalio target: cannot listen on {endpoint}: {e.Message}");
-                return 1;
+                CliErrors.Report($"scalio target: cannot listen on {endpoint}: {e.Message}");
+                return 2;
             }
 
             using (target)

@@ -52,7 +52,7 @@ internal static class YcsbCommand
             }
             catch (Exception e) when (e is NotSupportedException or ArgumentException)
             {
-                Console.Error.WriteLine(e.Message);
+                CliErrors.Report(e.Message);
                 return 2;
             }
             var v = ParseVariant(parse.GetValue(variant)!);
@@ -76,14 +76,14 @@ internal static class YcsbCommand
             double pw = parse.GetValue(writeErrors), pr = parse.GetValue(readErrors);
             if (!(pw >= 0 && pw <= 1) || !(pr >= 0 && pr <= 1))
             {
-                Console.Error.WriteLine("--inject-write-errors and --inject-read-errors must be in [0, 1]");
+                CliErrors.Report("--inject-write-errors and --inject-read-errors must be in [0, 1]");
                 return 2;
             }
             if (pw > 0 || pr > 0)
             {
                 if (parse.GetValue(skipLoad) || parse.GetResult(system) is { Implicit: false } || parse.GetValue(rounds) != 1)
                 {
-                    Console.Error.WriteLine("--inject-write-errors/--inject-read-errors run the embedded scalio system once: drop --system, --rounds and --skip-load");
+                    CliErrors.Report("--inject-write-errors/--inject-read-errors run the embedded scalio system once: drop --system, --rounds and --skip-load");
                     return 2;
                 }
                 string? faultDir = parse.GetValue(dataDir);
@@ -101,7 +101,7 @@ internal static class YcsbCommand
             }
             if (parse.GetValue(history) is not null || parse.GetValue(skipLoad))
             {
-                Console.Error.WriteLine("--history needs --connect or --inject-write-errors/--inject-read-errors, and --skip-load needs --connect (the embedded store's histories otherwise come from 'scalio check')");
+                CliErrors.Report("--history needs --connect or --inject-write-errors/--inject-read-errors, and --skip-load needs --connect (the embedded store's histories otherwise come from 'scalio check')");
                 return 2;
             }
             IReadOnlyList<YcsbSystem> systems;
@@ -111,24 +111,24 @@ internal static class YcsbCommand
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine(e.Message);
+                CliErrors.Report(e.Message);
                 return 2;
             }
             string? dir = parse.GetValue(dataDir);
             int k = parse.GetValue(scaleDown), w = parse.GetValue(workers), iops = parse.GetValue(iopsPerSsd);
             double cores = parse.GetValue(serverCores), satSeconds = parse.GetValue(saturationSeconds);
-            if (k < 0 || k > 100_000) { Console.Error.WriteLine($"--scale-down must be 0 (off) or 1..100000, not {k}"); return 2; }
-            if (w < 0 || w > 64) { Console.Error.WriteLine($"--server-workers must be 0 (default) or 1..64, not {w}"); return 2; }
-            if (iops < 0) { Console.Error.WriteLine($"--iops-per-ssd must not be negative, not {iops}"); return 2; }
-            if (!(cores >= 0 && cores <= 1024)) { Console.Error.WriteLine($"--server-cores must be 0 (unlimited) or in (0, 1024], not {cores}"); return 2; }
+            if (k < 0 || k > 100_000) { CliErrors.Report($"--scale-down must be 0 (off) or 1..100000, not {k}"); return 2; }
+            if (w < 0 || w > 64) { CliErrors.Report($"--server-workers must be 0 (default) or 1..64, not {w}"); return 2; }
+            if (iops < 0) { CliErrors.Report($"--iops-per-ssd must not be negative, not {iops}"); return 2; }
+            if (!(cores >= 0 && cores <= 1024)) { CliErrors.Report($"--server-cores must be 0 (unlimited) or in (0, 1024], not {cores}"); return 2; }
             int engines = parse.GetValue(offloadThreads);
-            if (engines < 0 || engines > 64) { Console.Error.WriteLine($"--offload-threads must be 0..64, not {engines}"); return 2; }
+            if (engines < 0 || engines > 64) { CliErrors.Report($"--offload-threads must be 0..64, not {engines}"); return 2; }
             double cacheFraction = parse.GetValue(cache);
-            if (!(cacheFraction > 0 && cacheFraction <= 1)) { Console.Error.WriteLine($"--cache-fraction must be in (0, 1], not {cacheFraction}"); return 2; }
-            if (!(secs >= 0)) { Console.Error.WriteLine($"--seconds must be 0 (no bound) or more, not {secs}"); return 2; }
-            if (!(satSeconds >= 0 && satSeconds <= 600)) { Console.Error.WriteLine($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
-            if (k > 0 && (cores > 0 || iops > 0)) { Console.Error.WriteLine("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
-            if (dir is not null) Directory.CreateDirectory(dir);
+            if (!(cacheFraction > 0 && cacheFraction <= 1)) { CliErrors.Report($"--cache-fraction must be in (0, 1], not {cacheFraction}"); return 2; }
+            if (!(secs >= 0)) { CliErrors.Report($"--seconds must be 0 (no bound) or more, not {secs}"); return 2; }
+            if (!(satSeconds >= 0 && satSeconds <= 600)) { CliErrors.Report($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
+            if (k > 0 && (cores > 0 || iops > 0)) { CliErrors.Report("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
+            if (dir is not null && !CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
             var settings = new StoreSettings
             {
                 Records = n,
@@ -151,7 +151,7 @@ internal static class YcsbCommand
                 settings = settings with { ScaleDown = sd, ServerCores = sd.ServerCores, IopsPerSsd = sd.IopsPerSsd };
             }
             int roundCount = parse.GetValue(rounds);
-            if (roundCount < 1 || roundCount > 100) { Console.Error.WriteLine("--rounds must be 1..100"); return 2; }
+            if (roundCount < 1 || roundCount > 100) { CliErrors.Report("--rounds must be 1..100"); return 2; }
             AnsiConsole.MarkupLine("[grey]" + Markup.Escape(ResultTable.DescribeModels(settings)) + "[/]");
             AnsiConsole.MarkupLine($"[grey]{string.Join(", ", systems.Select(SystemComparison.Name))}: {n:N0} records, cache {settings.CacheFraction:P0}, {settings.Ssds} SSD ({(dir is null ? "RAM" : "file: " + Markup.Escape(dir))}), {options.Threads} client thread(s), workload {parsed}, {v}, {roundCount} round(s); host: {Environment.ProcessorCount} CPUs[/]");
             IReadOnlyList<SystemResult> rows = [];
@@ -167,12 +167,12 @@ internal static class YcsbCommand
             }
             catch (Exception e) when (dir is not null && e is InvalidDataException or InvalidOperationException or IOException)
             {
-                Console.Error.WriteLine($"cannot open the store in {dir}: {e.Message}");
+                CliErrors.Report($"cannot open the store in {dir}: {e.Message}");
                 return 2;
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine($"invalid store options: {e.Message}");
+                CliErrors.Report($"invalid store options: {e.Message}");
                 return 2;
             }
             ResultTable.Print(rows, PaperHardware.Paper, settings);
@@ -196,7 +196,7 @@ internal static class YcsbCommand
         {
             var v = ParseVariant(parse.GetValue(variant)!);
             long first = parse.GetValue(start), n = parse.GetValue(count);
-            if (first < 0 || n < 0) { Console.Error.WriteLine("--start and --count must not be negative"); return 2; }
+            if (first < 0 || n < 0) { CliErrors.Report("--start and --count must not be negative"); return 2; }
             using var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
             for (long i = first; i < first + n; i++) output.WriteLine(KeyCodec.KeyName(v, i));
             return 0;
