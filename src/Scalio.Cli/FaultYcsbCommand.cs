@@ -156,17 +156,7 @@ internal static class FaultYcsbCommand
             }
 
             public void Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
-            {
-                if (_recorder is null || value.Length < 8 || value.Length > _tagged.Length)
-                {
-                    Write(key, value);
-                    return;
-                }
-                var tagged = _tagged.AsSpan(0, value.Length);
-                value.CopyTo(tagged);
-                BinaryPrimitives.WriteUInt64LittleEndian(tagged, ((ulong)(uint)_id << 32) | ++_sequence);
-                Write(key, tagged);
-            }
+                => Write(key, _recorder is null ? value : RemoteYcsbTarget.TagForHistory(_tagged, value, _id, ref _sequence));
 
             public void Insert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Write(key, value);
 

@@ -57,17 +57,7 @@ internal sealed class RemoteYcsbTarget(RemoteScalioStore store, HistoryRecorder?
         }
 
         public void Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
-        {
-            if (_recorder is null || value.Length < 8 || value.Length > _tagged.Length)
-            {
-                Write(key, value);
-                return;
-            }
-            var tagged = _tagged.AsSpan(0, value.Length);
-            value.CopyTo(tagged);
-            BinaryPrimitives.WriteUInt64LittleEndian(tagged, ((ulong)(uint)_id << 32) | ++_sequence);
-            Write(key, tagged);
-        }
+            => Write(key, _recorder is null ? value : TagForHistory(_tagged, value, _id, ref _sequence));
 
         public void Insert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Write(key, value);
 
@@ -93,5 +83,16 @@ internal sealed class RemoteYcsbTarget(RemoteScalioStore store, HistoryRecorder?
         }
 
         public void Dispose() => client.Dispose();
+    }
+
+    /// <summary>A recorded update writes a value no other write wrote: its first 8 bytes become (client id, sequence),
+    /// so the checker can tell every write apart. Values shorter than 8 bytes or longer than the buffer stay as given.</summary>
+    internal static ReadOnlySpan<byte> TagForHistory(byte[] buffer, ReadOnlySpan<byte> value, int id, ref uint sequence)
+    {
+        if (value.Length < 8 || value.Length > buffer.Length) return value;
+        var tagged = buffer.AsSpan(0, value.Length);
+        value.CopyTo(tagged);
+        BinaryPrimitives.WriteUInt64LittleEndian(tagged, ((ulong)(uint)id << 32) | ++sequence);
+        return tagged;
     }
 }
