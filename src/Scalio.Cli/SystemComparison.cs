@@ -65,6 +65,9 @@ public sealed record StoreSettings
     /// flight on its own io_uring.</summary>
     public int OffloadThreads { get; init; }
 
+    /// <summary>NVMe commands each client connection may have in flight at the offload engine.</summary>
+    public int OffloadQueueDepth { get; init; } = 8;
+
     /// <summary>Run the saturation phases (<see cref="Saturation"/>) after the measured rounds.</summary>
     public bool SaturationPhases { get; init; } = true;
 
@@ -321,6 +324,7 @@ public static class SystemComparison
             SsdModel = settings.EffectiveSsdModel,
             ServerWorkers = settings.ServerWorkers,
             OffloadThreads = settings.OffloadThreads,
+            OffloadQueueDepth = settings.OffloadQueueDepth,
             TargetOnServerCpu = system == YcsbSystem.ScalioNoOffload,
             BatchSize = system == YcsbSystem.Scalio ? settings.BatchSize : 1,
             ServerFillsCacheOnGet = system == YcsbSystem.LeedDitto,

@@ -35,13 +35,14 @@ internal static class YcsbCommand
         var history = new Option<string?>("--history") { Description = "With --connect: record every operation (load included) to this file in the checker's format (docs/history-format.md; times: CLOCK_MONOTONIC ns); updates then write unique tagged values" };
         var writeErrors = new Option<double>("--inject-write-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD writes (refused, short or unconfirmed, seeded); failed PUTs are counted and answered with an error", DefaultValueFactory = _ => 0 };
         var readErrors = new Option<double>("--inject-read-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD reads (seeded)", DefaultValueFactory = _ => 0 };
+        var offloadDepth = new Option<int>("--offload-depth") { Description = "NVMe commands each client connection may have in flight at the emulated offload engine (1..64; each slot holds a 128 KiB buffer)", DefaultValueFactory = _ => 8 };
         var readBatch = new Option<int>("--read-batch") { Description = "GETs each client thread keeps in flight: consecutive reads run as one batch (one doorbell per protocol step, SSD reads up to the offload queue's depth); 1 (default): one operation at a time. Embedded scalio systems batch; the baselines run one at a time", DefaultValueFactory = _ => 1 };
         var skipLoad = new Option<bool>("--skip-load") { Description = "With --connect: skip the load phase (another client process loads; loading the same records twice is idempotent: same values)" };
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
             workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, offloadThreads, saturationSeconds, batch, system, rounds, json,
-            connect, history, skipLoad, writeErrors, readErrors, readBatch,
+            connect, history, skipLoad, writeErrors, readErrors, readBatch, offloadDepth,
         };
         cmd.SetAction(parse =>
         {
@@ -123,6 +124,8 @@ internal static class YcsbCommand
             if (!(cores >= 0 && cores <= 1024)) { CliErrors.Report($"--server-cores must be 0 (unlimited) or in (0, 1024], not {cores}"); return 2; }
             int engines = parse.GetValue(offloadThreads);
             if (engines < 0 || engines > 64) { CliErrors.Report($"--offload-threads must be 0..64, not {engines}"); return 2; }
+            int depth = parse.GetValue(offloadDepth);
+            if (depth < 1 || depth > 64) { CliErrors.Report($"--offload-depth must be 1..64, not {depth}"); return 2; }
             double cacheFraction = parse.GetValue(cache);
             if (!(cacheFraction > 0 && cacheFraction <= 1)) { CliErrors.Report($"--cache-fraction must be in (0, 1], not {cacheFraction}"); return 2; }
             if (!(secs >= 0)) { CliErrors.Report($"--seconds must be 0 (no bound) or more, not {secs}"); return 2; }
@@ -141,6 +144,7 @@ internal static class YcsbCommand
                 ServerCores = cores,
                 IopsPerSsd = iops,
                 OffloadThreads = engines,
+                OffloadQueueDepth = depth,
                 SaturationPhases = satSeconds > 0,
                 SaturationDuration = TimeSpan.FromSeconds(Math.Max(satSeconds, 0.01)),
             };

@@ -54,6 +54,10 @@ public sealed class ScalioStoreOptions
     /// executes on the client thread that sends its capsule, as the loopback fabric executes RDMA requests.</summary>
     public int OffloadThreads { get; init; }
 
+    /// <summary>NVMe commands one client connection may have in flight at the offload target (its capsule slots; each
+    /// holds a 128 KiB data buffer). Default 8; a batched GET keeps up to this many SSD reads in flight.</summary>
+    public int OffloadQueueDepth { get; init; } = 8;
+
     /// <summary>Run the NVMe-oF target in software on the server's cores instead of the NIC (a JBOF without target
     /// offload, the paper's Figure 12 middle step): its engine thread's CPU is server CPU, charged to the server and its
     /// budget. Uses one engine thread when <see cref="OffloadThreads"/> is 0.</summary>
@@ -162,8 +166,8 @@ public sealed class ScalioStore : IDisposable
                 FillCacheOnGet = o.ServerFillsCacheOnGet,
             });
             _target = new OffloadTarget(_fabric, _devices, o.TargetOnServerCpu
-                ? new OffloadTargetOptions { Threads = Math.Max(1, o.OffloadThreads), ServerCpu = _server.CpuAccount }
-                : new OffloadTargetOptions { Threads = o.OffloadThreads });
+                ? new OffloadTargetOptions { Threads = Math.Max(1, o.OffloadThreads), ServerCpu = _server.CpuAccount, QueueDepth = o.OffloadQueueDepth }
+                : new OffloadTargetOptions { Threads = o.OffloadThreads, QueueDepth = o.OffloadQueueDepth });
         }
         catch
         {
