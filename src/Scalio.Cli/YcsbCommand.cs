@@ -37,7 +37,7 @@ internal static class YcsbCommand
         var readErrors = new Option<double>("--inject-read-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD reads (seeded)", DefaultValueFactory = _ => 0 };
         var offloadDepth = new Option<int>("--offload-depth") { Description = "NVMe commands each client connection may have in flight at the emulated offload engine (1..64; each slot holds a 128 KiB buffer)", DefaultValueFactory = _ => 8 };
         var readBatch = new Option<int>("--read-batch") { Description = "GETs each client thread keeps in flight: consecutive reads run as one batch (one doorbell per protocol step, SSD reads up to the offload queue's depth); 1 (default): one operation at a time. Embedded scalio systems batch; the baselines run one at a time", DefaultValueFactory = _ => 1 };
-        var skipLoad = new Option<bool>("--skip-load") { Description = "With --connect: skip the load phase (another client process loads; loading the same records twice is idempotent: same values)" };
+        var skipLoad = new Option<bool>("--skip-load") { Description = "Skip the load phase: with --connect, another client process loads (loading the same records twice is idempotent: same values); embedded, --data-dir must hold a store an earlier run loaded with the same --records and --ssds (reads are value-checked)" };
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
@@ -100,10 +100,21 @@ internal static class YcsbCommand
                     BatchSize = parse.GetValue(batch),
                 }, pw, pr, parse.GetValue(history));
             }
-            if (parse.GetValue(history) is not null || parse.GetValue(skipLoad))
+            if (parse.GetValue(history) is not null)
             {
-                CliErrors.Report("--history needs --connect or --inject-write-errors/--inject-read-errors, and --skip-load needs --connect (the embedded store's histories otherwise come from 'scalio check')");
+                CliErrors.Report("--history needs --connect or --inject-write-errors/--inject-read-errors (the embedded store's histories otherwise come from 'scalio check')");
                 return 2;
+            }
+            if (parse.GetValue(skipLoad))
+            {
+                // Only a recovered store has records to read; an empty one would fail every value check.
+                string? existing = parse.GetValue(dataDir);
+                if (existing is null || !Directory.Exists(existing) || !Directory.EnumerateFiles(existing, "ssd*.img", SearchOption.AllDirectories).Any())
+                {
+                    CliErrors.Report("--skip-load needs --connect, or a --data-dir that holds a store an earlier run loaded");
+                    return 2;
+                }
+                options = options with { Load = false };
             }
             IReadOnlyList<YcsbSystem> systems;
             try
