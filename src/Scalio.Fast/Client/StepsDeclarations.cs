@@ -1,47 +1,5 @@
 namespace Scalio.Fast.Client;
 
-/// <summary>What a declared protocol step does on the fabric (maps to <see cref="Verbs.WorkOpcode"/>).</summary>
-internal enum StepOperation
-{
-    /// <summary>One-sided READ.</summary>
-    Read = 0,
-    /// <summary>One-sided WRITE.</summary>
-    Write = 1,
-    /// <summary>8-byte compare-and-swap.</summary>
-    CompareSwap = 2,
-}
-
-/// <summary>The client-side buffer a step uses (offsets in <see cref="StepContext"/>).</summary>
-internal enum StepBuffer
-{
-    /// <summary>The bucket image buffer (<see cref="StepContext.BucketBuffer"/>).</summary>
-    Bucket = 0,
-    /// <summary>The 8-byte atomic result buffer (<see cref="StepContext.AtomicBuffer"/>).</summary>
-    Atomic = 1,
-    /// <summary>The location-entry buffer (<see cref="StepContext.LocationBuffer"/>).</summary>
-    Location = 2,
-    /// <summary>The slot image buffer, from its checksum on (<see cref="StepContext.SlotBuffer"/>).</summary>
-    SlotBody = 3,
-    /// <summary>The access-stamp field of the slot image buffer (<see cref="StepContext.SlotBuffer"/> +
-    /// <see cref="Cache.SlotLayout.StampOffset"/>).</summary>
-    SlotStamp = 4,
-}
-
-/// <summary>The server memory a step addresses.</summary>
-internal enum StepTarget
-{
-    /// <summary>A whole cache bucket (operand <c>bucket</c>).</summary>
-    Bucket = 0,
-    /// <summary>A slot's 8-byte header word (operands <c>bucket</c>, <c>slot</c>).</summary>
-    SlotHeader = 1,
-    /// <summary>A slot from its checksum to the end of the value (operands <c>bucket</c>, <c>slot</c>, <c>valueLength</c>).</summary>
-    SlotBody = 2,
-    /// <summary>One entry of the location index (operand <c>ssdBucket</c>).</summary>
-    LocationEntry = 3,
-    /// <summary>A slot's 4-byte access stamp (operands <c>bucket</c>, <c>slot</c>).</summary>
-    SlotStamp = 4,
-}
-
 /// <summary>Marks a <c>static partial class</c> whose <see cref="ProtocolStepAttribute"/> and
 /// <see cref="StepChainAttribute"/> declarations Scalio.Generators turns into unsafe work-request builders.</summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]

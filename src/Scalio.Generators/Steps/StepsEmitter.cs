@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using Scalio.Generators.Schema;
+using Scalio.Fast.Client;
 using Scalio.Generators.Helpers;
 
 namespace Scalio.Generators.Steps;

@@ -5,6 +5,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Text;
+using Scalio.Fast.Client;
 using Scalio.Generators.Helpers;
 
 namespace Scalio.Generators.Steps;
