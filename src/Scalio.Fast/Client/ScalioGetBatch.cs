@@ -16,7 +16,7 @@ namespace Scalio.Fast.Client;
 public sealed unsafe class ScalioGetBatch : IDisposable
 {
     /// <summary>Most keys one batch holds.</summary>
-    public const int MaxCapacity = 32;
+    public const int MaxCapacity = 64;
 
     internal readonly ScalioClient Owner;
     internal readonly MemoryRegion Region;

@@ -14,13 +14,15 @@ public class GetBatchTests
 
     private static byte[] Value(int i, int round) => Encoding.ASCII.GetBytes($"v{i}-{round}-{new string('x', i % 40)}");
 
-    [Fact]
-    public void A_batch_answers_hits_misses_duplicates_and_absent_keys_as_single_gets_do()
+    [Theory]
+    [InlineData(16)]
+    [InlineData(ScalioGetBatch.MaxCapacity)]
+    public void A_batch_answers_hits_misses_duplicates_and_absent_keys_as_single_gets_do(int width)
     {
         using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 4000, CacheBuckets = 4 });
         using var c = store.OpenClient();
         for (int i = 0; i < 300; i++) Assert.Equal(OpStatus.Ok, c.Put(Key(i), Value(i, 0)));
-        using var batch = c.CreateGetBatch(16);
+        using var batch = c.CreateGetBatch(width);
         var rnd = new Random(7);
         var single = new byte[c.Layout.ValueCapacity];
         long hits = 0, misses = 0;
