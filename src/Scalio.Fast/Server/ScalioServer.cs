@@ -37,6 +37,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private volatile bool _stopping;
     private int _nextWorker;
     private long _requests, _busyNanoseconds, _invalidations, _badRequests;
+    private int _peakInFlight;
 
     /// <summary>Creates a server on a loopback fabric over the given devices and starts its workers.</summary>
     public ScalioServer(LoopbackFabric fabric, IReadOnlyList<NvmeNamespace> devices, ScalioServerOptions? options = null)
@@ -107,6 +108,10 @@ public sealed unsafe partial class ScalioServer : IDisposable
 
     /// <summary>Requests handled.</summary>
     public long Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Most requests one client connection has had at the server at once (received, not yet answered): never
+    /// more than <see cref="ScalioServerOptions.ReceivesPerConnection"/>, the per-client in-flight cap.</summary>
+    public int PeakRequestsInFlightPerConnection => Volatile.Read(ref _peakInFlight);
 
     /// <summary>Most replies any one worker has held at once waiting for a modelled device completion.</summary>
     internal int PeakRepliesAwaitingDevice
@@ -210,6 +215,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private void HandleMessage(Connection conn, int slot, ReadOnlySpan<byte> message, Span<byte> scratch)
     {
         Interlocked.Increment(ref _requests);
+        conn.NoteArrival(ref _peakInFlight);
         if (!RpcFormat.TryReadRequest(message, out var op, out ulong id, out var key, out var value)
             || key.Length == 0 || key.Length > _layout.KeyCapacity || value.Length > _layout.ValueCapacity)
         {
@@ -413,6 +419,9 @@ public sealed unsafe partial class ScalioServer : IDisposable
         /// <summary>Stopwatch timestamp of this connection's last PUT/DELETE (group commit counts recent writers).</summary>
         public long LastWriteTimestamp = long.MinValue / 2;
 
+        /// <summary>Requests of this connection received and not yet given their receive back (at most the receives posted).</summary>
+        private int _inFlight;
+
         public Connection(QueuePair qp, ProtectionDomain domain, int index, int receives, int messageSize)
         {
             _qp = qp;
@@ -420,7 +429,15 @@ public sealed unsafe partial class ScalioServer : IDisposable
             _messageSize = (messageSize + 63) & ~63;
             _replyOffset = receives * _messageSize;
             _buffers = domain.Allocate((nuint)(2 * _replyOffset), MemoryAccess.LocalWrite, 64);
-            for (int i = 0; i < receives; i++) PostReceive(i);
+            for (int i = 0; i < receives; i++) PostReceiveUnchecked(i);
+        }
+
+        /// <summary>A request arrived: counts it in flight and raises <paramref name="peak"/> when this connection holds more than ever.</summary>
+        public void NoteArrival(ref int peak)
+        {
+            int n = Interlocked.Increment(ref _inFlight);
+            int p;
+            while (n > (p = Volatile.Read(ref peak)) && Interlocked.CompareExchange(ref peak, n, p) != p) { }
         }
 
         public Span<byte> Receive(int slot) => _buffers.Slice(slot * _messageSize, _messageSize);
@@ -430,6 +447,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
 
         public void PostReceive(int slot)
         {
+            Interlocked.Decrement(ref _inFlight);
             if (_qp.State is QueuePairState.Closed or QueuePairState.Error) return;
             try
             {
