@@ -102,6 +102,7 @@ public sealed class RemoteScalioStore : IDisposable
             var store = new RemoteScalioStore(server, options, fabric, null!);
             var first = store.OpenSession(); // proves the server answers and its descriptor decodes
             store._descriptor = first.Client.Descriptor;
+            store.Role = first.Link.Role;
             first.Dispose();
             return store;
         }
@@ -120,6 +121,10 @@ public sealed class RemoteScalioStore : IDisposable
         probe.Connect(server, 9);
         return ((IPEndPoint)probe.LocalEndPoint!).Address.ToString();
     }
+
+    /// <summary>What the server admitted this client as: <see cref="BootstrapRole.Reader"/> (its token is the server's
+    /// reader token: PUT and DELETE return <see cref="Rpc.OpStatus.Forbidden"/>) or <see cref="BootstrapRole.Writer"/>.</summary>
+    public BootstrapRole Role { get; private set; } = BootstrapRole.Writer;
 
     /// <summary>The server's side-channel address.</summary>
     public IPEndPoint Server { get; }

@@ -17,7 +17,7 @@ public sealed partial class ScalioServer
     private Thread? _monitor;
     private OffloadTargetEndpoint? _offloadTarget;
     private int _handshaking;
-    private long _remoteAccepted, _remoteRefused, _remoteDisconnected, _remoteDenied, _remoteOverLimit;
+    private long _remoteAccepted, _remoteRefused, _remoteDisconnected, _remoteDenied, _remoteOverLimit, _forbidden;
 
     private sealed record RemotePeer(LibfabricConnection Link, Connection Connection);
 
@@ -50,6 +50,7 @@ public sealed partial class ScalioServer
                 HelloTimeoutMilliseconds = (int)options.HandshakeTimeout.TotalMilliseconds,
                 MaxHelloBytes = options.MaxHelloBytes,
                 Token = options.Token,
+                ReaderToken = options.ReaderToken,
             };
             _acceptCancel = new CancellationTokenSource();
             _acceptLoop = Task.Run(() => AcceptLoop(_listener, _acceptCancel.Token));
@@ -82,6 +83,9 @@ public sealed partial class ScalioServer
     /// <summary>Of <see cref="RemoteClientsRefused"/>: connections closed at accept because
     /// <see cref="ServerListenOptions.MaxConnections"/> were connected or handshaking.</summary>
     public long RemoteClientsOverLimit => Interlocked.Read(ref _remoteOverLimit);
+
+    /// <summary>PUT and DELETE requests refused because the client was admitted as a reader.</summary>
+    public long RequestsForbidden => Interlocked.Read(ref _forbidden);
 
     /// <summary>Clients of other processes whose side channel closed (process ended or disconnected).</summary>
     public long RemoteClientsDisconnected => Interlocked.Read(ref _remoteDisconnected);
@@ -178,7 +182,7 @@ public sealed partial class ScalioServer
                     link.Dispose();
                     return;
                 }
-                var conn = worker!.AddConnected(link.QueuePair);
+                var conn = worker!.AddConnected(link.QueuePair, readOnly: link.Role == BootstrapRole.Reader);
                 _peers.Add(new RemotePeer(link, conn));
             }
             Interlocked.Increment(ref _remoteAccepted);

@@ -224,6 +224,14 @@ public sealed unsafe partial class ScalioServer : IDisposable
             conn.SendReply(slot, RpcFormat.WriteReply(conn.Reply(slot), OpStatus.InvalidArgument, id, default));
             return;
         }
+        if (conn.ReadOnly && (op is RpcOp.Put or RpcOp.Delete))
+        {
+            // A reader's write is refused by the server, whatever the client library would have done.
+            Interlocked.Increment(ref _forbidden);
+            conn.PostReceive(slot);
+            conn.SendReply(slot, RpcFormat.WriteReply(conn.Reply(slot), OpStatus.Forbidden, id, default));
+            return;
+        }
         var hash = new KeyHash(key);
         if (op is RpcOp.Put or RpcOp.Delete)
         {
@@ -293,14 +301,15 @@ public sealed unsafe partial class ScalioServer : IDisposable
         public QueuePair CreateQueuePair()
             => _server._domain.CreateQueuePair(SendQueue, ReceiveQueue, new QueuePairOptions { MaxReceives = _server._options.ReceivesPerConnection });
 
-        /// <summary>Serves <paramref name="qp"/> (made by <see cref="CreateQueuePair"/>): posts its receives; returns the connection.</summary>
-        public Connection AddConnected(QueuePair qp)
+        /// <summary>Serves <paramref name="qp"/> (made by <see cref="CreateQueuePair"/>): posts its receives; returns the
+        /// connection. <paramref name="readOnly"/>: a reader's, whose writes are refused (set before any request can arrive).</summary>
+        public Connection AddConnected(QueuePair qp, bool readOnly = false)
         {
             var s = _server;
             int messageSize = RpcFormat.RequestHeaderSize + s._layout.KeyCapacity + s._layout.ValueCapacity;
             lock (_connections)
             {
-                var conn = new Connection(qp, s._domain, _connections.Count, s._options.ReceivesPerConnection, messageSize);
+                var conn = new Connection(qp, s._domain, _connections.Count, s._options.ReceivesPerConnection, messageSize, readOnly);
                 _connections.Add(conn);
                 Volatile.Write(ref _byIndex, [.. _connections]);
                 return conn;
@@ -419,12 +428,16 @@ public sealed unsafe partial class ScalioServer : IDisposable
         /// <summary>Stopwatch timestamp of this connection's last PUT/DELETE (group commit counts recent writers).</summary>
         public long LastWriteTimestamp = long.MinValue / 2;
 
+        /// <summary>Admitted as a reader: its PUT and DELETE are refused with <see cref="OpStatus.Forbidden"/>.</summary>
+        public readonly bool ReadOnly;
+
         /// <summary>Requests of this connection received and not yet given their receive back (at most the receives posted).</summary>
         private int _inFlight;
 
-        public Connection(QueuePair qp, ProtectionDomain domain, int index, int receives, int messageSize)
+        public Connection(QueuePair qp, ProtectionDomain domain, int index, int receives, int messageSize, bool readOnly = false)
         {
             _qp = qp;
+            ReadOnly = readOnly;
             _index = index;
             _messageSize = (messageSize + 63) & ~63;
             _replyOffset = receives * _messageSize;

@@ -86,6 +86,10 @@ public sealed class ServerListenOptions
     /// them; null (default): any client that reaches the port is admitted.</summary>
     public Scalio.Verbs.Libfabric.AuthToken? Token { get; init; }
 
+    /// <summary>Token that admits clients as readers: GET only, their PUT and DELETE are refused with
+    /// <see cref="Rpc.OpStatus.Forbidden"/>. Needs <see cref="Token"/> and must differ from it; null: no readers.</summary>
+    public Scalio.Verbs.Libfabric.AuthToken? ReaderToken { get; init; }
+
     /// <summary>Most clients connected plus handshaking at once; more are closed at accept with a "busy" challenge.</summary>
     public int MaxConnections { get; init; } = 256;
 
@@ -99,6 +103,8 @@ public sealed class ServerListenOptions
     /// <summary>Throws a clear error when the options do not make sense.</summary>
     public void Validate()
     {
+        if (ReaderToken is not null && Token is null) throw new ArgumentException("a reader token needs a writer token (Token) too", nameof(ReaderToken));
+        if (ReaderToken is not null && ReaderToken.SameSecretAs(Token!)) throw new ArgumentException("the reader and writer tokens must differ", nameof(ReaderToken));
         if (MaxConnections < 1 || MaxConnections > 65_536) throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "maximum connections must be 1..65536");
         if (HandshakeTimeout < TimeSpan.FromMilliseconds(10) || HandshakeTimeout > TimeSpan.FromMinutes(5))
             throw new ArgumentOutOfRangeException(nameof(HandshakeTimeout), HandshakeTimeout, "handshake timeout must be 10 ms..5 min");

@@ -178,6 +178,9 @@ public sealed class LibfabricConnection : IDisposable
     /// <summary>The connected queue pair.</summary>
     public LibfabricQueuePair QueuePair { get; }
 
+    /// <summary>The role admission granted: on the server, what the client proved; on the client, what the server granted.</summary>
+    public BootstrapRole Role { get; init; } = BootstrapRole.Writer;
+
     /// <summary>The peer's hello: its regions and application descriptor.</summary>
     public BootstrapHello Peer { get; }
 
@@ -256,6 +259,10 @@ public sealed class LibfabricListener : IDisposable
     /// client is admitted (the challenge is still sent, saying no token is required).</summary>
     public AuthToken? Token { get; init; }
 
+    /// <summary>A second token that admits clients as <see cref="BootstrapRole.Reader"/> (needs <see cref="Token"/>; the
+    /// two must differ); null: no readers.</summary>
+    public AuthToken? ReaderToken { get; init; }
+
     /// <summary>Largest client hello body accepted, in bytes (a client's hello holds its address and usually no regions
     /// or descriptor); a larger announced length drops the client before its body is read.</summary>
     public int MaxHelloBytes { get; init; } = 64 * 1024;
@@ -294,7 +301,7 @@ public sealed class LibfabricListener : IDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(HelloTimeoutMilliseconds);
             // Admission first: nothing about our regions is sent to a client that has not proven the token.
-            await BootstrapAdmission.AdmitAsync(stream, Token, socket.RemoteEndPoint, timeout.Token).ConfigureAwait(false);
+            var role = await BootstrapAdmission.AdmitAsync(stream, Token, ReaderToken, socket.RemoteEndPoint, timeout.Token).ConfigureAwait(false);
             var hello = await BootstrapHello.ReadAsync(stream, MaxHelloBytes, timeout.Token).ConfigureAwait(false);
             if (hello.Provider != _domain.Fabric.ProviderName)
                 throw new InvalidDataException($"client runs provider '{hello.Provider}', this server runs '{_domain.Fabric.ProviderName}'");
@@ -304,7 +311,7 @@ public sealed class LibfabricListener : IDisposable
             var reply = new BootstrapHello { Provider = _domain.Fabric.ProviderName, Address = qp.LocalAddress.ToArray(), Regions = regions, Descriptor = descriptor };
             stream.Write(reply.Encode());
             await ClockExchange.AnswerAsync(stream, timeout.Token).ConfigureAwait(false);
-            return new LibfabricConnection(qp, socket, hello);
+            return new LibfabricConnection(qp, socket, hello) { Role = role };
         }
         catch
         {
@@ -349,7 +356,7 @@ public static class LibfabricConnector
                 }
             }
             using var stream = new NetworkStream(socket, ownsSocket: false);
-            BootstrapAdmission.Prove(stream, token, server);
+            var role = BootstrapAdmission.Prove(stream, token, server);
             qp = domain.CreateLibfabricQueuePair(options);
             var hello = new BootstrapHello { Provider = domain.Fabric.ProviderName, Address = qp.LocalAddress.ToArray(), Regions = exported ?? [], Descriptor = descriptor ?? [] };
             byte[] encoded = hello.Encode();
@@ -370,7 +377,7 @@ public static class LibfabricConnector
                 throw new InvalidDataException($"server runs provider '{reply.Provider}', this client runs '{domain.Fabric.ProviderName}'");
             qp.Connect(reply.Address, reply.Regions);
             var clock = ClockExchange.Ask(stream);
-            return new LibfabricConnection(qp, socket, reply, sent, received) { PeerClock = clock };
+            return new LibfabricConnection(qp, socket, reply, sent, received) { PeerClock = clock, Role = role };
         }
         catch
         {

@@ -77,6 +77,16 @@ public sealed class AuthToken
     public string OffloadHostNqn => "nqn.2024-01.io.scalio:client:" + Convert.ToHexStringLower(Mac("scalio-offload-host-v1").AsSpan(0, 16));
 }
 
+/// <summary>What an admitted client may do, as granted by the server at admission.</summary>
+public enum BootstrapRole : byte
+{
+    /// <summary>GET, PUT and DELETE (the only role of a server without tokens).</summary>
+    Writer = 1,
+
+    /// <summary>GET only: the server refuses the client's PUT and DELETE requests.</summary>
+    Reader = 2,
+}
+
 /// <summary>An auth token file that cannot be used (missing, unreadable, empty, too short or too long).</summary>
 public sealed class AuthTokenFileException : Exception
 {
@@ -106,7 +116,8 @@ public sealed class BootstrapRefusedException : Exception
 /// limit and closes), 2 reserved bytes, nonce Ns (32 bytes) — 40 bytes;</item>
 /// <item>client: "SCLA", flags (bit 0: a proof follows), 3 reserved bytes, nonce Nc (32), proof
 /// HMAC-SHA256(K, "scalio-client-v1" ‖ Ns ‖ Nc) or zeros (32) — 72 bytes;</item>
-/// <item>server: verdict (<see cref="Verdict"/>), 3 reserved bytes, HMAC-SHA256(K, "scalio-server-v1" ‖ Ns ‖ Nc)
+/// <item>server: verdict (<see cref="Verdict"/>), the role granted (<see cref="BootstrapRole"/>), 2 reserved bytes,
+/// HMAC-SHA256(K, "scalio-server-v1" ‖ Ns ‖ Nc) with the key the client proved
 /// or zeros when no token is required or the client is refused (32) — 36 bytes. A refused client is then disconnected.</item>
 /// </list>
 /// </summary>
@@ -164,11 +175,13 @@ public static class BootstrapAdmission
         }
     }
 
-    /// <summary>Server side: challenges the client and judges its answer; sends the verdict. Throws (after sending the
+    /// <summary>Server side: challenges the client and judges its answer against the writer <paramref name="token"/> and
+    /// the <paramref name="readerToken"/>; sends the verdict; returns the role granted. Throws (after sending the
     /// refusal) <see cref="BootstrapRefusedException"/> when the client's token is missing or wrong,
     /// <see cref="InvalidDataException"/> when its answer is not an admission answer.</summary>
-    internal static async Task AdmitAsync(Stream stream, AuthToken? token, EndPoint? peer, CancellationToken cancellationToken)
+    internal static async Task<BootstrapRole> AdmitAsync(Stream stream, AuthToken? token, AuthToken? readerToken, EndPoint? peer, CancellationToken cancellationToken)
     {
+        if (readerToken is not null && token is null) throw new ArgumentException("a reader token needs a writer token too", nameof(readerToken));
         byte[] ns = RandomNumberGenerator.GetBytes(NonceSize);
         var challenge = new byte[ChallengeSize];
         BinaryPrimitives.WriteUInt32LittleEndian(challenge, Magic);
@@ -181,25 +194,37 @@ public static class BootstrapAdmission
         await stream.ReadExactlyAsync(answer, cancellationToken).ConfigureAwait(false);
         byte[] nc = answer[8..40];
         Verdict verdict;
+        AuthToken? matched = null;
+        var role = BootstrapRole.Writer;
         if (BinaryPrimitives.ReadUInt32LittleEndian(answer) != Magic) verdict = Verdict.Malformed;
         else if (token is null) verdict = Verdict.Admitted;
         else if ((answer[4] & 1) == 0) verdict = Verdict.NoToken;
         else if (nc.AsSpan().SequenceEqual(ns)) verdict = Verdict.WrongToken; // our own nonce reflected back: not a client's
-        else verdict = CryptographicOperations.FixedTimeEquals(answer.AsSpan(40, MacSize), token.Mac(ClientLabel, ns, nc)) ? Verdict.Admitted : Verdict.WrongToken;
+        else
+        {
+            // Both keys are always checked, so the time taken does not tell a reader from a writer.
+            bool writer = CryptographicOperations.FixedTimeEquals(answer.AsSpan(40, MacSize), token.Mac(ClientLabel, ns, nc));
+            bool reader = readerToken is not null && CryptographicOperations.FixedTimeEquals(answer.AsSpan(40, MacSize), readerToken.Mac(ClientLabel, ns, nc));
+            matched = writer ? token : reader ? readerToken : null;
+            role = writer ? BootstrapRole.Writer : BootstrapRole.Reader;
+            verdict = matched is null ? Verdict.WrongToken : Verdict.Admitted;
+        }
 
         var reply = new byte[VerdictSize];
         reply[0] = (byte)verdict;
-        if (verdict == Verdict.Admitted && token is not null) token.Mac(ServerLabel, ns, nc).CopyTo(reply, 4);
+        if (verdict == Verdict.Admitted) reply[1] = (byte)role; // a refusal carries its status and nothing else
+        matched?.Mac(ServerLabel, ns, nc).CopyTo(reply, 4);
         await stream.WriteAsync(reply, cancellationToken).ConfigureAwait(false);
         if (verdict == Verdict.Malformed) throw new InvalidDataException("not a Scalio client (malformed admission answer)");
         if (verdict != Verdict.Admitted)
             throw new BootstrapRefusedException(verdict == Verdict.NoToken ? "no auth token (the server requires --auth-token-file)" : "wrong auth token", peer);
+        return role;
     }
 
     /// <summary>Client side: answers the server's challenge with <paramref name="token"/> (null: none) and checks the
     /// verdict and the server's proof. Throws <see cref="BootstrapRefusedException"/> when either side refuses,
     /// <see cref="InvalidDataException"/> when the peer is not a Scalio server of this version.</summary>
-    internal static void Prove(Stream stream, AuthToken? token, EndPoint server)
+    internal static BootstrapRole Prove(Stream stream, AuthToken? token, EndPoint server)
     {
         var challenge = new byte[ChallengeSize];
         try
@@ -250,5 +275,6 @@ public static class BootstrapAdmission
             throw new BootstrapRefusedException($"the server at {server} requires no auth token, so it cannot prove it holds this client's; drop --auth-token-file or start the server with it", server);
         if (token is not null && !CryptographicOperations.FixedTimeEquals(reply.AsSpan(4, MacSize), token.Mac(ServerLabel, ns, nc)))
             throw new BootstrapRefusedException($"the server at {server} does not hold this client's auth token (its proof does not match)", server);
+        return reply[1] == (byte)BootstrapRole.Reader ? BootstrapRole.Reader : BootstrapRole.Writer;
     }
 }
