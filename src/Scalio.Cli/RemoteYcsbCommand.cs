@@ -74,7 +74,7 @@ internal static class RemoteYcsbCommand
         {
             var d = store.Descriptor;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"connected to {server} over tcp;ofi_rxm: {d.CacheBuckets * d.Layout.SlotsPerBucket:N0} cache slots, {d.DeviceLbaSizes.Length} SSD(s), offload target {d.OffloadTarget?.ToString() ?? "none"}, clock offset bound ±{d.ClockUncertainty.TotalMicroseconds:F0} µs"));
+                $"connected to {server} over tcp;ofi_rxm as a {(store.Role == BootstrapRole.Reader ? "reader (PUT/DELETE refused)" : "writer")}: {d.CacheBuckets * d.Layout.SlotsPerBucket:N0} cache slots, {d.DeviceLbaSizes.Length} SSD(s), offload target {d.OffloadTarget?.ToString() ?? "none"}, clock offset bound ±{d.ClockUncertainty.TotalMicroseconds:F0} µs"));
             // Raw CLOCK_MONOTONIC nanoseconds: shared by every process on this machine, so histories of several processes merge.
             var history = historyFile is null ? null : new HistoryRecorder(options.Threads * HistoryIdsPerThread, 1024, 96, epochTimestamp: 0);
             var target = new RemoteYcsbTarget(store, history, HistoryIdsPerThread);

@@ -18,6 +18,7 @@ internal static class ServerCommand
         var offloadTarget = new Option<string?>("--offload-target") { Description = "With --fabric: HOST:PORT of the NVMe/TCP offload target ('scalio target') serving this store's --data-dir, told to clients for their misses" };
         var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN of the offload target", DefaultValueFactory = _ => Scalio.Verbs.Offload.NvmeTcpOffloadReadPath.DefaultSubsystemNqn };
         var authToken = new Option<string?>("--auth-token-file") { Description = "With --fabric: admit only clients that prove this file's token (HMAC challenge-response before any region key is sent; at least 16 bytes). Without it any client that reaches --listen is admitted (a warning says so)" };
+        var readerToken = new Option<string?>("--reader-token-file") { Description = "With --auth-token-file: clients proving this file's token (which must differ) are admitted as readers: GET only, their PUT and DELETE are refused" };
         var maxConnections = new Option<int>("--max-connections") { Description = "With --fabric: most clients connected plus handshaking at once; more are refused at accept", DefaultValueFactory = _ => 256 };
         var maxInflight = new Option<int>("--max-inflight") { Description = "Requests one client connection may have at the server at once (1..1024; further ones wait in the client's fabric)", DefaultValueFactory = _ => 2 };
         var records = new Option<long>("--records") { Description = "Records the store is sized for (reopen with the value it was created with)", DefaultValueFactory = _ => 200_000 };
@@ -39,14 +40,14 @@ internal static class ServerCommand
             "'scalio ycsb --connect' clients in other processes over libfabric tcp;ofi_rxm and tells them the NVMe/TCP offload target of " +
             "--offload-target ('scalio target --data-dir DIR') for their misses.")
         {
-            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn, authToken, maxConnections, maxInflight, soakKeys, soakRound, soakSeed, soakWriteErrors,
+            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn, authToken, readerToken, maxConnections, maxInflight, soakKeys, soakRound, soakSeed, soakWriteErrors,
         };
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(fabricOption) is { } fabricName)
             {
                 return FabricServer.Run(fabricName, parse.GetValue(listen), parse.GetValue(dataDir), parse.GetValue(offloadTarget), parse.GetValue(subnqn)!,
-                    parse.GetValue(load), parse.GetValue(authToken), parse.GetValue(maxConnections), new ScalioStoreOptions
+                    parse.GetValue(load), parse.GetValue(authToken), parse.GetValue(readerToken), parse.GetValue(maxConnections), new ScalioStoreOptions
                     {
                         MaxRequestsInFlightPerClient = parse.GetValue(maxInflight),
                         ExpectedRecords = parse.GetValue(records),
@@ -56,9 +57,9 @@ internal static class ServerCommand
                         BatchIdleTimeout = TimeSpan.FromMicroseconds(parse.GetValue(timeout)),
                     });
             }
-            if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null || parse.GetValue(authToken) is not null || parse.GetResult(maxConnections) is { Implicit: false })
+            if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null || parse.GetValue(authToken) is not null || parse.GetValue(readerToken) is not null || parse.GetResult(maxConnections) is { Implicit: false })
             {
-                CliErrors.Report("scalio server: --listen, --offload-target, --auth-token-file and --max-connections need --fabric tcp");
+                CliErrors.Report("scalio server: --listen, --offload-target, --auth-token-file, --reader-token-file and --max-connections need --fabric tcp");
                 return 2;
             }
             if (parse.GetValue(dataDir) is not { } dir)

@@ -39,7 +39,7 @@ internal sealed class SideChannelRig : IDisposable
         Target = StoreOffloadTarget.Open(_dir.Path, new StoreOffloadTargetOptions
         {
             Endpoint = new IPEndPoint(IPAddress.Loopback, 0), Threads = 1,
-            AllowedHosts = listen.Token is { } t ? [t.OffloadHostNqn] : null,
+            AllowedHosts = listen.Token is { } t ? [t.OffloadHostNqn, .. listen.ReaderToken is { } r ? [r.OffloadHostNqn] : Array.Empty<string>()] : null,
         });
         Store.Server.RemoteClientRefused += (peer, reason) => Refusals.Enqueue(reason);
         EndPoint = Store.Server.Listen(new IPEndPoint(IPAddress.Loopback, 0), new OffloadTargetEndpoint("127.0.0.1", Target.Endpoint.Port, Target.SubsystemNqn), listen);
@@ -182,6 +182,41 @@ public sealed class SideChannelAdmissionTests
         using var other = new SideChannelRig(new ServerListenOptions { Token = Wrong });
         // A server with another token: it refuses our proof before it could prove anything.
         Assert.Throws<BootstrapRefusedException>(() => RemoteScalioStore.Connect(other.EndPoint, new RemoteStoreOptions { AuthToken = Token }));
+    }
+
+    [LibfabricFact]
+    public void A_reader_token_admits_gets_and_the_server_refuses_the_readers_put_and_delete()
+    {
+        var readerToken = AuthToken.FromBytes("reader token, not the writer's!!"u8);
+        using var rig = new SideChannelRig(new ServerListenOptions { Token = Token, ReaderToken = readerToken });
+        using var writer = RemoteScalioStore.Connect(rig.EndPoint, new RemoteStoreOptions { AuthToken = Token });
+        Assert.Equal(BootstrapRole.Writer, writer.Role);
+        using var w = writer.OpenClient();
+        byte[] v1 = new byte[64], v2 = new byte[64], read = new byte[64];
+        v1.AsSpan().Fill(1);
+        v2.AsSpan().Fill(2);
+        Assert.Equal(OpStatus.Ok, w.Put(Key(1), v1));
+
+        using var reader = RemoteScalioStore.Connect(rig.EndPoint, new RemoteStoreOptions { AuthToken = readerToken });
+        Assert.Equal(BootstrapRole.Reader, reader.Role);
+        using var r = reader.OpenClient();
+        Assert.Equal(OpStatus.Ok, r.Get(Key(1), read, out int n));
+        Assert.Equal(v1, read[..n]);
+        Assert.Equal(OpStatus.Forbidden, r.Put(Key(1), v2));
+        Assert.Equal(OpStatus.Forbidden, r.Delete(Key(1)));
+        Assert.Equal(OpStatus.Forbidden, r.Put(Key(2), v2));
+        Assert.Equal(3, rig.Server.RequestsForbidden);
+
+        // Nothing changed: the writer and the reader still read v1, and key 2 was never stored.
+        Assert.Equal(OpStatus.Ok, w.Get(Key(1), read, out n));
+        Assert.Equal(v1, read[..n]);
+        Assert.Equal(OpStatus.Ok, r.Get(Key(1), read, out n));
+        Assert.Equal(v1, read[..n]);
+        Assert.Equal(OpStatus.NotFound, r.Get(Key(2), read, out _));
+        Assert.Equal(OpStatus.Ok, w.Delete(Key(1))); // the writer still may
+
+        Assert.Throws<ArgumentException>(() => new ServerListenOptions { ReaderToken = readerToken }.Validate());
+        Assert.Throws<ArgumentException>(() => new ServerListenOptions { Token = Token, ReaderToken = AuthToken.FromBytes("correct horse battery staple 42!"u8) }.Validate());
     }
 
     [Fact]
