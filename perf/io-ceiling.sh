@@ -39,7 +39,7 @@ fio_run() {
 echo "== $rounds rounds of fio (io_uring, O_DIRECT, 4 KiB random reads, iodepth $q, a $((size / 1048576)) MiB file beside the store) then Scalio, $secs s each, and fio once more"
 fio_run 0
 for r in $(seq 1 "$rounds"); do
-  scalio "${common[@]}" --skip-load --seconds "$secs" --seed "$r" --json "$dir/scalio-$r.json" >/dev/null
+  scalio "${common[@]}" --skip-load --seconds "$secs" --json "$dir/scalio-$r.json" >/dev/null
   fio_run "$r"
 done
 python3 - "$dir" "$rounds" <<'PY'

@@ -11,7 +11,8 @@ namespace Scalio.Cli;
 /// <summary><c>scalio server --fabric tcp --listen ADDRESS:PORT</c>: the server for clients of other processes.</summary>
 internal static class FabricServer
 {
-    public static int Run(string fabricName, string? listen, string? dataDir, string? offloadTarget, string subnqn, int selfLoad, ScalioStoreOptions baseOptions)
+    public static int Run(string fabricName, string? listen, string? dataDir, string? offloadTarget, string subnqn, int selfLoad, string? authTokenFile, string? readerTokenFile, int maxConnections,
+        ScalioStoreOptions baseOptions)
     {
         if (fabricName != "tcp")
         {
@@ -40,6 +41,27 @@ internal static class FabricServer
             CliErrors.Report($"scalio server: {e.Message}");
             return 2;
         }
+        if (maxConnections is < 1 or > 65_536) return CliErrors.Fail($"scalio server: --max-connections must be 1..65536; got {maxConnections}");
+        if (baseOptions.MaxRequestsInFlightPerClient is < 1 or > 1024) return CliErrors.Fail($"scalio server: --max-inflight must be 1..1024; got {baseOptions.MaxRequestsInFlightPerClient}");
+        AuthToken? token = null, readerToken = null;
+        if (readerTokenFile is not null && authTokenFile is null) return CliErrors.Fail("scalio server: --reader-token-file needs --auth-token-file (the writers' token)");
+        try
+        {
+            if (authTokenFile is not null) token = AuthToken.FromFile(authTokenFile);
+        }
+        catch (AuthTokenFileException e)
+        {
+            return CliErrors.Fail($"scalio server: --auth-token-file: {e.Message}");
+        }
+        try
+        {
+            if (readerTokenFile is not null) readerToken = AuthToken.FromFile(readerTokenFile);
+        }
+        catch (AuthTokenFileException e)
+        {
+            return CliErrors.Fail($"scalio server: --reader-token-file: {e.Message}");
+        }
+        if (readerToken is not null && readerToken.SameSecretAs(token!)) return CliErrors.Fail("scalio server: --reader-token-file holds the same token as --auth-token-file; readers need their own");
         if (dataDir is not null && !CliErrors.TryCreateDirectory("--data-dir", dataDir)) return 2;
 
         LibfabricFabric fabric;
@@ -68,6 +90,7 @@ internal static class FabricServer
                     ServerWorkers = baseOptions.ServerWorkers,
                     BatchSize = baseOptions.BatchSize,
                     BatchIdleTimeout = baseOptions.BatchIdleTimeout,
+                    MaxRequestsInFlightPerClient = baseOptions.MaxRequestsInFlightPerClient,
                     DataDirectory = dataDir,
                     ServerDomain = domain,
                 });
@@ -85,9 +108,11 @@ internal static class FabricServer
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Set(); };
                 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
                 IPEndPoint bound;
+                // One line per refused client (admission, limits, bad handshakes): who, and why.
+                store.Server.RemoteClientRefused += (peer, reason) => Console.Error.WriteLine($"scalio server: refused client {peer?.ToString() ?? "(unknown address)"}: {reason}");
                 try
                 {
-                    bound = store.Server.Listen(endPoint, target);
+                    bound = store.Server.Listen(endPoint, target, new ServerListenOptions { Token = token, ReaderToken = readerToken, MaxConnections = maxConnections });
                 }
                 catch (System.Net.Sockets.SocketException e)
                 {
@@ -95,15 +120,19 @@ internal static class FabricServer
                     return 2;
                 }
                 var server = store.Server;
+                if (token is null)
+                    Console.Error.WriteLine($"scalio server: warning: no --auth-token-file given; any process that reaches {bound} gets the cache and index region keys and may PUT and DELETE.");
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"ready: listening on {bound} (tcp;ofi_rxm), {store.Options.Devices} SSD(s) {(dataDir is null ? "in RAM" : "in " + dataDir)}, {store.CacheSlots:N0} cache slots, batch {store.Options.BatchSize}, " +
-                    $"offload target {target?.ToString() ?? "none (clients cannot serve misses)"}, slot headers via {(server.UsesFabricAtomics ? "fabric atomics" : "CPU atomics")}, opened in {opened.ElapsedMilliseconds} ms"));
+                    $"offload target {target?.ToString() ?? "none (clients cannot serve misses)"}, slot headers via {(server.UsesFabricAtomics ? "fabric atomics" : "CPU atomics")}, " +
+                    $"{(token is null ? "no admission token" : readerToken is null ? "clients must prove --auth-token-file" : "clients must prove --auth-token-file (writers) or --reader-token-file (readers)")}, opened in {opened.ElapsedMilliseconds} ms"));
                 Console.Out.Flush();
                 stop.Wait();
                 var c = store.ReadCounters();
                 long progress = server.Domain is Scalio.Verbs.Libfabric.LibfabricDomain ld ? ld.ProgressThreadCpuNanoseconds : -1;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"stopping: {server.RemoteClientsAccepted} client connection(s) accepted, {server.RemoteClientsDisconnected} disconnected, {server.RemoteClientsRefused} refused; " +
+                    $"stopping: {server.RemoteClientsAccepted} client connection(s) accepted, {server.RemoteClientsDisconnected} disconnected, {server.RemoteClientsRefused} refused ({server.RemoteClientsDeniedAdmission} failed admission, {server.RemoteClientsOverLimit} over --max-connections); " +
+                    $"{server.RequestsForbidden} reader PUT/DELETE refused; peak requests in flight per client {server.PeakRequestsInFlightPerConnection} (--max-inflight {store.Options.MaxRequestsInFlightPerClient}); " +
                     $"{c.ServerRequests:N0} requests, server CPU {c.ServerBusyNanoseconds / 1e6:F1} ms ({(c.ServerRequests > 0 ? c.ServerBusyNanoseconds / 1000.0 / c.ServerRequests : 0):F2} µs/request), {c.DeviceWrites} SSD writes, {server.BatchesCommitted} batches; " +
                     $"libfabric progress thread CPU {(progress < 0 ? "unknown" : (progress / 1e6).ToString("F1", CultureInfo.InvariantCulture) + " ms")} (serves clients' one-sided READs and atomics: server CPU on the GET path, not in the figure above)"));
                 Console.Out.Flush();

@@ -39,6 +39,6 @@ internal static class HostAllowList
             Console.Error.WriteLine($"{command}: warning: no --allow-host given; any host that reaches {target.Options.Endpoint} may connect and read{(command == "scalio target" ? "" : " and write")} the namespaces.");
         }
 
-        target.HostRefused += (host, peer) => Console.Error.WriteLine($"{command}: refused Connect from host '{host}' ({peer?.ToString() ?? "unknown peer"}): not in --allow-host");
+        target.HostRefused += (host, peer) => Console.Error.WriteLine($"{command}: refused Connect from host '{host}' ({peer?.ToString() ?? "unknown peer"}): not in --allow-host{(command == "scalio target" ? " (nor derived from --auth-token-file)" : "")}");
     }
 }

@@ -18,7 +18,7 @@ internal static class RemoteYcsbCommand
     /// <summary>History client ids each YCSB thread may use (a new one after each failed operation).</summary>
     internal const int HistoryIdsPerThread = 64;
 
-    public static int Run(string connect, YcsbOptions options, string? historyFile, int requestTimeoutMs)
+    public static int Run(string connect, YcsbOptions options, string? historyFile, int requestTimeoutMs, string? authTokenFile = null)
     {
         IPEndPoint server;
         try
@@ -30,6 +30,18 @@ internal static class RemoteYcsbCommand
             CliErrors.Report($"--connect: {e.Message}");
             return 2;
         }
+        AuthToken? token = null;
+        if (authTokenFile is not null)
+        {
+            try
+            {
+                token = AuthToken.FromFile(authTokenFile);
+            }
+            catch (AuthTokenFileException e)
+            {
+                return CliErrors.Fail($"--auth-token-file: {e.Message}");
+            }
+        }
         // With a history, updates write tagged (unique) values, so the runner's check of YCSB's deterministic values is off:
         // the linearizability checker judges the values read instead.
         if (historyFile is not null) options = options with { VerifyValues = false };
@@ -39,7 +51,14 @@ internal static class RemoteYcsbCommand
             store = RemoteScalioStore.Connect(server, new RemoteStoreOptions
             {
                 Client = new ScalioClientOptions { RequestTimeoutMilliseconds = requestTimeoutMs },
+                AuthToken = token,
             });
+        }
+        catch (BootstrapRefusedException e)
+        {
+            // Not transient: the same token would be refused again, so no retry and one line.
+            CliErrors.Report($"scalio ycsb --connect: {e.Message}");
+            return 2;
         }
         catch (LibfabricUnavailableException e)
         {
@@ -55,7 +74,7 @@ internal static class RemoteYcsbCommand
         {
             var d = store.Descriptor;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"connected to {server} over tcp;ofi_rxm: {d.CacheBuckets * d.Layout.SlotsPerBucket:N0} cache slots, {d.DeviceLbaSizes.Length} SSD(s), offload target {d.OffloadTarget?.ToString() ?? "none"}, clock offset bound ±{d.ClockUncertainty.TotalMicroseconds:F0} µs"));
+                $"connected to {server} over tcp;ofi_rxm as a {(store.Role == BootstrapRole.Reader ? "reader (PUT/DELETE refused)" : "writer")}: {d.CacheBuckets * d.Layout.SlotsPerBucket:N0} cache slots, {d.DeviceLbaSizes.Length} SSD(s), offload target {d.OffloadTarget?.ToString() ?? "none"}, clock offset bound ±{d.ClockUncertainty.TotalMicroseconds:F0} µs"));
             // Raw CLOCK_MONOTONIC nanoseconds: shared by every process on this machine, so histories of several processes merge.
             var history = historyFile is null ? null : new HistoryRecorder(options.Threads * HistoryIdsPerThread, 1024, 96, epochTimestamp: 0);
             var target = new RemoteYcsbTarget(store, history, HistoryIdsPerThread);

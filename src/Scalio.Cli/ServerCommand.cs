@@ -17,6 +17,10 @@ internal static class ServerCommand
         var listen = new Option<string?>("--listen") { Description = "With --fabric: side-channel address ADDRESS:PORT clients connect to (e.g. 127.0.0.1:7000; port 0 picks one)" };
         var offloadTarget = new Option<string?>("--offload-target") { Description = "With --fabric: HOST:PORT of the NVMe/TCP offload target ('scalio target') serving this store's --data-dir, told to clients for their misses" };
         var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN of the offload target", DefaultValueFactory = _ => Scalio.Verbs.Offload.NvmeTcpOffloadReadPath.DefaultSubsystemNqn };
+        var authToken = new Option<string?>("--auth-token-file") { Description = "With --fabric: admit only clients that prove this file's token (HMAC challenge-response before any region key is sent; at least 16 bytes). Without it any client that reaches --listen is admitted (a warning says so)" };
+        var readerToken = new Option<string?>("--reader-token-file") { Description = "With --auth-token-file: clients proving this file's token (which must differ) are admitted as readers: GET only, their PUT and DELETE are refused" };
+        var maxConnections = new Option<int>("--max-connections") { Description = "With --fabric: most clients connected plus handshaking at once; more are refused at accept", DefaultValueFactory = _ => 256 };
+        var maxInflight = new Option<int>("--max-inflight") { Description = "Requests one client connection may have at the server at once (1..1024; further ones wait in the client's fabric)", DefaultValueFactory = _ => 2 };
         var records = new Option<long>("--records") { Description = "Records the store is sized for (reopen with the value it was created with)", DefaultValueFactory = _ => 200_000 };
         var ssds = new Option<int>("--ssds") { Description = "Number of SSD namespaces (reopen with the value it was created with)", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--server-workers") { Description = "Server worker threads", DefaultValueFactory = _ => 1 };
@@ -36,15 +40,16 @@ internal static class ServerCommand
             "'scalio ycsb --connect' clients in other processes over libfabric tcp;ofi_rxm and tells them the NVMe/TCP offload target of " +
             "--offload-target ('scalio target --data-dir DIR') for their misses.")
         {
-            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn, soakKeys, soakRound, soakSeed, soakWriteErrors,
+            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn, authToken, readerToken, maxConnections, maxInflight, soakKeys, soakRound, soakSeed, soakWriteErrors,
         };
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(fabricOption) is { } fabricName)
             {
                 return FabricServer.Run(fabricName, parse.GetValue(listen), parse.GetValue(dataDir), parse.GetValue(offloadTarget), parse.GetValue(subnqn)!,
-                    parse.GetValue(load), new ScalioStoreOptions
+                    parse.GetValue(load), parse.GetValue(authToken), parse.GetValue(readerToken), parse.GetValue(maxConnections), new ScalioStoreOptions
                     {
+                        MaxRequestsInFlightPerClient = parse.GetValue(maxInflight),
                         ExpectedRecords = parse.GetValue(records),
                         Devices = parse.GetValue(ssds),
                         ServerWorkers = parse.GetValue(workers),
@@ -52,9 +57,9 @@ internal static class ServerCommand
                         BatchIdleTimeout = TimeSpan.FromMicroseconds(parse.GetValue(timeout)),
                     });
             }
-            if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null)
+            if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null || parse.GetValue(authToken) is not null || parse.GetValue(readerToken) is not null || parse.GetResult(maxConnections) is { Implicit: false })
             {
-                CliErrors.Report("scalio server: --listen and --offload-target need --fabric tcp");
+                CliErrors.Report("scalio server: --listen, --offload-target, --auth-token-file, --reader-token-file and --max-connections need --fabric tcp");
                 return 2;
             }
             if (parse.GetValue(dataDir) is not { } dir)
@@ -84,6 +89,7 @@ internal static class ServerCommand
                     ServerWorkers = parse.GetValue(workers),
                     BatchSize = parse.GetValue(batch),
                     BatchIdleTimeout = TimeSpan.FromMicroseconds(parse.GetValue(timeout)),
+                    MaxRequestsInFlightPerClient = parse.GetValue(maxInflight),
                     Layout = soakKeyCount > 0 ? SoakLoad.Layout : Scalio.Fast.Cache.SlotLayout.Default,
                     WrapDevice = writeErrors > 0 ? (i, ns) =>
                     {

@@ -21,13 +21,15 @@ internal static class TargetCommand
         var threads = new Option<int>("--threads") { Description = "Commands executed at once over all connections (the offload engine's threads); 0 = one per connection", DefaultValueFactory = _ => 0 };
         var lbaSize = new Option<int>("--lba-size") { Description = "LBA size of the store's namespaces (the store's LbaSize): 512 or 4096", DefaultValueFactory = _ => 4096 };
         Option<string[]> allowHost = HostAllowList.CreateOption();
+        var authToken = new Option<string?>("--auth-token-file") { Description = "Admit the host NQN that clients of 'scalio server --auth-token-file' with this same token use (derived from the token by HMAC; added to --allow-host)" };
+        var readerToken = new Option<string?>("--reader-token-file") { Description = "Admit the host NQN derived from the server's --reader-token-file too (its readers' misses)" };
         var cmd = new Command("target",
             "Run the offload target: serve the store's namespace files in --data-dir over NVMe/TCP as NSIDs 1..N (NSID = device index + 1), " +
             "READ-ONLY with O_DIRECT reads (writes get 'Namespace is Write Protected'; only the server writes the SSDs), print a line with 'ready' " +
             "when it accepts connections, and stay up until Ctrl-C or SIGTERM. Start `scalio server --data-dir DIR` first: every file must carry " +
             "the store's superblock. Its CPU time is reported as NIC time at shutdown.")
         {
-            dataDir, listen, subnqn, threads, lbaSize, allowHost,
+            dataDir, listen, subnqn, threads, lbaSize, allowHost, authToken, readerToken,
         };
         cmd.SetAction(parse =>
         {
@@ -49,6 +51,20 @@ internal static class TargetCommand
             if (!HostAllowList.TryRead(parse.GetValue(allowHost), "scalio target", out string[]? hosts))
             {
                 return 2;
+            }
+
+            foreach (var (option, file) in new[] { ("--auth-token-file", parse.GetValue(authToken)), ("--reader-token-file", parse.GetValue(readerToken)) })
+            {
+                if (file is null) continue;
+                try
+                {
+                    // The NQN crosses the wire in clear: this keeps other hosts out as an allow-list does, no more (docs/security.md).
+                    hosts = [.. hosts ?? [], Scalio.Verbs.Libfabric.AuthToken.FromFile(file).OffloadHostNqn];
+                }
+                catch (Scalio.Verbs.Libfabric.AuthTokenFileException e)
+                {
+                    return CliErrors.Fail($"scalio target: {option}: {e.Message}");
+                }
             }
 
             string dir = parse.GetValue(dataDir)!;

@@ -37,12 +37,13 @@ internal static class YcsbCommand
         var readErrors = new Option<double>("--inject-read-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD reads (seeded)", DefaultValueFactory = _ => 0 };
         var offloadDepth = new Option<int>("--offload-depth") { Description = "NVMe commands each client connection may have in flight at the emulated offload engine (1..64; each slot holds a 128 KiB buffer)", DefaultValueFactory = _ => 8 };
         var readBatch = new Option<int>("--read-batch") { Description = "GETs each client thread keeps in flight: consecutive reads run as one batch (one doorbell per protocol step, SSD reads up to the offload queue's depth); 1 (default): one operation at a time. Embedded scalio systems batch; the baselines run one at a time", DefaultValueFactory = _ => 1 };
+        var authToken = new Option<string?>("--auth-token-file") { Description = "With --connect: file holding the token of a server started with --auth-token-file (proven by HMAC challenge-response; the token never crosses the wire)" };
         var skipLoad = new Option<bool>("--skip-load") { Description = "Skip the load phase: with --connect, another client process loads (loading the same records twice is idempotent: same values); embedded, --data-dir must hold a store an earlier run loaded with the same --records and --ssds (reads are value-checked)" };
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
             workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, offloadThreads, saturationSeconds, batch, system, rounds, json,
-            connect, history, skipLoad, writeErrors, readErrors, readBatch, offloadDepth,
+            connect, history, skipLoad, writeErrors, readErrors, readBatch, offloadDepth, authToken,
         };
         cmd.SetAction(parse =>
         {
@@ -73,7 +74,8 @@ internal static class YcsbCommand
             };
             options.Validate();
             if (parse.GetValue(connect) is { } server)
-                return RemoteYcsbCommand.Run(server, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history), requestTimeoutMs: 10_000);
+                return RemoteYcsbCommand.Run(server, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history), requestTimeoutMs: 10_000, parse.GetValue(authToken));
+            if (parse.GetValue(authToken) is not null) return CliErrors.Fail("--auth-token-file needs --connect (the embedded store has no side channel)");
             double pw = parse.GetValue(writeErrors), pr = parse.GetValue(readErrors);
             if (!(pw >= 0 && pw <= 1) || !(pr >= 0 && pr <= 1))
             {

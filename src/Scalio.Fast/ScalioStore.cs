@@ -58,6 +58,10 @@ public sealed class ScalioStoreOptions
     /// holds a 128 KiB data buffer). Default 8; a batched GET keeps up to this many SSD reads in flight.</summary>
     public int OffloadQueueDepth { get; init; } = 8;
 
+    /// <summary>Requests one client connection may have at the server at once (the server's receives per connection;
+    /// further requests wait in the client's fabric until one is answered). Default 2.</summary>
+    public int MaxRequestsInFlightPerClient { get; init; } = 2;
+
     /// <summary>Run the NVMe-oF target in software on the server's cores instead of the NIC (a JBOF without target
     /// offload, the paper's Figure 12 middle step): its engine thread's CPU is server CPU, charged to the server and its
     /// budget. Uses one engine thread when <see cref="OffloadThreads"/> is 0.</summary>
@@ -164,6 +168,7 @@ public sealed class ScalioStore : IDisposable
                 LeaseMilliseconds = o.LeaseMilliseconds,
                 BrokenWriteMode = o.BrokenWriteMode,
                 FillCacheOnGet = o.ServerFillsCacheOnGet,
+                ReceivesPerConnection = o.MaxRequestsInFlightPerClient,
             });
             _target = new OffloadTarget(_fabric, _devices, o.TargetOnServerCpu
                 ? new OffloadTargetOptions { Threads = Math.Max(1, o.OffloadThreads), ServerCpu = _server.CpuAccount, QueueDepth = o.OffloadQueueDepth }

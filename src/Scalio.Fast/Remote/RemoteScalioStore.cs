@@ -30,6 +30,15 @@ public sealed class RemoteStoreOptions
     /// <summary>Options of the default NVMe/TCP read path.</summary>
     public NvmeTcpOffloadReadPathOptions? NvmeTcp { get; init; }
 
+    /// <summary>
+    /// Token proving this client to a server started with one (<c>scalio server --auth-token-file</c>): an HMAC
+    /// challenge–response on the side channel, the secret never sent. Null: no token (a server that requires one
+    /// refuses the client with <see cref="BootstrapRefusedException"/>). With a token, the server must prove it holds
+    /// the same one, and the default NVMe/TCP read path connects to the offload target as the host NQN derived from it
+    /// (<see cref="AuthToken.OffloadHostNqn"/>) unless <see cref="NvmeTcp"/> names one.
+    /// </summary>
+    public AuthToken? AuthToken { get; init; }
+
     /// <summary>Longest one connection attempt (side channel and hello) may take.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -79,7 +88,8 @@ public sealed class RemoteScalioStore : IDisposable
     /// Opens the fabric and makes one connection to check that the server answers (its descriptor is kept in
     /// <see cref="Descriptor"/>); throws <see cref="LibfabricUnavailableException"/> when libfabric cannot be loaded,
     /// <see cref="IOException"/> (with the reason inside) when the server cannot be reached, <see cref="InvalidDataException"/>
-    /// when it answers with something that is not a Scalio server.
+    /// when it answers with something that is not a Scalio server, <see cref="BootstrapRefusedException"/> (never retried)
+    /// when it refuses this client's token or the absence of one.
     /// </summary>
     public static RemoteScalioStore Connect(IPEndPoint server, RemoteStoreOptions? options = null)
     {
@@ -92,6 +102,7 @@ public sealed class RemoteScalioStore : IDisposable
             var store = new RemoteScalioStore(server, options, fabric, null!);
             var first = store.OpenSession(); // proves the server answers and its descriptor decodes
             store._descriptor = first.Client.Descriptor;
+            store.Role = first.Link.Role;
             first.Dispose();
             return store;
         }
@@ -110,6 +121,10 @@ public sealed class RemoteScalioStore : IDisposable
         probe.Connect(server, 9);
         return ((IPEndPoint)probe.LocalEndPoint!).Address.ToString();
     }
+
+    /// <summary>What the server admitted this client as: <see cref="BootstrapRole.Reader"/> (its token is the server's
+    /// reader token: PUT and DELETE return <see cref="Rpc.OpStatus.Forbidden"/>) or <see cref="BootstrapRole.Writer"/>.</summary>
+    public BootstrapRole Role { get; private set; } = BootstrapRole.Writer;
 
     /// <summary>The server's side-channel address.</summary>
     public IPEndPoint Server { get; }
@@ -151,11 +166,11 @@ public sealed class RemoteScalioStore : IDisposable
         try
         {
             link = LibfabricConnector.Connect(domain, Server, options: new QueuePairOptions { MaxReceives = 2 },
-                timeoutMilliseconds: (int)Options.ConnectTimeout.TotalMilliseconds);
+                timeoutMilliseconds: (int)Options.ConnectTimeout.TotalMilliseconds, token: Options.AuthToken);
             var descriptor = link.PeerClock is { } clock
                 ? ServerDescriptor.Decode(link.Peer.Descriptor, clock)
                 : ServerDescriptor.Decode(link.Peer.Descriptor, link.HelloSentTimestamp, link.ReplyReceivedTimestamp);
-            readPath = Options.ReadPath is { } factory ? factory(descriptor) : OpenNvmeTcp(descriptor, Options.NvmeTcp);
+            readPath = Options.ReadPath is { } factory ? factory(descriptor) : OpenNvmeTcp(descriptor, NvmeTcpOptions(Options));
             var client = new ScalioClient(domain, link.QueuePair, descriptor, readPath, Options.Client);
             Volatile.Write(ref _descriptor, descriptor);
             return new RemoteSession(client, link);
@@ -169,6 +184,24 @@ public sealed class RemoteScalioStore : IDisposable
         }
     }
 
+    /// <summary>The read path's options: the host NQN derived from the token when there is a token and no NQN was given.</summary>
+    private static NvmeTcpOffloadReadPathOptions? NvmeTcpOptions(RemoteStoreOptions o)
+    {
+        if (o.AuthToken is null || o.NvmeTcp?.HostNqn is not null) return o.NvmeTcp;
+        var n = o.NvmeTcp ?? new NvmeTcpOffloadReadPathOptions();
+        return new NvmeTcpOffloadReadPathOptions
+        {
+            HostNqn = o.AuthToken.OffloadHostNqn,
+            HeaderDigest = n.HeaderDigest,
+            DataDigest = n.DataDigest,
+            CommandTimeout = n.CommandTimeout,
+            ConnectTimeout = n.ConnectTimeout,
+            KeepAliveTimeout = n.KeepAliveTimeout,
+            ReconnectInterval = n.ReconnectInterval,
+            Reconnect = n.Reconnect,
+        };
+    }
+
     private static NvmeTcpOffloadReadPath OpenNvmeTcp(ServerDescriptor descriptor, NvmeTcpOffloadReadPathOptions? options)
     {
         if (descriptor.OffloadTarget is not { } t)
@@ -177,7 +210,8 @@ public sealed class RemoteScalioStore : IDisposable
         return NvmeTcpOffloadReadPath.Connect(t.Host, t.Port, t.SubsystemNqn, options);
     }
 
-    /// <summary>True for the failures a reconnection may cure (server or target down, restarting, refusing for now).</summary>
+    /// <summary>True for the failures a reconnection may cure (server or target down, restarting, busy). A refused
+    /// credential (<see cref="BootstrapRefusedException"/>) is not one: the same token would be refused again.</summary>
     internal static bool IsTransient(Exception e) => e is SocketException or IOException or TimeoutException or InvalidDataException
         or LibfabricException or ScalioException or NvmeTcpException or NvmeCommandException or OperationCanceledException;
 

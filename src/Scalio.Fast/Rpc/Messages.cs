@@ -32,6 +32,8 @@ public enum OpStatus : byte
     Timeout = 6,
     /// <summary>The server is shutting down or the connection is gone.</summary>
     Unavailable = 7,
+    /// <summary>The client's credential does not allow the operation (a reader's PUT or DELETE); nothing was changed.</summary>
+    Forbidden = 8,
 }
 
 /// <summary>

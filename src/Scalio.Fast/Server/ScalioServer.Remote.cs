@@ -11,26 +11,31 @@ public sealed partial class ScalioServer
     private readonly Lock _remoteGate = new();
     private readonly List<RemotePeer> _peers = [];
     private LibfabricListener? _listener;
+    private ServerListenOptions _listenOptions = new();
     private CancellationTokenSource? _acceptCancel;
     private Task? _acceptLoop;
     private Thread? _monitor;
-    private Worker? _acceptWorker;
     private OffloadTargetEndpoint? _offloadTarget;
-    private long _remoteAccepted, _remoteRefused, _remoteDisconnected;
+    private int _handshaking;
+    private long _remoteAccepted, _remoteRefused, _remoteDisconnected, _remoteDenied, _remoteOverLimit, _forbidden;
 
     private sealed record RemotePeer(LibfabricConnection Link, Connection Connection);
 
     /// <summary>
     /// Starts accepting clients of other processes on <paramref name="endPoint"/> (a TCP side channel; port 0 picks a
-    /// free port), for a server whose domain is a <see cref="LibfabricDomain"/>. Each client's hello is answered with
-    /// the cache region, the location index region and the encoded <see cref="ServerDescriptor"/> (which names
-    /// <paramref name="offloadTarget"/> and carries the server clock); its queue pair is then served by a worker like an
-    /// in-process client's. A client whose side channel closes is disconnected. Returns the bound address.
+    /// free port), for a server whose domain is a <see cref="LibfabricDomain"/>. Each client must first pass admission
+    /// (the token of <paramref name="options"/>, when set); only then is its hello answered with the cache region, the
+    /// location index region and the encoded <see cref="ServerDescriptor"/> (which names <paramref name="offloadTarget"/>
+    /// and carries the server clock); its queue pair is then served by a worker like an in-process client's.
+    /// Handshakes run concurrently, each bounded by <see cref="ServerListenOptions.HandshakeTimeout"/>. A client whose
+    /// side channel closes is disconnected. Returns the bound address.
     /// </summary>
     /// <exception cref="InvalidOperationException">The server is not on libfabric, is already listening, or is stopping.</exception>
-    public IPEndPoint Listen(IPEndPoint endPoint, OffloadTargetEndpoint? offloadTarget = null)
+    public IPEndPoint Listen(IPEndPoint endPoint, OffloadTargetEndpoint? offloadTarget = null, ServerListenOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
+        options ??= new ServerListenOptions();
+        options.Validate();
         if (_domain is not LibfabricDomain lf)
             throw new InvalidOperationException("only a server on a libfabric domain accepts clients of other processes (the loopback fabric is in-process)");
         lock (_remoteGate)
@@ -38,16 +43,14 @@ public sealed partial class ScalioServer
             if (_stopping) throw new InvalidOperationException("the server is stopping");
             if (_listener is not null) throw new InvalidOperationException("the server is already listening");
             _offloadTarget = offloadTarget;
+            _listenOptions = options;
             var regions = new[] { lf.Describe(_cache), lf.Describe(_store.IndexRegion) };
             _listener = new LibfabricListener(lf, endPoint, _ => (regions, RemoteDescriptor().Encode()))
             {
-                QueuePairFactory = _ =>
-                {
-                    var worker = _workers[_nextWorker++ % _workers.Length];
-                    _acceptWorker = worker;
-                    return (LibfabricQueuePair)worker.CreateQueuePair();
-                },
-                HelloTimeoutMilliseconds = 5000,
+                HelloTimeoutMilliseconds = (int)options.HandshakeTimeout.TotalMilliseconds,
+                MaxHelloBytes = options.MaxHelloBytes,
+                Token = options.Token,
+                ReaderToken = options.ReaderToken,
             };
             _acceptCancel = new CancellationTokenSource();
             _acceptLoop = Task.Run(() => AcceptLoop(_listener, _acceptCancel.Token));
@@ -60,11 +63,29 @@ public sealed partial class ScalioServer
     /// <summary>What a client in another process is told: <see cref="Describe"/> plus the offload target given to <see cref="Listen"/>.</summary>
     public ServerDescriptor RemoteDescriptor() => Describe() with { OffloadTarget = _offloadTarget };
 
+    /// <summary>
+    /// Raised (on a thread pool thread) once per client of another process that is refused, with its side-channel
+    /// address and a one-line reason: failed admission, connection limit, oversized or malformed hello, handshake
+    /// timeout. Handlers must be quick and must not throw.
+    /// </summary>
+    public event Action<EndPoint?, string>? RemoteClientRefused;
+
     /// <summary>Clients of other processes accepted so far.</summary>
     public long RemoteClientsAccepted => Interlocked.Read(ref _remoteAccepted);
 
-    /// <summary>Clients of other processes refused (malformed hello, wrong provider, no hello in time, provider errors).</summary>
+    /// <summary>Clients of other processes refused for any reason (admission, limits, malformed hello, wrong provider,
+    /// no handshake in time, provider errors).</summary>
     public long RemoteClientsRefused => Interlocked.Read(ref _remoteRefused);
+
+    /// <summary>Of <see cref="RemoteClientsRefused"/>: clients that failed admission (no token or a wrong one).</summary>
+    public long RemoteClientsDeniedAdmission => Interlocked.Read(ref _remoteDenied);
+
+    /// <summary>Of <see cref="RemoteClientsRefused"/>: connections closed at accept because
+    /// <see cref="ServerListenOptions.MaxConnections"/> were connected or handshaking.</summary>
+    public long RemoteClientsOverLimit => Interlocked.Read(ref _remoteOverLimit);
+
+    /// <summary>PUT and DELETE requests refused because the client was admitted as a reader.</summary>
+    public long RequestsForbidden => Interlocked.Read(ref _forbidden);
 
     /// <summary>Clients of other processes whose side channel closed (process ended or disconnected).</summary>
     public long RemoteClientsDisconnected => Interlocked.Read(ref _remoteDisconnected);
@@ -78,28 +99,81 @@ public sealed partial class ScalioServer
         }
     }
 
+    /// <summary>Clients of other processes whose handshake is under way now.</summary>
+    public int RemoteClientsHandshaking => Volatile.Read(ref _handshaking);
+
     private async Task AcceptLoop(LibfabricListener listener, CancellationToken cancel)
     {
         while (!cancel.IsCancellationRequested)
         {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptSocketAsync(cancel).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && cancel.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue; // a connection reset before we accepted it; keep accepting
+            }
+            bool admit;
+            lock (_remoteGate)
+            {
+                // Connected plus handshaking: a flood of half-open handshakes counts against the same cap.
+                admit = _peers.Count + _handshaking < _listenOptions.MaxConnections;
+                if (admit) _handshaking++;
+            }
+            if (!admit)
+            {
+                var peer = socket.RemoteEndPoint;
+                BootstrapAdmission.SendBusy(socket);
+                socket.Dispose();
+                Interlocked.Increment(ref _remoteOverLimit);
+                Refused(peer, $"connection limit of {_listenOptions.MaxConnections} reached");
+                continue;
+            }
+            // Each handshake on its own: a peer that stalls (slowloris) holds only its own task until its timeout.
+            _ = Task.Run(() => HandshakeAsync(listener, socket, cancel), CancellationToken.None);
+        }
+    }
+
+    private async Task HandshakeAsync(LibfabricListener listener, Socket socket, CancellationToken cancel)
+    {
+        var peer = socket.RemoteEndPoint;
+        Worker? worker = null;
+        try
+        {
             LibfabricConnection link;
             try
             {
-                link = await listener.AcceptAsync(cancel).ConfigureAwait(false);
+                link = await listener.HandshakeAsync(socket, _ =>
+                {
+                    lock (_remoteGate) worker = _workers[_nextWorker++ % _workers.Length]; // the worker travels with this handshake, not in a field
+                    return (LibfabricQueuePair)worker.CreateQueuePair();
+                }, cancel).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            catch (Exception) when (cancel.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception e) when (e is ObjectDisposedException or SocketException && cancel.IsCancellationRequested)
+            catch (BootstrapRefusedException e)
             {
+                Interlocked.Increment(ref _remoteDenied);
+                Refused(peer, "admission refused: " + e.Message);
                 return;
             }
-            catch (Exception e) when (e is InvalidDataException or OperationCanceledException or IOException or SocketException or LibfabricException
-                or InvalidOperationException or ObjectDisposedException)
+            catch (OperationCanceledException)
             {
-                Interlocked.Increment(ref _remoteRefused); // this client only; keep accepting
-                continue;
+                Refused(peer, $"no complete handshake within {_listenOptions.HandshakeTimeout.TotalSeconds:0.###} s");
+                return;
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or SocketException or LibfabricException or InvalidOperationException or ObjectDisposedException)
+            {
+                Refused(peer, e.Message);
+                return;
             }
             lock (_remoteGate)
             {
@@ -108,10 +182,27 @@ public sealed partial class ScalioServer
                     link.Dispose();
                     return;
                 }
-                var conn = _acceptWorker!.AddConnected(link.QueuePair);
+                var conn = worker!.AddConnected(link.QueuePair, readOnly: link.Role == BootstrapRole.Reader);
                 _peers.Add(new RemotePeer(link, conn));
             }
             Interlocked.Increment(ref _remoteAccepted);
+        }
+        finally
+        {
+            lock (_remoteGate) _handshaking--;
+        }
+    }
+
+    private void Refused(EndPoint? peer, string reason)
+    {
+        Interlocked.Increment(ref _remoteRefused);
+        try
+        {
+            RemoteClientRefused?.Invoke(peer, reason);
+        }
+        catch (Exception)
+        {
+            // a logging handler must not take the accept path down
         }
     }
 

@@ -37,6 +37,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private volatile bool _stopping;
     private int _nextWorker;
     private long _requests, _busyNanoseconds, _invalidations, _badRequests;
+    private int _peakInFlight;
 
     /// <summary>Creates a server on a loopback fabric over the given devices and starts its workers.</summary>
     public ScalioServer(LoopbackFabric fabric, IReadOnlyList<NvmeNamespace> devices, ScalioServerOptions? options = null)
@@ -107,6 +108,10 @@ public sealed unsafe partial class ScalioServer : IDisposable
 
     /// <summary>Requests handled.</summary>
     public long Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Most requests one client connection has had at the server at once (received, not yet answered): never
+    /// more than <see cref="ScalioServerOptions.ReceivesPerConnection"/>, the per-client in-flight cap.</summary>
+    public int PeakRequestsInFlightPerConnection => Volatile.Read(ref _peakInFlight);
 
     /// <summary>Most replies any one worker has held at once waiting for a modelled device completion.</summary>
     internal int PeakRepliesAwaitingDevice
@@ -210,12 +215,21 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private void HandleMessage(Connection conn, int slot, ReadOnlySpan<byte> message, Span<byte> scratch)
     {
         Interlocked.Increment(ref _requests);
+        conn.NoteArrival(ref _peakInFlight);
         if (!RpcFormat.TryReadRequest(message, out var op, out ulong id, out var key, out var value)
             || key.Length == 0 || key.Length > _layout.KeyCapacity || value.Length > _layout.ValueCapacity)
         {
             Interlocked.Increment(ref _badRequests);
             conn.PostReceive(slot);
             conn.SendReply(slot, RpcFormat.WriteReply(conn.Reply(slot), OpStatus.InvalidArgument, id, default));
+            return;
+        }
+        if (conn.ReadOnly && (op is RpcOp.Put or RpcOp.Delete))
+        {
+            // A reader's write is refused by the server, whatever the client library would have done.
+            Interlocked.Increment(ref _forbidden);
+            conn.PostReceive(slot);
+            conn.SendReply(slot, RpcFormat.WriteReply(conn.Reply(slot), OpStatus.Forbidden, id, default));
             return;
         }
         var hash = new KeyHash(key);
@@ -287,14 +301,15 @@ public sealed unsafe partial class ScalioServer : IDisposable
         public QueuePair CreateQueuePair()
             => _server._domain.CreateQueuePair(SendQueue, ReceiveQueue, new QueuePairOptions { MaxReceives = _server._options.ReceivesPerConnection });
 
-        /// <summary>Serves <paramref name="qp"/> (made by <see cref="CreateQueuePair"/>): posts its receives; returns the connection.</summary>
-        public Connection AddConnected(QueuePair qp)
+        /// <summary>Serves <paramref name="qp"/> (made by <see cref="CreateQueuePair"/>): posts its receives; returns the
+        /// connection. <paramref name="readOnly"/>: a reader's, whose writes are refused (set before any request can arrive).</summary>
+        public Connection AddConnected(QueuePair qp, bool readOnly = false)
         {
             var s = _server;
             int messageSize = RpcFormat.RequestHeaderSize + s._layout.KeyCapacity + s._layout.ValueCapacity;
             lock (_connections)
             {
-                var conn = new Connection(qp, s._domain, _connections.Count, s._options.ReceivesPerConnection, messageSize);
+                var conn = new Connection(qp, s._domain, _connections.Count, s._options.ReceivesPerConnection, messageSize, readOnly);
                 _connections.Add(conn);
                 Volatile.Write(ref _byIndex, [.. _connections]);
                 return conn;
@@ -413,14 +428,29 @@ public sealed unsafe partial class ScalioServer : IDisposable
         /// <summary>Stopwatch timestamp of this connection's last PUT/DELETE (group commit counts recent writers).</summary>
         public long LastWriteTimestamp = long.MinValue / 2;
 
-        public Connection(QueuePair qp, ProtectionDomain domain, int index, int receives, int messageSize)
+        /// <summary>Admitted as a reader: its PUT and DELETE are refused with <see cref="OpStatus.Forbidden"/>.</summary>
+        public readonly bool ReadOnly;
+
+        /// <summary>Requests of this connection received and not yet given their receive back (at most the receives posted).</summary>
+        private int _inFlight;
+
+        public Connection(QueuePair qp, ProtectionDomain domain, int index, int receives, int messageSize, bool readOnly = false)
         {
             _qp = qp;
+            ReadOnly = readOnly;
             _index = index;
             _messageSize = (messageSize + 63) & ~63;
             _replyOffset = receives * _messageSize;
             _buffers = domain.Allocate((nuint)(2 * _replyOffset), MemoryAccess.LocalWrite, 64);
-            for (int i = 0; i < receives; i++) PostReceive(i);
+            for (int i = 0; i < receives; i++) PostReceiveUnchecked(i);
+        }
+
+        /// <summary>A request arrived: counts it in flight and raises <paramref name="peak"/> when this connection holds more than ever.</summary>
+        public void NoteArrival(ref int peak)
+        {
+            int n = Interlocked.Increment(ref _inFlight);
+            int p;
+            while (n > (p = Volatile.Read(ref peak)) && Interlocked.CompareExchange(ref peak, n, p) != p) { }
         }
 
         public Span<byte> Receive(int slot) => _buffers.Slice(slot * _messageSize, _messageSize);
@@ -430,6 +460,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
 
         public void PostReceive(int slot)
         {
+            Interlocked.Decrement(ref _inFlight);
             if (_qp.State is QueuePairState.Closed or QueuePairState.Error) return;
             try
             {

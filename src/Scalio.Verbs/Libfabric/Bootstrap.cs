@@ -111,7 +111,8 @@ public sealed class BootstrapHello
         return new BootstrapHello { Provider = provider, Address = address, Regions = regions, Descriptor = s[4..].ToArray() };
     }
 
-    private const int MaxBodyLength = MaxDescriptorLength + MaxRegions * 32 + MaxAddressLength + 1024;
+    /// <summary>Largest hello body (without its length prefix) the format allows: a full descriptor, all regions, the longest address.</summary>
+    public const int MaxBodyLength = MaxDescriptorLength + MaxRegions * 32 + MaxAddressLength + 1024;
 
     internal static BootstrapHello Read(Stream stream)
     {
@@ -124,16 +125,25 @@ public sealed class BootstrapHello
         return Decode(body);
     }
 
-    internal static async Task<BootstrapHello> ReadAsync(Stream stream, CancellationToken cancellationToken)
+    internal static async Task<BootstrapHello> ReadAsync(Stream stream, int maxBodyLength, CancellationToken cancellationToken)
     {
         var len = new byte[4];
         await stream.ReadExactlyAsync(len, cancellationToken).ConfigureAwait(false);
         int size = BinaryPrimitives.ReadInt32LittleEndian(len);
+        // Checked before the body is read: a peer announcing a huge hello is dropped at once, not waited for.
+        if (size > maxBodyLength && size <= MaxBodyLength) throw new HelloTooLargeException($"bootstrap hello of {size} bytes exceeds the limit of {maxBodyLength}");
         if (size < 7 || size > MaxBodyLength) throw new InvalidDataException($"malformed bootstrap hello: length {size}");
         var body = new byte[size];
         await stream.ReadExactlyAsync(body, cancellationToken).ConfigureAwait(false);
         return Decode(body);
     }
+}
+
+/// <summary>A peer announced a bootstrap hello larger than the listener's <see cref="LibfabricListener.MaxHelloBytes"/>.</summary>
+public sealed class HelloTooLargeException : IOException
+{
+    /// <summary>Creates the exception.</summary>
+    public HelloTooLargeException(string message) : base(message) { }
 }
 
 /// <summary>
@@ -167,6 +177,9 @@ public sealed class LibfabricConnection : IDisposable
 
     /// <summary>The connected queue pair.</summary>
     public LibfabricQueuePair QueuePair { get; }
+
+    /// <summary>The role admission granted: on the server, what the client proved; on the client, what the server granted.</summary>
+    public BootstrapRole Role { get; init; } = BootstrapRole.Writer;
 
     /// <summary>The peer's hello: its regions and application descriptor.</summary>
     public BootstrapHello Peer { get; }
@@ -203,7 +216,8 @@ public sealed class LibfabricConnection : IDisposable
 }
 
 /// <summary>
-/// Server side of the bootstrap: a TCP listener. Each client that connects sends its hello; the server creates a
+/// Server side of the bootstrap: a TCP listener. Each client that connects must first pass admission
+/// (<see cref="BootstrapAdmission"/>, with <see cref="Token"/> when one is set), then sends its hello; the server creates a
 /// queue pair for it, connects it to the client's endpoint and answers with its own hello (endpoint address,
 /// exported regions, descriptor).
 /// </summary>
@@ -237,17 +251,47 @@ public sealed class LibfabricListener : IDisposable
     /// </summary>
     public Func<BootstrapHello, LibfabricQueuePair>? QueuePairFactory { get; init; }
 
-    /// <summary>How long a client may take to send its hello before it is dropped, in milliseconds.</summary>
+    /// <summary>How long a client may take for the whole handshake (admission, hello, clock pings) before it is dropped,
+    /// in milliseconds.</summary>
     public int HelloTimeoutMilliseconds { get; init; } = 10_000;
+
+    /// <summary>The token clients must prove (<see cref="BootstrapAdmission"/>) before they may send a hello; null: any
+    /// client is admitted (the challenge is still sent, saying no token is required).</summary>
+    public AuthToken? Token { get; init; }
+
+    /// <summary>A second token that admits clients as <see cref="BootstrapRole.Reader"/> (needs <see cref="Token"/>; the
+    /// two must differ); null: no readers.</summary>
+    public AuthToken? ReaderToken { get; init; }
+
+    /// <summary>Largest client hello body accepted, in bytes (a client's hello holds its address and usually no regions
+    /// or descriptor); a larger announced length drops the client before its body is read.</summary>
+    public int MaxHelloBytes { get; init; } = 64 * 1024;
 
     /// <summary>
     /// Accepts one client and completes the exchange; throws <see cref="InvalidDataException"/> (client refused and
-    /// disconnected) on a malformed hello or a provider mismatch, <see cref="OperationCanceledException"/> on cancellation
-    /// or when the client sends no hello within <see cref="HelloTimeoutMilliseconds"/>.
+    /// disconnected) on a malformed hello or a provider mismatch, <see cref="BootstrapRefusedException"/> when it fails
+    /// admission, <see cref="OperationCanceledException"/> on cancellation or when the client does not finish within
+    /// <see cref="HelloTimeoutMilliseconds"/>.
     /// </summary>
     public async Task<LibfabricConnection> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        var socket = await _listener.AcceptSocketAsync(cancellationToken).ConfigureAwait(false);
+        var socket = await AcceptSocketAsync(cancellationToken).ConfigureAwait(false);
+        return await HandshakeAsync(socket, QueuePairFactory, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Accepts the next TCP connection without talking to it (see <see cref="HandshakeAsync"/>), so that a
+    /// server can run the handshakes of several clients at once.</summary>
+    public async Task<Socket> AcceptSocketAsync(CancellationToken cancellationToken = default)
+        => await _listener.AcceptSocketAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Runs the handshake on an accepted socket (which it owns from now on: closed on failure): admission, the
+    /// client's hello, the queue pair made by <paramref name="queuePairFactory"/> (null: one with its own completion
+    /// queues), our hello, the clock pings. Exceptions as for <see cref="AcceptAsync"/>.
+    /// </summary>
+    public async Task<LibfabricConnection> HandshakeAsync(Socket socket, Func<BootstrapHello, LibfabricQueuePair>? queuePairFactory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
         LibfabricQueuePair? qp = null;
         try
         {
@@ -256,16 +300,18 @@ public sealed class LibfabricListener : IDisposable
             using var stream = new NetworkStream(socket, ownsSocket: false);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(HelloTimeoutMilliseconds);
-            var hello = await BootstrapHello.ReadAsync(stream, timeout.Token).ConfigureAwait(false);
+            // Admission first: nothing about our regions is sent to a client that has not proven the token.
+            var role = await BootstrapAdmission.AdmitAsync(stream, Token, ReaderToken, socket.RemoteEndPoint, timeout.Token).ConfigureAwait(false);
+            var hello = await BootstrapHello.ReadAsync(stream, MaxHelloBytes, timeout.Token).ConfigureAwait(false);
             if (hello.Provider != _domain.Fabric.ProviderName)
                 throw new InvalidDataException($"client runs provider '{hello.Provider}', this server runs '{_domain.Fabric.ProviderName}'");
             var (regions, descriptor) = _answer(hello);
-            qp = QueuePairFactory is { } factory ? factory(hello) : _domain.CreateLibfabricQueuePair(_options);
+            qp = queuePairFactory is { } factory ? factory(hello) : _domain.CreateLibfabricQueuePair(_options);
             qp.Connect(hello.Address, hello.Regions);
             var reply = new BootstrapHello { Provider = _domain.Fabric.ProviderName, Address = qp.LocalAddress.ToArray(), Regions = regions, Descriptor = descriptor };
             stream.Write(reply.Encode());
             await ClockExchange.AnswerAsync(stream, timeout.Token).ConfigureAwait(false);
-            return new LibfabricConnection(qp, socket, hello);
+            return new LibfabricConnection(qp, socket, hello) { Role = role };
         }
         catch
         {
@@ -283,11 +329,14 @@ public sealed class LibfabricListener : IDisposable
 public static class LibfabricConnector
 {
     /// <summary>
-    /// Connects to a server's side channel, sends our hello (endpoint address, regions we export, descriptor) and
+    /// Connects to a server's side channel, answers its admission challenge (with <paramref name="token"/> when the
+    /// server requires one), sends our hello (endpoint address, regions we export, descriptor) and
     /// connects a new queue pair to the server's endpoint with the server's regions.
     /// </summary>
+    /// <exception cref="BootstrapRefusedException">The server refused <paramref name="token"/> (or its absence), or
+    /// could not prove it holds the token.</exception>
     public static LibfabricConnection Connect(LibfabricDomain domain, IPEndPoint server, IReadOnlyList<RemoteRegion>? exported = null, byte[]? descriptor = null,
-        QueuePairOptions? options = null, int timeoutMilliseconds = 10_000)
+        QueuePairOptions? options = null, int timeoutMilliseconds = 10_000, AuthToken? token = null)
     {
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(server);
@@ -306,8 +355,9 @@ public static class LibfabricConnector
                     throw new TimeoutException($"no answer from {server} within {timeoutMilliseconds} ms");
                 }
             }
-            qp = domain.CreateLibfabricQueuePair(options);
             using var stream = new NetworkStream(socket, ownsSocket: false);
+            var role = BootstrapAdmission.Prove(stream, token, server);
+            qp = domain.CreateLibfabricQueuePair(options);
             var hello = new BootstrapHello { Provider = domain.Fabric.ProviderName, Address = qp.LocalAddress.ToArray(), Regions = exported ?? [], Descriptor = descriptor ?? [] };
             byte[] encoded = hello.Encode();
             long sent = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -327,7 +377,7 @@ public static class LibfabricConnector
                 throw new InvalidDataException($"server runs provider '{reply.Provider}', this client runs '{domain.Fabric.ProviderName}'");
             qp.Connect(reply.Address, reply.Regions);
             var clock = ClockExchange.Ask(stream);
-            return new LibfabricConnection(qp, socket, reply, sent, received) { PeerClock = clock };
+            return new LibfabricConnection(qp, socket, reply, sent, received) { PeerClock = clock, Role = role };
         }
         catch
         {

@@ -360,8 +360,7 @@ public sealed class LibfabricBootstrapTests
         using (var raw = new System.Net.Sockets.TcpClient())
         {
             await raw.ConnectAsync(listener.LocalEndPoint.Address, listener.LocalEndPoint.Port);
-            var junk = new byte[64];
-            junk[0] = 60; // plausible length, then no magic
+            var junk = new byte[BootstrapAdmission.AnswerSize]; // an admission answer's size, without its magic
             await raw.GetStream().WriteAsync(junk);
             await Assert.ThrowsAsync<InvalidDataException>(() => listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(20)));
         }
