@@ -15,7 +15,8 @@ internal static class ServerCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory of the namespace files (ssd0.img, ...); created if missing, recovered if present (required without --fabric; with --fabric, RAM namespaces when omitted)" };
         var fabricOption = new Option<string?>("--fabric") { Description = "Serve clients of other processes over libfabric: tcp (tcp;ofi_rxm); needs --listen" };
         var listen = new Option<string?>("--listen") { Description = "With --fabric: side-channel address ADDRESS:PORT clients connect to (e.g. 127.0.0.1:7000; port 0 picks one)" };
-        var offloadTarget = new Option<string?>("--offload-target") { Description = "With --fabric: HOST:PORT of the NVMe/TCP offload target ('scalio target') serving this store's --data-dir, told to clients for their misses" };
+        var offloadTarget = new Option<string?>("--offload-target") { Description = "With --fabric: HOST:PORT of an external NVMe/TCP offload target ('scalio target') serving this store's --data-dir, told to clients for their misses instead of the in-process emulated NIC" };
+        var nicListen = new Option<string?>("--nic-listen") { Description = "With --fabric: ADDRESS:PORT of the in-process emulated NIC (the NVMe/TCP offload target clients read the SSDs through); default: the --listen address, a free port" };
         var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN of the offload target", DefaultValueFactory = _ => Scalio.Verbs.Offload.NvmeTcpOffloadReadPath.DefaultSubsystemNqn };
         var records = new Option<long>("--records") { Description = "Records the store is sized for (reopen with the value it was created with)", DefaultValueFactory = _ => 200_000 };
         var ssds = new Option<int>("--ssds") { Description = "Number of SSD namespaces (reopen with the value it was created with)", DefaultValueFactory = _ => 1 };
@@ -33,16 +34,17 @@ internal static class ServerCommand
             "Open a Scalio server on file-backed namespaces in --data-dir (recovering an existing store: checkpoint plus log replay), " +
             "print a line with 'ready', and stay up until Ctrl-C or SIGTERM, then shut down cleanly (pending batches committed, checkpoint written). " +
             "Without --fabric it serves only in-process clients (the writers of --self-load); with --fabric tcp --listen ADDRESS:PORT it serves " +
-            "'scalio ycsb --connect' clients in other processes over libfabric tcp;ofi_rxm and tells them the NVMe/TCP offload target of " +
-            "--offload-target ('scalio target --data-dir DIR') for their misses.")
+            "'scalio ycsb --connect' clients in other processes over libfabric tcp;ofi_rxm, and starts the emulated NIC in the same process " +
+            "(an NVMe/TCP offload target on the server's own devices, as a DPU's NIC serves NVMe-oF with target offload) that clients read " +
+            "the SSDs through for their misses; --offload-target HOST:PORT names an external one ('scalio target --data-dir DIR') instead.")
         {
-            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn, soakKeys, soakRound, soakSeed, soakWriteErrors,
+            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, nicListen, subnqn, soakKeys, soakRound, soakSeed, soakWriteErrors,
         };
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(fabricOption) is { } fabricName)
             {
-                return FabricServer.Run(fabricName, parse.GetValue(listen), parse.GetValue(dataDir), parse.GetValue(offloadTarget), parse.GetValue(subnqn)!,
+                return FabricServer.Run(fabricName, parse.GetValue(listen), parse.GetValue(dataDir), parse.GetValue(offloadTarget), parse.GetValue(nicListen), parse.GetValue(subnqn)!,
                     parse.GetValue(load), new ScalioStoreOptions
                     {
                         ExpectedRecords = parse.GetValue(records),
@@ -52,9 +54,9 @@ internal static class ServerCommand
                         BatchIdleTimeout = TimeSpan.FromMicroseconds(parse.GetValue(timeout)),
                     });
             }
-            if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null)
+            if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null || parse.GetValue(nicListen) is not null)
             {
-                CliErrors.Report("scalio server: --listen and --offload-target need --fabric tcp");
+                CliErrors.Report("scalio server: --listen, --offload-target and --nic-listen need --fabric tcp");
                 return 2;
             }
             if (parse.GetValue(dataDir) is not { } dir)
