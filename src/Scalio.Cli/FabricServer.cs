@@ -52,6 +52,8 @@ internal static class FabricServer
             return 2;
         }
         if (dataDir is not null && !CliErrors.TryCreateDirectory("--data-dir", dataDir)) return 2;
+        using var dirLock = dataDir is null ? null : DataDirLock.TryAcquire(dataDir); // one process per store (scalio target opens the files read-only, not the lock)
+        if (dataDir is not null && dirLock is null) return 2;
 
         LibfabricFabric fabric;
         try

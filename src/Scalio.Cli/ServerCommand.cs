@@ -74,6 +74,8 @@ internal static class ServerCommand
             }
             var faulty = new List<Scalio.Verbs.Nvme.FaultyNamespace>();
             if (!CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
+            using var dirLock = DataDirLock.TryAcquire(dir); // one process per store: `scalio get --data-dir` must not open it under a running server
+            if (dirLock is null) return 2;
             ScalioStore store;
             var opened = Stopwatch.StartNew();
             try
