@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using Scalio.Fast;
+using Scalio.Fast.Diagnostics;
 using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Server;
 using Scalio.Verbs.Libfabric;
@@ -12,7 +13,7 @@ namespace Scalio.Cli;
 /// <summary><c>scalio server --fabric tcp --listen ADDRESS:PORT</c>: the server for clients of other processes.</summary>
 internal static class FabricServer
 {
-    public static int Run(string fabricName, string? listen, string? dataDir, string? offloadTarget, string? nicListen, string subnqn, int selfLoad, ScalioStoreOptions baseOptions)
+    public static int Run(string fabricName, string? listen, string? dataDir, string? offloadTarget, string? nicListen, string subnqn, int selfLoad, string? metrics, ScalioStoreOptions baseOptions)
     {
         if (fabricName != "tcp")
         {
@@ -30,10 +31,11 @@ internal static class FabricServer
             return 2;
         }
         IPEndPoint endPoint;
-        IPEndPoint? nicEndPoint = null;
+        IPEndPoint? nicEndPoint = null, metricsEndPoint = null;
         OffloadTargetEndpoint? target = null;
         try
         {
+            if (metrics is not null) metricsEndPoint = MetricsEndpoint.Parse(metrics);
             if (!IPEndPoint.TryParse(listen, out endPoint!)) throw new FormatException($"--listen '{listen}' is not ADDRESS:PORT");
             if (offloadTarget is not null && nicListen is not null) throw new FormatException("--nic-listen places the in-process emulated NIC; --offload-target replaces it: give one of them");
             if (offloadTarget is not null) target = OffloadTargetEndpoint.Parse(offloadTarget, subnqn);
@@ -124,6 +126,9 @@ internal static class FabricServer
                     return 2;
                 }
                 var server = store.Server;
+                using var meter = metricsEndPoint is null ? null : new ScalioServerMetrics(store, nic);
+                using var scrape = metricsEndPoint is null ? null : ServerCommand.StartMetrics(metricsEndPoint);
+                if (metricsEndPoint is not null && scrape is null) return 2;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"ready: listening on {bound} (tcp;ofi_rxm), {store.Options.Devices} SSD(s) {(dataDir is null ? "in RAM" : "in " + dataDir)}, {store.CacheSlots:N0} cache slots, batch {store.Options.BatchSize}, " +
                     $"offload target {(nic is null ? target!.ToString() + " (external)" : target!.ToString() + " (emulated NIC, in-process: a MODEL of the DPU's NVMe-oF target offload, its own threads, not server CPU)")}, slot headers via {(server.UsesFabricAtomics ? "fabric atomics" : "CPU atomics")}, opened in {opened.ElapsedMilliseconds} ms"));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using Scalio.Fast;
@@ -17,6 +18,7 @@ internal static class ServerCommand
         var listen = new Option<string?>("--listen") { Description = "With --fabric: side-channel address ADDRESS:PORT clients connect to (e.g. 127.0.0.1:7000; port 0 picks one)" };
         var offloadTarget = new Option<string?>("--offload-target") { Description = "With --fabric: HOST:PORT of an external NVMe/TCP offload target ('scalio target') serving this store's --data-dir, told to clients for their misses instead of the in-process emulated NIC" };
         var nicListen = new Option<string?>("--nic-listen") { Description = "With --fabric: ADDRESS:PORT of the in-process emulated NIC (the NVMe/TCP offload target clients read the SSDs through); default: the --listen address, a free port" };
+        var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: 127.0.0.1:PORT); read-only, no authentication: keep it on loopback or a trusted network" };
         var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN of the offload target", DefaultValueFactory = _ => Scalio.Verbs.Offload.NvmeTcpOffloadReadPath.DefaultSubsystemNqn };
         var records = new Option<long>("--records") { Description = "Records the store is sized for (reopen with the value it was created with)", DefaultValueFactory = _ => 200_000 };
         var ssds = new Option<int>("--ssds") { Description = "Number of SSD namespaces (reopen with the value it was created with)", DefaultValueFactory = _ => 1 };
@@ -38,14 +40,14 @@ internal static class ServerCommand
             "(an NVMe/TCP offload target on the server's own devices, as a DPU's NIC serves NVMe-oF with target offload) that clients read " +
             "the SSDs through for their misses; --offload-target HOST:PORT names an external one ('scalio target --data-dir DIR') instead.")
         {
-            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, nicListen, subnqn, soakKeys, soakRound, soakSeed, soakWriteErrors,
+            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, nicListen, metrics, subnqn, soakKeys, soakRound, soakSeed, soakWriteErrors,
         };
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(fabricOption) is { } fabricName)
             {
                 return FabricServer.Run(fabricName, parse.GetValue(listen), parse.GetValue(dataDir), parse.GetValue(offloadTarget), parse.GetValue(nicListen), parse.GetValue(subnqn)!,
-                    parse.GetValue(load), new ScalioStoreOptions
+                    parse.GetValue(load), parse.GetValue(metrics), new ScalioStoreOptions
                     {
                         ExpectedRecords = parse.GetValue(records),
                         Devices = parse.GetValue(ssds),
@@ -71,6 +73,18 @@ internal static class ServerCommand
             {
                 CliErrors.Report("server: --soak-keys must be 0..--records and --soak-write-errors in [0, 1]");
                 return 2;
+            }
+            IPEndPoint? metricsEndPoint = null;
+            if (parse.GetValue(metrics) is { } m)
+            {
+                try
+                {
+                    metricsEndPoint = MetricsEndpoint.Parse(m);
+                }
+                catch (FormatException e)
+                {
+                    return CliErrors.Fail("server: " + e.Message);
+                }
             }
             var faulty = new List<Scalio.Verbs.Nvme.FaultyNamespace>();
             if (!CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
@@ -109,6 +123,9 @@ internal static class ServerCommand
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Set(); };
                 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
 
+                using var meter = metricsEndPoint is null ? null : new Scalio.Fast.Diagnostics.ScalioServerMetrics(store);
+                using var scrape = metricsEndPoint is null ? null : StartMetrics(metricsEndPoint);
+                if (metricsEndPoint is not null && scrape is null) return 2;
                 long openedMs = opened.ElapsedMilliseconds;
                 int loaders = parse.GetValue(load);
                 long acked = 0, failed = 0;
@@ -170,6 +187,22 @@ internal static class ServerCommand
         }) { IsBackground = true, Name = "soak-stat" };
         t.Start();
         return t;
+    }
+
+    /// <summary>Starts the metrics endpoint and prints where it serves, or says in one <c>error:</c> line why it cannot (null).</summary>
+    internal static MetricsEndpoint? StartMetrics(IPEndPoint endPoint)
+    {
+        try
+        {
+            var e = MetricsEndpoint.Start(endPoint);
+            Console.WriteLine($"metrics: http://{e.EndPoint}/metrics (Prometheus text format; read-only, no authentication)");
+            return e;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            CliErrors.Report($"server: --metrics cannot listen on {endPoint}: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>Prints, per SSD, whether the store formatted it or what recovery rebuilt from it.</summary>
