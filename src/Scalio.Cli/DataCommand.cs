@@ -19,7 +19,7 @@ namespace Scalio.Cli;
 /// </summary>
 internal static class DataCommand
 {
-    /// <summary>Exit code of a GET or DELETE of a key that is not stored.</summary>
+    /// <summary>Exit code of a GET of a key that is not stored.</summary>
     public const int NotFound = 1;
 
     /// <summary>Exit code of an operation the store failed (timeout, unavailable, I/O error, full).</summary>
@@ -31,7 +31,7 @@ internal static class DataCommand
     {
         yield return Op("get", "Print the value of KEY (as text, or hex with --hex); exit 1 when the key is not stored", withValue: false);
         yield return Op("put", "Store VALUE under KEY (durable when it returns)", withValue: true);
-        yield return Op("delete", "Remove KEY (durable when it returns); exit 1 when the key is not stored", withValue: false);
+        yield return Op("delete", "Remove KEY (durable when it returns); removing a key that is not stored succeeds too (the server does not look it up first)", withValue: false);
         var c = Options();
         var stats = new Command("stats", "Print the store's geometry and counters (embedded: what recovery rebuilt; --connect: what the server's descriptor says)");
         Add(stats, c);

@@ -64,6 +64,7 @@ public sealed partial class DataCommandTests
 
         AssertOk(await Run("delete", "k1", "--data-dir", d), "delete");
         AssertNotFound(await Run("get", "k1", "--data-dir", d), "k1");
+        AssertOk(await Run("delete", "never-stored", "--data-dir", d), "delete of a key never stored (idempotent)");
 
         var stats = await Run("stats", "--data-dir", d);
         AssertOk(stats, "stats");
