@@ -20,12 +20,29 @@ public sealed partial class OneCommandServerTests
     private static partial Regex NicStop();
 
     [LibfabricFact]
-    public async Task Server_alone_serves_ycsb_A_with_misses_read_through_its_in_process_emulated_NIC()
+    public Task Server_alone_serves_ycsb_A_with_misses_read_through_its_in_process_emulated_NIC()
+        => ServerAloneRunsYcsbA(null);
+
+    [LibfabricFact]
+    public async Task Server_alone_on_file_namespaces_serves_ycsb_A_through_its_emulated_NIC()
     {
-        using var server = new ScalioProcess("server", "server", "--fabric", "tcp", "--listen", "127.0.0.1:0", "--records", "400");
+        string dir = Path.Combine(Path.GetTempPath(), "scalio-onecmd-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            await ServerAloneRunsYcsbA(dir);
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static async Task ServerAloneRunsYcsbA(string? dataDir)
+    {
+        using var server = new ScalioProcess("server", ["server", "--fabric", "tcp", "--listen", "127.0.0.1:0", "--records", "400", .. (dataDir is null ? Array.Empty<string>() : ["--data-dir", dataDir])]);
         string ready = await server.WaitForLineAsync(l => l.StartsWith("ready", StringComparison.Ordinal), Ready);
         Assert.Contains("emulated NIC", ready, StringComparison.Ordinal);
-        Assert.Contains("in RAM", ready, StringComparison.Ordinal);
+        Assert.Contains(dataDir is null ? "in RAM" : "in " + dataDir, ready, StringComparison.Ordinal);
         int port = int.Parse(Listening().Match(ready).Groups[1].Value, CultureInfo.InvariantCulture);
 
         using var ycsb = new ScalioProcess("ycsb", "ycsb", "--connect", $"127.0.0.1:{port}", "--workload", "A", "--records", "400",
