@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using Scalio.Fast;
+using Scalio.Fast.Diagnostics;
+using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Server;
 using Scalio.Verbs.Libfabric;
 
@@ -11,8 +13,8 @@ namespace Scalio.Cli;
 /// <summary><c>scalio server --fabric tcp --listen ADDRESS:PORT</c>: the server for clients of other processes.</summary>
 internal static class FabricServer
 {
-    public static int Run(string fabricName, string? listen, string? dataDir, string? offloadTarget, string subnqn, int selfLoad, string? authTokenFile, string? readerTokenFile, int maxConnections,
-        ScalioStoreOptions baseOptions)
+    public static int Run(string fabricName, string? listen, string? dataDir, string? offloadTarget, string? nicListen, string subnqn, int selfLoad, string? metrics,
+        string? authTokenFile, string? readerTokenFile, int maxConnections, ScalioStoreOptions baseOptions)
     {
         if (fabricName != "tcp")
         {
@@ -30,11 +32,22 @@ internal static class FabricServer
             return 2;
         }
         IPEndPoint endPoint;
+        IPEndPoint? nicEndPoint = null, metricsEndPoint = null;
         OffloadTargetEndpoint? target = null;
         try
         {
+            if (metrics is not null) metricsEndPoint = MetricsEndpoint.Parse(metrics);
             if (!IPEndPoint.TryParse(listen, out endPoint!)) throw new FormatException($"--listen '{listen}' is not ADDRESS:PORT");
+            if (offloadTarget is not null && nicListen is not null) throw new FormatException("--nic-listen places the in-process emulated NIC; --offload-target replaces it: give one of them");
             if (offloadTarget is not null) target = OffloadTargetEndpoint.Parse(offloadTarget, subnqn);
+            else
+            {
+                // The NIC is part of the server (a DPU): by default it listens on the server's address, on a free port.
+                if (nicListen is null) nicEndPoint = new IPEndPoint(endPoint.Address, 0);
+                else if (!IPEndPoint.TryParse(nicListen, out nicEndPoint)) throw new FormatException($"--nic-listen '{nicListen}' is not ADDRESS:PORT");
+                if (nicEndPoint.Address.Equals(IPAddress.Any) || nicEndPoint.Address.Equals(IPAddress.IPv6Any))
+                    throw new FormatException("the emulated NIC needs an address clients can reach, not a wildcard: give --nic-listen ADDRESS:PORT (or --offload-target HOST:PORT)");
+            }
         }
         catch (FormatException e)
         {
@@ -63,6 +76,8 @@ internal static class FabricServer
         }
         if (readerToken is not null && readerToken.SameSecretAs(token!)) return CliErrors.Fail("scalio server: --reader-token-file holds the same token as --auth-token-file; readers need their own");
         if (dataDir is not null && !CliErrors.TryCreateDirectory("--data-dir", dataDir)) return 2;
+        using var dirLock = dataDir is null ? null : DataDirLock.TryAcquire(dataDir); // one process per store (scalio target opens the files read-only, not the lock)
+        if (dataDir is not null && dirLock is null) return 2;
 
         LibfabricFabric fabric;
         try
@@ -101,7 +116,25 @@ internal static class FabricServer
                 CliErrors.Report($"scalio server: cannot open the store{(dataDir is null ? "" : " in " + dataDir)}: {e.Message}");
                 return 2;
             }
+            StoreOffloadTarget? nic = null;
+            if (nicEndPoint is not null)
+            {
+                try
+                {
+                    // Admitted clients only: each token's derived host NQN, as 'scalio target --auth-token-file' admits.
+                    string[]? nicHosts = token is null ? null : readerToken is null ? [token.OffloadHostNqn] : [token.OffloadHostNqn, readerToken.OffloadHostNqn];
+                    nic = StoreOffloadTarget.Serve(store, new StoreOffloadTargetOptions { Endpoint = nicEndPoint, SubsystemNqn = subnqn, AllowedHosts = nicHosts });
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    store.Dispose();
+                    CliErrors.Report($"scalio server: the emulated NIC cannot listen on {nicEndPoint}: {e.Message}");
+                    return 2;
+                }
+                target = new OffloadTargetEndpoint(nic.Endpoint.Address.ToString(), nic.Endpoint.Port, nic.SubsystemNqn);
+            }
             using (store)
+            using (nic)
             {
                 ServerCommand.PrintRecovery(store);
                 using var stop = new ManualResetEventSlim();
@@ -122,9 +155,12 @@ internal static class FabricServer
                 var server = store.Server;
                 if (token is null)
                     Console.Error.WriteLine($"scalio server: warning: no --auth-token-file given; any process that reaches {bound} gets the cache and index region keys and may PUT and DELETE.");
+                using var meter = metricsEndPoint is null ? null : new ScalioServerMetrics(store, nic);
+                using var scrape = metricsEndPoint is null ? null : ServerCommand.StartMetrics(metricsEndPoint);
+                if (metricsEndPoint is not null && scrape is null) return 2;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"ready: listening on {bound} (tcp;ofi_rxm), {store.Options.Devices} SSD(s) {(dataDir is null ? "in RAM" : "in " + dataDir)}, {store.CacheSlots:N0} cache slots, batch {store.Options.BatchSize}, " +
-                    $"offload target {target?.ToString() ?? "none (clients cannot serve misses)"}, slot headers via {(server.UsesFabricAtomics ? "fabric atomics" : "CPU atomics")}, " +
+                    $"offload target {(nic is null ? target!.ToString() + " (external)" : target!.ToString() + " (emulated NIC, in-process: a MODEL of the DPU's NVMe-oF target offload, its own threads, not server CPU)")}, slot headers via {(server.UsesFabricAtomics ? "fabric atomics" : "CPU atomics")}, " +
                     $"{(token is null ? "no admission token" : readerToken is null ? "clients must prove --auth-token-file" : "clients must prove --auth-token-file (writers) or --reader-token-file (readers)")}, opened in {opened.ElapsedMilliseconds} ms"));
                 Console.Out.Flush();
                 stop.Wait();
@@ -135,6 +171,9 @@ internal static class FabricServer
                     $"{server.RequestsForbidden} reader PUT/DELETE refused; peak requests in flight per client {server.PeakRequestsInFlightPerConnection} (--max-inflight {store.Options.MaxRequestsInFlightPerClient}); " +
                     $"{c.ServerRequests:N0} requests, server CPU {c.ServerBusyNanoseconds / 1e6:F1} ms ({(c.ServerRequests > 0 ? c.ServerBusyNanoseconds / 1000.0 / c.ServerRequests : 0):F2} µs/request), {c.DeviceWrites} SSD writes, {server.BatchesCommitted} batches; " +
                     $"libfabric progress thread CPU {(progress < 0 ? "unknown" : (progress / 1e6).ToString("F1", CultureInfo.InvariantCulture) + " ms")} (serves clients' one-sided READs and atomics: server CPU on the GET path, not in the figure above)"));
+                if (nic is not null)
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"emulated NIC: {nic.Target.ConnectionsAccepted} connection(s), {nic.Commands:N0} NVMe commands, NIC time {nic.BusyNanoseconds / 1e6:F1} ms"));
                 Console.Out.Flush();
             }
             Console.WriteLine("stopped cleanly (checkpoint written)");

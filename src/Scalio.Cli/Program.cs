@@ -16,6 +16,7 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
     SweepCommand.Create(),
     FiguresCommand.Create(),
 };
+foreach (var data in DataCommand.Create()) root.Subcommands.Add(data);
 try
 {
     var parsed = root.Parse(args);

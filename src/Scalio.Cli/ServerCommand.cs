@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using Scalio.Fast;
@@ -15,7 +16,9 @@ internal static class ServerCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory of the namespace files (ssd0.img, ...); created if missing, recovered if present (required without --fabric; with --fabric, RAM namespaces when omitted)" };
         var fabricOption = new Option<string?>("--fabric") { Description = "Serve clients of other processes over libfabric: tcp (tcp;ofi_rxm); needs --listen" };
         var listen = new Option<string?>("--listen") { Description = "With --fabric: side-channel address ADDRESS:PORT clients connect to (e.g. 127.0.0.1:7000; port 0 picks one)" };
-        var offloadTarget = new Option<string?>("--offload-target") { Description = "With --fabric: HOST:PORT of the NVMe/TCP offload target ('scalio target') serving this store's --data-dir, told to clients for their misses" };
+        var offloadTarget = new Option<string?>("--offload-target") { Description = "With --fabric: HOST:PORT of an external NVMe/TCP offload target ('scalio target') serving this store's --data-dir, told to clients for their misses instead of the in-process emulated NIC" };
+        var nicListen = new Option<string?>("--nic-listen") { Description = "With --fabric: ADDRESS:PORT of the in-process emulated NIC (the NVMe/TCP offload target clients read the SSDs through); default: the --listen address, a free port" };
+        var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: 127.0.0.1:PORT); read-only, no authentication: keep it on loopback or a trusted network" };
         var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN of the offload target", DefaultValueFactory = _ => Scalio.Verbs.Offload.NvmeTcpOffloadReadPath.DefaultSubsystemNqn };
         var authToken = new Option<string?>("--auth-token-file") { Description = "With --fabric: admit only clients that prove this file's token (HMAC challenge-response before any region key is sent; at least 16 bytes). Without it any client that reaches --listen is admitted (a warning says so)" };
         var readerToken = new Option<string?>("--reader-token-file") { Description = "With --auth-token-file: clients proving this file's token (which must differ) are admitted as readers: GET only, their PUT and DELETE are refused" };
@@ -37,17 +40,18 @@ internal static class ServerCommand
             "Open a Scalio server on file-backed namespaces in --data-dir (recovering an existing store: checkpoint plus log replay), " +
             "print a line with 'ready', and stay up until Ctrl-C or SIGTERM, then shut down cleanly (pending batches committed, checkpoint written). " +
             "Without --fabric it serves only in-process clients (the writers of --self-load); with --fabric tcp --listen ADDRESS:PORT it serves " +
-            "'scalio ycsb --connect' clients in other processes over libfabric tcp;ofi_rxm and tells them the NVMe/TCP offload target of " +
-            "--offload-target ('scalio target --data-dir DIR') for their misses.")
+            "'scalio ycsb --connect' clients in other processes over libfabric tcp;ofi_rxm, and starts the emulated NIC in the same process " +
+            "(an NVMe/TCP offload target on the server's own devices, as a DPU's NIC serves NVMe-oF with target offload) that clients read " +
+            "the SSDs through for their misses; --offload-target HOST:PORT names an external one ('scalio target --data-dir DIR') instead.")
         {
-            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, subnqn, authToken, readerToken, maxConnections, maxInflight, soakKeys, soakRound, soakSeed, soakWriteErrors,
+            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, nicListen, metrics, subnqn, authToken, readerToken, maxConnections, maxInflight, soakKeys, soakRound, soakSeed, soakWriteErrors,
         };
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(fabricOption) is { } fabricName)
             {
-                return FabricServer.Run(fabricName, parse.GetValue(listen), parse.GetValue(dataDir), parse.GetValue(offloadTarget), parse.GetValue(subnqn)!,
-                    parse.GetValue(load), parse.GetValue(authToken), parse.GetValue(readerToken), parse.GetValue(maxConnections), new ScalioStoreOptions
+                return FabricServer.Run(fabricName, parse.GetValue(listen), parse.GetValue(dataDir), parse.GetValue(offloadTarget), parse.GetValue(nicListen), parse.GetValue(subnqn)!,
+                    parse.GetValue(load), parse.GetValue(metrics), parse.GetValue(authToken), parse.GetValue(readerToken), parse.GetValue(maxConnections), new ScalioStoreOptions
                     {
                         MaxRequestsInFlightPerClient = parse.GetValue(maxInflight),
                         ExpectedRecords = parse.GetValue(records),
@@ -57,9 +61,9 @@ internal static class ServerCommand
                         BatchIdleTimeout = TimeSpan.FromMicroseconds(parse.GetValue(timeout)),
                     });
             }
-            if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null || parse.GetValue(authToken) is not null || parse.GetValue(readerToken) is not null || parse.GetResult(maxConnections) is { Implicit: false })
+            if (parse.GetValue(listen) is not null || parse.GetValue(offloadTarget) is not null || parse.GetValue(nicListen) is not null || parse.GetValue(authToken) is not null || parse.GetValue(readerToken) is not null || parse.GetResult(maxConnections) is { Implicit: false })
             {
-                CliErrors.Report("scalio server: --listen, --offload-target, --auth-token-file, --reader-token-file and --max-connections need --fabric tcp");
+                CliErrors.Report("scalio server: --listen, --offload-target, --nic-listen, --auth-token-file, --reader-token-file and --max-connections need --fabric tcp");
                 return 2;
             }
             if (parse.GetValue(dataDir) is not { } dir)
@@ -75,8 +79,22 @@ internal static class ServerCommand
                 CliErrors.Report("server: --soak-keys must be 0..--records and --soak-write-errors in [0, 1]");
                 return 2;
             }
+            IPEndPoint? metricsEndPoint = null;
+            if (parse.GetValue(metrics) is { } m)
+            {
+                try
+                {
+                    metricsEndPoint = MetricsEndpoint.Parse(m);
+                }
+                catch (FormatException e)
+                {
+                    return CliErrors.Fail("server: " + e.Message);
+                }
+            }
             var faulty = new List<Scalio.Verbs.Nvme.FaultyNamespace>();
             if (!CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
+            using var dirLock = DataDirLock.TryAcquire(dir); // one process per store: `scalio get --data-dir` must not open it under a running server
+            if (dirLock is null) return 2;
             ScalioStore store;
             var opened = Stopwatch.StartNew();
             try
@@ -111,6 +129,9 @@ internal static class ServerCommand
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Set(); };
                 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
 
+                using var meter = metricsEndPoint is null ? null : new Scalio.Fast.Diagnostics.ScalioServerMetrics(store);
+                using var scrape = metricsEndPoint is null ? null : StartMetrics(metricsEndPoint);
+                if (metricsEndPoint is not null && scrape is null) return 2;
                 long openedMs = opened.ElapsedMilliseconds;
                 int loaders = parse.GetValue(load);
                 long acked = 0, failed = 0;
@@ -172,6 +193,22 @@ internal static class ServerCommand
         }) { IsBackground = true, Name = "soak-stat" };
         t.Start();
         return t;
+    }
+
+    /// <summary>Starts the metrics endpoint and prints where it serves, or says in one <c>error:</c> line why it cannot (null).</summary>
+    internal static MetricsEndpoint? StartMetrics(IPEndPoint endPoint)
+    {
+        try
+        {
+            var e = MetricsEndpoint.Start(endPoint);
+            Console.WriteLine($"metrics: http://{e.EndPoint}/metrics (Prometheus text format; read-only, no authentication)");
+            return e;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            CliErrors.Report($"server: --metrics cannot listen on {endPoint}: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>Prints, per SSD, whether the store formatted it or what recovery rebuilt from it.</summary>

@@ -217,6 +217,9 @@ public sealed class ScalioStore : IDisposable
     /// <summary>The fabric.</summary>
     public LoopbackFabric Fabric => _fabric;
 
+    /// <summary>The devices (NSID = index + 1), for the in-process NVMe/TCP offload target.</summary>
+    internal IReadOnlyList<NvmeNamespace> Devices => _devices;
+
     /// <summary>Cache slots in server DRAM.</summary>
     public int CacheSlots => _server.Describe().CacheBuckets * Layout.SlotsPerBucket;
 

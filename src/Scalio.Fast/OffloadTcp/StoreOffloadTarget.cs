@@ -49,11 +49,60 @@ public sealed class StoreOffloadTarget : IDisposable
     private readonly NvmeTcpTarget _target;
     private int _disposed;
 
-    private StoreOffloadTarget(string directory, FileNamespace[] namespaces, NvmeTcpTarget target)
+    private StoreOffloadTarget(string? directory, FileNamespace[] namespaces, NvmeTcpTarget target, bool inProcess)
     {
         DataDirectory = directory;
         _namespaces = namespaces;
         _target = target;
+        IsInProcess = inProcess;
+    }
+
+    /// <summary>
+    /// Starts the emulated NIC of a server process: an NVMe/TCP target serving <paramref name="store"/>'s own devices
+    /// (RAM or file namespaces, NSID = device index + 1) through write-protected views, so that clients of other
+    /// processes read the SSDs without the server's cores, as the DPU's NIC serves NVMe-oF with target offload.
+    /// The server keeps writing the devices; the target only reads them. Dispose the target before the store.
+    /// </summary>
+    /// <param name="store">The store whose devices to serve.</param>
+    /// <param name="options">Options (<see cref="StoreOffloadTargetOptions.LbaSize"/> is ignored: each device keeps its own), or null for the defaults.</param>
+    /// <returns>The listening target.</returns>
+    /// <exception cref="System.Net.Sockets.SocketException">The endpoint cannot be bound.</exception>
+    public static StoreOffloadTarget Serve(ScalioStore store, StoreOffloadTargetOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        options ??= new StoreOffloadTargetOptions();
+        if (options.Threads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "Threads must be 0 (one per connection) or positive.");
+        }
+
+        var views = new NvmeNamespace[store.Devices.Count];
+        for (int i = 0; i < views.Length; i++)
+        {
+            views[i] = new ReadOnlyDeviceView(store.Devices[i]);
+        }
+
+        var target = new NvmeTcpTarget(new NvmeTcpTargetOptions
+        {
+            Endpoint = options.Endpoint,
+            SubsystemNqn = options.SubsystemNqn,
+            ExecutionThreads = options.Threads,
+            MaxConnections = 1024, // two per client thread (admin and I/O queue)
+            ModelNumber = "Scalio.Fast emulated NIC",
+            AllowedHosts = options.AllowedHosts,
+        }, views);
+        try
+        {
+            target.Start();
+        }
+        catch
+        {
+            target.Dispose();
+            throw;
+        }
+
+        string? directory = store.Options.DataDirectory is { } d ? Path.GetFullPath(d) : null;
+        return new StoreOffloadTarget(directory, [], target, inProcess: true);
     }
 
     /// <summary>
@@ -121,7 +170,7 @@ public sealed class StoreOffloadTarget : IDisposable
                 throw;
             }
 
-            return new StoreOffloadTarget(directory, [.. namespaces], target);
+            return new StoreOffloadTarget(directory, [.. namespaces], target, inProcess: false);
         }
         catch
         {
@@ -166,8 +215,11 @@ public sealed class StoreOffloadTarget : IDisposable
         }
     }
 
-    /// <summary>The data directory served (full path).</summary>
-    public string DataDirectory { get; }
+    /// <summary>The data directory served (full path); null for an in-process store on RAM namespaces.</summary>
+    public string? DataDirectory { get; }
+
+    /// <summary>True when the target serves the devices of a store in this process (<see cref="Serve"/>), not files it opened.</summary>
+    public bool IsInProcess { get; }
 
     /// <summary>The bound endpoint.</summary>
     public IPEndPoint Endpoint => _target.Endpoint;
@@ -175,7 +227,7 @@ public sealed class StoreOffloadTarget : IDisposable
     /// <summary>Subsystem NQN served.</summary>
     public string SubsystemNqn => _target.Options.SubsystemNqn;
 
-    /// <summary>The namespaces served (NSID = index + 1), all read-only.</summary>
+    /// <summary>The namespace files this target opened (NSID = index + 1), all read-only; empty when <see cref="IsInProcess"/>.</summary>
     public IReadOnlyList<FileNamespace> Namespaces => _namespaces;
 
     /// <summary>The NVMe/TCP target (connection and termination counters).</summary>

@@ -205,7 +205,7 @@ public sealed class RemoteScalioStore : IDisposable
     private static NvmeTcpOffloadReadPath OpenNvmeTcp(ServerDescriptor descriptor, NvmeTcpOffloadReadPathOptions? options)
     {
         if (descriptor.OffloadTarget is not { } t)
-            throw new InvalidOperationException("the server names no offload target (start it with --offload-target HOST:PORT), so misses cannot be served; " +
+            throw new InvalidOperationException("the server names no offload target (a library server: pass one to ScalioServer.Listen, e.g. StoreOffloadTarget.Serve), so misses cannot be served; " +
                 "pass RemoteStoreOptions.ReadPath to read the SSDs another way");
         return NvmeTcpOffloadReadPath.Connect(t.Host, t.Port, t.SubsystemNqn, options);
     }

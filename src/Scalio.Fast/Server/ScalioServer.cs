@@ -38,6 +38,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private int _nextWorker;
     private long _requests, _busyNanoseconds, _invalidations, _badRequests;
     private int _peakInFlight;
+    private readonly long[] _requestsByOp = new long[4]; // indexed by RpcOp (1..3), for the metrics
 
     /// <summary>Creates a server on a loopback fabric over the given devices and starts its workers.</summary>
     public ScalioServer(LoopbackFabric fabric, IReadOnlyList<NvmeNamespace> devices, ScalioServerOptions? options = null)
@@ -123,6 +124,9 @@ public sealed unsafe partial class ScalioServer : IDisposable
             return peak;
         }
     }
+
+    /// <summary>Well-formed requests of <paramref name="op"/> handled (malformed ones count in <see cref="BadRequests"/>).</summary>
+    public long RequestsOf(RpcOp op) => (uint)op < (uint)_requestsByOp.Length ? Volatile.Read(ref _requestsByOp[(int)op]) : 0;
 
     /// <summary>Malformed or over-limit requests refused.</summary>
     public long BadRequests => Volatile.Read(ref _badRequests);
@@ -224,6 +228,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
             conn.SendReply(slot, RpcFormat.WriteReply(conn.Reply(slot), OpStatus.InvalidArgument, id, default));
             return;
         }
+        Interlocked.Increment(ref _requestsByOp[(int)op]); // op is Put, Delete or Get here (TryReadRequest checked it)
         if (conn.ReadOnly && (op is RpcOp.Put or RpcOp.Delete))
         {
             // A reader's write is refused by the server, whatever the client library would have done.
