@@ -62,6 +62,31 @@ public sealed partial class AuthCliTests
         Assert.DoesNotContain(StderrOf(target), l => l.Contains("refused Connect", StringComparison.Ordinal)); // the derived host NQN was admitted
     }
 
+    [GeneratedRegex(@"offload target 127\.0\.0\.1:(\d+) \(([^)]+)\) \(emulated NIC")]
+    private static partial Regex InProcessNic();
+
+    [LibfabricFact]
+    public async Task A_server_with_a_token_lets_its_in_process_nic_admit_only_the_derived_host()
+    {
+        using var dir = new TempDir();
+        string token = Path.Combine(dir.Path, "token");
+        await File.WriteAllTextAsync(token, "k3y-for-the-in-process-nic-test\n");
+        using var server = new ScalioProcess("server", "server", "--fabric", "tcp", "--listen", "127.0.0.1:0", "--records", "200", "--auth-token-file", token);
+        string ready = await server.WaitForLineAsync(l => l.StartsWith("ready", StringComparison.Ordinal), Ready);
+        int port = int.Parse(Listening().Match(ready).Groups[1].Value, CultureInfo.InvariantCulture);
+        var nic = InProcessNic().Match(ready);
+        Assert.True(nic.Success, ready);
+        int nicPort = int.Parse(nic.Groups[1].Value, CultureInfo.InvariantCulture);
+
+        var e = await Assert.ThrowsAsync<Scalio.Verbs.NvmeTcp.NvmeCommandException>(() =>
+            Scalio.Verbs.NvmeTcp.NvmeTcpInitiator.ConnectAsync("127.0.0.1", nicPort, nic.Groups[2].Value, "nqn.2024-01.io.example:not-admitted"));
+        Assert.Equal(Scalio.Verbs.Nvme.NvmeStatus.ConnectInvalidHost, e.Status);
+
+        using var admitted = new ScalioProcess("admitted client", Ycsb(port, "--auth-token-file", token));
+        Assert.True(await admitted.WaitForExitAsync(TimeSpan.FromSeconds(90)) == 0, admitted.Output);
+        Assert.Contains(admitted.Lines, l => l.StartsWith("connected to", StringComparison.Ordinal));
+    }
+
     [LibfabricFact]
     public async Task Token_files_that_cannot_be_used_and_an_open_server_are_reported_in_one_line()
     {
