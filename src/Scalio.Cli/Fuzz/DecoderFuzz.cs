@@ -40,6 +40,7 @@ internal sealed class FuzzStats(string target)
     public long Accepted;
     public long Crashes;
     public long Hangs;
+    public long Retimed; // slow once, under the bound when run again: the host stalled, not the decoder
     public long MaxMicros;
     public readonly List<(byte[] Input, string What)> Failures = [];
     public double Seconds;
@@ -116,12 +117,42 @@ internal static class DecoderFuzz
             stats.Crashes++;
             if (stats.Failures.Count < 16) stats.Failures.Add((input, crash));
         }
-        if (elapsed > hangBound)
+        if (elapsed > hangBound && Retime(target, input, hangBound) is var again && again > hangBound)
         {
             stats.Hangs++;
-            if (stats.Failures.Count < 16) stats.Failures.Add((input, $"hang: {elapsed.TotalMilliseconds:F0} ms"));
+            if (stats.Failures.Count < 16) stats.Failures.Add((input, $"hang: {elapsed.TotalMilliseconds:F0} ms, then {again.TotalMilliseconds:F0} ms"));
+        }
+        else if (elapsed > hangBound)
+        {
+            stats.Retimed++;
         }
         interesting?.Invoke(target, input, crash ?? outcome);
+    }
+
+    /// <summary>
+    /// The fastest of two more runs of a slow input: on a shared host a thread can stall for a second, so an input is
+    /// a hang only when it is slow every time (a decoder that loops or waits on the input is).
+    /// </summary>
+    private static TimeSpan Retime(FuzzTarget target, byte[] input, TimeSpan hangBound)
+    {
+        var best = TimeSpan.MaxValue;
+        for (int i = 0; i < 2 && best > hangBound; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Volatile.Write(ref s_inputStart, start);
+            try
+            {
+                target.Decode(input);
+            }
+            catch (Exception)
+            {
+                // counted on the first run
+            }
+            var t = Stopwatch.GetElapsedTime(start);
+            Volatile.Write(ref s_inputStart, 0);
+            if (t < best) best = t;
+        }
+        return best;
     }
 
     /// <summary>A message with its numbers blanked, so inputs refused for the same reason share one shape.</summary>
