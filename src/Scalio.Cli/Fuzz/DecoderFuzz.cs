@@ -67,7 +67,7 @@ internal static class DecoderFuzz
     /// <summary>Runs <paramref name="inputs"/> mutated inputs through <paramref name="target"/>; <paramref name="hangBound"/> bounds one input.</summary>
     public static FuzzStats Run(FuzzTarget target, long inputs, int seed, TimeSpan hangBound, Action<FuzzTarget, byte[], string>? interesting = null)
     {
-        var random = new Random(HashCode.Combine(seed, StableHash(target.Name)));
+        var random = new Random(unchecked(seed * 1_000_003 + StableHash(target.Name))); // HashCode.Combine is randomized per process: not reproducible
         var seeds = target.Seeds(new Random(seed));
         var stats = new FuzzStats(target.Name);
         var watch = Stopwatch.StartNew();
