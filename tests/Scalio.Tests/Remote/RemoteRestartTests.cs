@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Scalio.Tests.Libfabric;
@@ -15,6 +16,9 @@ public sealed partial class RemoteRestartTests
 
     [GeneratedRegex(@"^reconnects: (\d+); PUTs with unknown outcome: ([\d,]+)")]
     private static partial Regex Summary();
+
+    /// <summary>CLOCK_MONOTONIC in ns, the clock of remote histories (Stopwatch reads it on Linux).</summary>
+    private static long MonotonicNanoseconds() => (long)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
 
     private static ScalioProcess StartServer(string dir, int port, int targetPort)
         => new("server", "server", "--fabric", "tcp", "--listen", $"127.0.0.1:{port}", "--data-dir", dir, "--records", "400",
@@ -37,7 +41,7 @@ public sealed partial class RemoteRestartTests
 
             // A run bounded by time only (the operation count is out of reach), long enough to outlast the restart.
             client = new ScalioProcess("ycsb A", "ycsb", "--connect", $"127.0.0.1:{port}", "--workload", "A", "--records", "400",
-                "--operations", "100000000", "--threads", "2", "--seconds", "12", "--seed", "16", "--history", history);
+                "--operations", "100000000", "--threads", "2", "--seconds", "20", "--seed", "16", "--history", history);
             // Restart a second into the run phase (its first progress line comes within 0.2 s of its start).
             await client.WaitForLineAsync(l => l.StartsWith("run: ", StringComparison.Ordinal), TimeSpan.FromSeconds(90)); // the load is slow on a busy 2-vCPU host
             await Task.Delay(TimeSpan.FromSeconds(1));
@@ -47,6 +51,7 @@ public sealed partial class RemoteRestartTests
             server.Dispose();
             server = StartServer(dir, port, targetPort); // same port, same data
             await server.WaitForLineAsync(l => l.StartsWith("ready", StringComparison.Ordinal), Ready);
+            long restartedNs = MonotonicNanoseconds(); // the history's clock: operations starting later ran against the new server
 
             int exit = await client.WaitForExitAsync(TimeSpan.FromSeconds(90));
             Assert.True(exit == 0, $"the YCSB client did not finish its run ({exit})\n{client.Output}\n{server.Output}");
@@ -54,6 +59,11 @@ public sealed partial class RemoteRestartTests
             string summary = Assert.Single(client.Lines, l => Summary().IsMatch(l));
             long reconnects = long.Parse(Summary().Match(summary).Groups[1].Value, CultureInfo.InvariantCulture);
             Assert.True(reconnects >= 1, $"no YCSB thread reconnected, so the restart was not under load\n{client.Output}");
+
+            // The threads carried on: operations started after the restart completed (with a 20 s run, the restart
+            // leaves several seconds even when starting a server takes 5-10 s on a busy host).
+            var after = Scalio.Checking.HistoryJson.ReadFile(history).Count(o => o.Start > restartedNs && o.End is not null);
+            Assert.True(after >= 10, $"only {after} operations completed after the restart\n{client.Output}");
 
             using var check = new ScalioProcess("check", "check", "--verify", history);
             int verdict = await check.WaitForExitAsync(TimeSpan.FromSeconds(60));
