@@ -15,6 +15,7 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
     SoakCommand.Create(),
     SweepCommand.Create(),
     FiguresCommand.Create(),
+    FuzzCommand.Create(),
 };
 foreach (var data in DataCommand.Create()) root.Subcommands.Add(data);
 try

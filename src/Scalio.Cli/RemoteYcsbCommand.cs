@@ -83,9 +83,9 @@ internal static class RemoteYcsbCommand
             int exit = 0;
             try
             {
-                result = runner.Run(target);
+                result = runner.Run(target, new PhaseLines());
             }
-            catch (Exception e) when (e is Fast.ScalioException or InvalidOperationException or AggregateException)
+            catch (Exception e) when (e is Fast.ScalioException or InvalidOperationException or AggregateException || RemoteScalioStore.IsTransient(e))
             {
                 CliErrors.Report($"scalio ycsb --connect: the run failed: {e.Message}");
                 result = null!;
@@ -97,6 +97,9 @@ internal static class RemoteYcsbCommand
                 HistoryJson.WriteFile(historyFile!, ops);
                 Console.WriteLine($"history: {ops.Count:N0} operations written to {historyFile} (times: CLOCK_MONOTONIC ns)");
             }
+            // After a server restart these say what the run went through: every thread carried on.
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"reconnects: {store.Reconnects}; PUTs with unknown outcome: {target.UnknownPuts:N0} (recorded without an end); PUTs refused: {target.FailedPuts:N0}; GETs failed: {target.FailedGets:N0}"));
             if (exit != 0) return exit;
             Print(result, server, store.Reconnects);
             return result.ValueMismatches != 0 ? 1 : 0;
@@ -121,6 +124,23 @@ internal static class RemoteYcsbCommand
         AnsiConsole.MarkupLine(CultureInfo.InvariantCulture,
             "[grey]{0:N0} ops in {1:F2} s after a {2:F1} s load; reads {3:N0}, updates {4:N0}, inserts {5:N0}, read-modify-writes {6:N0}, not found {7:N0}, value mismatches {8:N0}; reconnects {9}[/]",
             r.Operations, r.Seconds, r.LoadSeconds, r.Reads, r.Updates, r.Inserts, r.ReadModifyWrites, r.NotFound, r.ValueMismatches, reconnects);
+    }
+
+    /// <summary>One line per phase and second (<c>run: 2.0 s, at least 1,024 operations</c>; threads report in steps of 1,024): a remote run is watched from outside
+    /// (a server restart under load waits for the run phase to be under way).</summary>
+    private sealed class PhaseLines : IProgress<YcsbProgress>
+    {
+        private YcsbPhase? _phase;
+        private TimeSpan _last;
+
+        public void Report(YcsbProgress value)
+        {
+            if (value.Phase == _phase && value.Elapsed - _last < TimeSpan.FromSeconds(1)) return;
+            _phase = value.Phase;
+            _last = value.Elapsed;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{(value.Phase == YcsbPhase.Load ? "load" : "run")}: {value.Elapsed.TotalSeconds:F1} s, at least {value.Done:N0} operations"));
+        }
     }
 
     internal static IPEndPoint ParseEndPoint(string text)

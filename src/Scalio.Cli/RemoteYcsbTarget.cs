@@ -15,13 +15,35 @@ namespace Scalio.Cli;
 /// With a history, each UPDATE writes a value made unique by a tag in its first 8 bytes (history client id, sequence), so
 /// the linearizability check can tell writes apart (YCSB's own values depend only on the record); the runner's value
 /// check is then off and the checker judges what was read. A session whose connection fails ends its operation
-/// incomplete (<c>end: null</c>) and continues under a new history client id, as docs/history-format.md requires.
+/// incomplete (<c>end: null</c>) and continues under a new history client id, as docs/history-format.md requires; the
+/// thread itself carries on (the session reconnects on its next operation), so a server restart does not end the run.
 /// </remarks>
 internal sealed class RemoteYcsbTarget(RemoteScalioStore store, HistoryRecorder? history, int historyIdsPerThread) : IYcsbTarget
 {
     public string Name => "scalio (remote)";
 
-    public IYcsbSession OpenSession(int threadIndex) => new Session(store.OpenClient(), history, threadIndex * historyIdsPerThread, historyIdsPerThread);
+    public IYcsbSession OpenSession(int threadIndex) => new Session(this, OpenClient(), history, threadIndex * historyIdsPerThread, historyIdsPerThread);
+
+    /// <summary>Opens a session, waiting out a server that is restarting (with the store's backoff, up to its reconnect timeout).</summary>
+    private RemoteScalioClient OpenClient()
+    {
+        var o = store.Options;
+        var deadline = DateTime.UtcNow + o.ReconnectTimeout;
+        var backoff = o.InitialBackoff;
+        while (true)
+        {
+            try
+            {
+                return store.OpenClient();
+            }
+            catch (Exception e) when ((RemoteScalioStore.IsTransient(e) || e is InvalidOperationException) && DateTime.UtcNow + backoff < deadline)
+            {
+                // A phase's sessions open while the server may be down (a restart between load and run): try again.
+            }
+            Thread.Sleep(backoff);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, o.MaxBackoff.Ticks));
+        }
+    }
 
     /// <summary>Client-side counters only: the server's CPU and the target's time live in other processes and are not measured here.</summary>
     public TargetCounters ReadCounters()
@@ -30,7 +52,23 @@ internal sealed class RemoteYcsbTarget(RemoteScalioStore store, HistoryRecorder?
         return new TargetCounters(c.RoundTrips, 0, 0, c.OffloadedReads, 0, c.Hits, c.Gets - c.Hits, c.BytesMoved);
     }
 
-    private sealed class Session(RemoteScalioClient client, HistoryRecorder? history, int firstId, int ids) : IYcsbSession
+    private long _unknownPuts, _failedPuts, _failedGets;
+
+    /// <summary>PUTs whose connection failed before the reply (server gone, timeout): applied or not, nobody knows; recorded without an end.</summary>
+    public long UnknownPuts => Interlocked.Read(ref _unknownPuts);
+
+    /// <summary>PUTs the server answered with an error (never applied; left out of the history).</summary>
+    public long FailedPuts => Interlocked.Read(ref _failedPuts);
+
+    /// <summary>GETs that failed (they observed nothing; left out of the history and counted by the runner as not found).</summary>
+    public long FailedGets => Interlocked.Read(ref _failedGets);
+
+    /// <summary>
+    /// One YCSB thread. A failed operation never stops the thread (the next operation reconnects, see
+    /// <see cref="RemoteScalioClient"/>): a failed GET is left out of the history, a PUT the server refused is left out,
+    /// and a PUT whose connection failed stays incomplete while the thread goes on under a fresh history client id.
+    /// </summary>
+    private sealed class Session(RemoteYcsbTarget owner, RemoteScalioClient client, HistoryRecorder? history, int firstId, int ids) : IYcsbSession
     {
         private readonly int _lastId = firstId + ids - 1;
         private int _id = firstId;
@@ -52,8 +90,9 @@ internal sealed class RemoteYcsbTarget(RemoteScalioStore store, HistoryRecorder?
                 _recorder?.CompleteGetNotFound(op);
                 return false;
             }
-            Failed();
-            throw new ScalioException($"GET failed: {st}");
+            Interlocked.Increment(ref owner._failedGets);
+            _recorder?.Discard(op); // a failed read observed nothing
+            return false;
         }
 
         public void Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
@@ -70,16 +109,18 @@ internal sealed class RemoteYcsbTarget(RemoteScalioStore store, HistoryRecorder?
                 _recorder?.Complete(op);
                 return;
             }
-            Failed();
-            throw new ScalioException($"PUT failed: {st}");
-        }
-
-        /// <summary>The operation stays incomplete; later operations of this thread go under a fresh client id.</summary>
-        private void Failed()
-        {
-            if (history is null || _id >= _lastId) return;
+            if (st is not (OpStatus.Timeout or OpStatus.Unavailable))
+            {
+                Interlocked.Increment(ref owner._failedPuts);
+                _recorder?.Discard(op); // the server answered: the write did not take effect
+                return;
+            }
+            Interlocked.Increment(ref owner._unknownPuts);
+            if (_recorder is null) return;
+            // The op stays without an end (it may take effect at any time, or never); a client id has at most one such op, last.
+            if (_id >= _lastId) throw new InvalidOperationException($"more than {ids - 1} PUTs of one thread ended with an unknown outcome (history client ids exhausted)");
             _id++;
-            _recorder = history.Client(_id);
+            _recorder = history!.Client(_id);
         }
 
         public void Dispose() => client.Dispose();

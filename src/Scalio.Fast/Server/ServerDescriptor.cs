@@ -218,8 +218,11 @@ public sealed record ServerDescriptor(
             serverElapsed += p.PeerTimestamp - serverTimestamp;
             if (serverElapsed < 0) throw Bad("the clock ping predates the server clock");
         }
-        long localElapsed = (long)((Int128)serverElapsed * Stopwatch.Frequency / frequency);
+        // A clock reading that does not fit this process's Stopwatch would wrap around silently (fuzz corpus descriptor/crash-*).
+        Int128 elapsedHere = (Int128)serverElapsed * Stopwatch.Frequency / frequency;
         long mid = sentTimestamp + (receivedTimestamp - sentTimestamp) / 2;
+        if (elapsedHere > long.MaxValue || (Int128)mid - elapsedHere < long.MinValue) throw Bad($"server clock reading {serverElapsed} at {frequency} Hz is out of range");
+        long localElapsed = (long)elapsedHere;
         return new ServerDescriptor(layout, cacheKey, bucketsOffset, cacheBuckets, indexKey, ssdBuckets, pageSize, lbas, mid - localElapsed, lease)
         {
             OffloadTarget = target,

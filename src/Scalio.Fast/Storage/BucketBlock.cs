@@ -248,10 +248,14 @@ public static class BucketBlock
         if (!source.IsEmpty)
         {
             int n = BinaryPrimitives.ReadUInt16LittleEndian(source[12..]);
-            int used = (int)BinaryPrimitives.ReadUInt32LittleEndian(source[24..]);
+            uint used32 = BinaryPrimitives.ReadUInt32LittleEndian(source[24..]);
+            if (used32 < HeaderSize || used32 > (uint)source.Length) throw new InvalidDataException($"bucket block {bucket} claims {used32} used bytes");
+            int used = (int)used32;
             int p = HeaderSize;
             for (int i = 0; i < n; i++)
             {
+                // A record count past the last record (fuzz corpus bucket-block/crash-*) must not read past the page.
+                if (p + RecordHeaderSize > used) throw new InvalidDataException($"bucket block {bucket} is malformed at record {i}");
                 int kl = BinaryPrimitives.ReadUInt16LittleEndian(source[p..]);
                 int vl = BinaryPrimitives.ReadUInt16LittleEndian(source[(p + 2)..]) & ~IndirectFlag;
                 int size = RecordHeaderSize + kl + vl;

@@ -71,6 +71,8 @@ public sealed class NvmeTcpTarget : IAsyncDisposable, IDisposable
     private ushort _nextControllerId = 1;
     private readonly SemaphoreSlim? _engines;
     private long _terminations;
+    private long _connectionFaults;
+    private Exception? _lastConnectionFault;
     private long _busyNanoseconds;
     private long _commands;
     private long _errors;
@@ -269,6 +271,12 @@ public sealed class NvmeTcpTarget : IAsyncDisposable, IDisposable
     /// <summary>Connections accepted so far.</summary>
     public long ConnectionsAccepted => Interlocked.Read(ref _connectionsAccepted);
 
+    /// <summary>Connections that ended on an unexpected exception (a bug: it cost that connection only); see <see cref="LastConnectionFault"/>.</summary>
+    public long ConnectionFaults => Interlocked.Read(ref _connectionFaults);
+
+    /// <summary>The exception that ended the latest faulted connection, or null.</summary>
+    public Exception? LastConnectionFault => Volatile.Read(ref _lastConnectionFault);
+
     /// <summary>Connections open now.</summary>
     public int OpenConnections
     {
@@ -337,6 +345,12 @@ public sealed class NvmeTcpTarget : IAsyncDisposable, IDisposable
     }
 
     internal void CountTermination() => Interlocked.Increment(ref _terminations);
+
+    internal void NoteConnectionFault(Exception e)
+    {
+        Volatile.Write(ref _lastConnectionFault, e);
+        Interlocked.Increment(ref _connectionFaults); // after the exception is visible: a reader of the count sees it
+    }
 
     internal void AddBusy(long nanoseconds) => Interlocked.Add(ref _busyNanoseconds, nanoseconds);
 

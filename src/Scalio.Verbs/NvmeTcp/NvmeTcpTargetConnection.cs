@@ -123,8 +123,9 @@ internal sealed class NvmeTcpTargetConnection
         }
         catch (Exception e)
         {
-            // A bug must cost this connection only, never the process.
+            // A bug must cost this connection only, never the process; it is counted, not silent (the fuzzer reads it).
             Debug.WriteLine("nvme-tcp target connection failed: " + e);
+            _target.NoteConnectionFault(e);
         }
         finally
         {
