@@ -82,15 +82,23 @@ public sealed class StoreOffloadTarget : IDisposable
             views[i] = new ReadOnlyDeviceView(store.Devices[i]);
         }
 
+        var target = StartTarget(options, "Scalio.Fast emulated NIC", views);
+        string? directory = store.Options.DataDirectory is { } d ? Path.GetFullPath(d) : null;
+        return new StoreOffloadTarget(directory, [], target, inProcess: true);
+    }
+
+    /// <summary>Starts an NVMe/TCP target over <paramref name="namespaces"/> with the options both kinds share.</summary>
+    private static NvmeTcpTarget StartTarget(StoreOffloadTargetOptions options, string model, IReadOnlyList<NvmeNamespace> namespaces)
+    {
         var target = new NvmeTcpTarget(new NvmeTcpTargetOptions
         {
             Endpoint = options.Endpoint,
             SubsystemNqn = options.SubsystemNqn,
             ExecutionThreads = options.Threads,
             MaxConnections = 1024, // two per client thread (admin and I/O queue)
-            ModelNumber = "Scalio.Fast emulated NIC",
+            ModelNumber = model,
             AllowedHosts = options.AllowedHosts,
-        }, views);
+        }, namespaces);
         try
         {
             target.Start();
@@ -101,8 +109,7 @@ public sealed class StoreOffloadTarget : IDisposable
             throw;
         }
 
-        string? directory = store.Options.DataDirectory is { } d ? Path.GetFullPath(d) : null;
-        return new StoreOffloadTarget(directory, [], target, inProcess: true);
+        return target;
     }
 
     /// <summary>
@@ -151,25 +158,7 @@ public sealed class StoreOffloadTarget : IDisposable
             }
 
             CheckSuperblocks(namespaces);
-            var target = new NvmeTcpTarget(new NvmeTcpTargetOptions
-            {
-                Endpoint = options.Endpoint,
-                SubsystemNqn = options.SubsystemNqn,
-                ExecutionThreads = options.Threads,
-                MaxConnections = 1024, // two per client thread (admin and I/O queue)
-                ModelNumber = "Scalio.Fast offload target",
-                AllowedHosts = options.AllowedHosts,
-            }, namespaces);
-            try
-            {
-                target.Start();
-            }
-            catch
-            {
-                target.Dispose();
-                throw;
-            }
-
+            var target = StartTarget(options, "Scalio.Fast offload target", namespaces);
             return new StoreOffloadTarget(directory, [.. namespaces], target, inProcess: false);
         }
         catch

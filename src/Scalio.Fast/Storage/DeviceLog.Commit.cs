@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Hashing;
-using System.Runtime.InteropServices;
 using Scalio.Fast.Rpc;
 using Scalio.Verbs.Nvme;
 
