@@ -61,6 +61,11 @@ public class FasterComparisonBenchmarks : IDisposable
     private readonly byte[] _value = new byte[64];
     private readonly byte[] _readBuffer = new byte[64];
 
+    private ScalioStore _hitStore = null!;
+    private Scalio.Fast.Client.ScalioClient _hitClient = null!;
+    private Scalio.Fast.Client.ScalioGetBatch _batch = null!;
+    private long _batchMisses;
+
     private FasterKV<Key16, Value64> _faster = null!;
     private ClientSession<Key16, Value64, Value64, Value64, Empty, SimpleFunctions<Key16, Value64>> _session = null!;
     private Value64 _fasterValue;
@@ -69,19 +74,7 @@ public class FasterComparisonBenchmarks : IDisposable
     [GlobalSetup]
     public void Setup()
     {
-        _keyBytes = new byte[Records][];
-        _keys = new Key16[Records];
-        for (int i = 0; i < Records; i++)
-        {
-            _keyBytes[i] = new byte[KeyCodec.HashedKeySize];
-            KeyCodec.Encode(YcsbVariant.Official, i, _keyBytes[i]);
-            _keys[i] = MemoryMarshal.Read<Key16>(_keyBytes[i]);
-        }
-        var zipf = new ScrambledZipfianGenerator(0, Records - 1, YcsbVariant.Official);
-        var random = new YcsbRandom(42);
-        _sequence = new int[Draws];
-        for (int i = 0; i < Draws; i++) _sequence[i] = (int)zipf.Next(random);
-
+        DrawKeys();
         _scalio = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = Records, BatchIdleTimeout = TimeSpan.Zero });
         _client = _scalio.OpenClient();
         for (int i = 0; i < Records; i++)
@@ -103,15 +96,79 @@ public class FasterComparisonBenchmarks : IDisposable
         for (int i = 0; i < Draws; i++) _client.Get(_keyBytes[_sequence[i]], _readBuffer, out _);
     }
 
-    /// <summary>Stops both stores.</summary>
+    /// <summary>Keys (CityHash128 of the official YCSB names) and the pre-drawn scrambled-Zipfian sequence (seed 42).</summary>
+    private void DrawKeys()
+    {
+        _keyBytes = new byte[Records][];
+        _keys = new Key16[Records];
+        for (int i = 0; i < Records; i++)
+        {
+            _keyBytes[i] = new byte[KeyCodec.HashedKeySize];
+            KeyCodec.Encode(YcsbVariant.Official, i, _keyBytes[i]);
+            _keys[i] = MemoryMarshal.Read<Key16>(_keyBytes[i]);
+        }
+        var zipf = new ScrambledZipfianGenerator(0, Records - 1, YcsbVariant.Official);
+        var random = new YcsbRandom(42);
+        _sequence = new int[Draws];
+        for (int i = 0; i < Draws; i++) _sequence[i] = (int)zipf.Next(random);
+    }
+
+    /// <summary>
+    /// For <see cref="ScalioBatchedGetHit"/>: a Scalio store whose cache has 8x the records in slots (measured: at 4x, 9-10 GETs of every 65,536-key pass still missed; at 8x none, and a smaller cache is cheaper to read than 16x),
+    /// loaded and warmed over the whole key sequence, then checked: a pass of batches over the sequence must be all hits.
+    /// </summary>
+    [GlobalSetup(Target = nameof(ScalioBatchedGetHit))]
+    public void SetupHits()
+    {
+        DrawKeys();
+        _hitStore = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = Records, CacheFraction = 8.0, BatchIdleTimeout = TimeSpan.Zero });
+        _hitClient = _hitStore.OpenClient();
+        for (int i = 0; i < Records; i++)
+        {
+            _value[0] = (byte)i;
+            if (_hitClient.Put(_keyBytes[i], _value) != OpStatus.Ok) throw new InvalidOperationException($"Scalio load of record {i} failed");
+        }
+        _batch = _hitClient.CreateGetBatch(BatchSize);
+        for (int i = 0; i < Draws; i++) _hitClient.Get(_keyBytes[_sequence[i]], _readBuffer, out _);
+        // Batched passes over the whole sequence until one is all hits (a first pass may still fill a few slots).
+        var missesByPass = new List<long>();
+        for (int pass = 0; pass < 4; pass++)
+        {
+            long misses = 0;
+            for (int start = 0; start < Draws; start += BatchSize)
+            {
+                _batch.Clear();
+                for (int j = 0; j < BatchSize; j++) _batch.Add(_keyBytes[_sequence[start + j]]);
+                _hitClient.Get(_batch);
+                for (int j = 0; j < BatchSize; j++)
+                {
+                    if (_batch.StatusAt(j) != OpStatus.Ok) throw new InvalidOperationException($"batched GET {start + j}: {_batch.StatusAt(j)}");
+                    if (!_batch.HitAt(j)) misses++;
+                }
+            }
+            missesByPass.Add(misses);
+            if (misses == 0) return;
+        }
+        throw new InvalidOperationException($"warmed keys still miss the cache (misses per pass of {Draws}: {string.Join(", ", missesByPass)}); the hit benchmark needs every key cached");
+    }
+
+    /// <summary>Stops both stores; fails the run if a measured batched GET was not a hit.</summary>
     [GlobalCleanup]
-    public void Cleanup() => Dispose();
+    public void Cleanup()
+    {
+        long misses = _batchMisses;
+        Dispose();
+        if (misses != 0) throw new InvalidOperationException($"{misses} measured batched GETs were not cache hits");
+    }
 
     /// <summary>Stops both stores.</summary>
     public void Dispose()
     {
         _session?.Dispose();
         _faster?.Dispose();
+        _batch?.Dispose();
+        _hitClient?.Dispose();
+        _hitStore?.Dispose();
         _client?.Dispose();
         _scalio?.Dispose();
         GC.SuppressFinalize(this);
@@ -126,6 +183,29 @@ public class FasterComparisonBenchmarks : IDisposable
     /// <summary>Scalio PUT (two-sided request; the server batches, commits and invalidates).</summary>
     [Benchmark]
     public OpStatus ScalioPut() => _client.Put(_keyBytes[NextKey()], _value);
+
+    /// <summary>Keys per batched GET (the batch's maximum).</summary>
+    public const int BatchSize = Scalio.Fast.Client.ScalioGetBatch.MaxCapacity;
+
+    /// <summary>
+    /// Scalio batched GET of <see cref="BatchSize"/> keys, every one a cache hit (one doorbell READs every bucket, one
+    /// posts every stamp), the next keys of the same sequence; reported per key. Misses are counted and fail the run.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = BatchSize)]
+    public int ScalioBatchedGetHit()
+    {
+        var batch = _batch;
+        batch.Clear();
+        for (int j = 0; j < BatchSize; j++) batch.Add(_keyBytes[NextKey()]);
+        _hitClient.Get(batch);
+        int hits = 0;
+        for (int j = 0; j < BatchSize; j++)
+        {
+            if (batch.HitAt(j)) hits++;
+        }
+        _batchMisses += BatchSize - hits;
+        return hits;
+    }
 
     /// <summary>FASTER in-memory Read.</summary>
     [Benchmark]

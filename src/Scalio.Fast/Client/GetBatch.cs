@@ -49,7 +49,10 @@ public sealed unsafe partial class ScalioClient
         AwaitCount(first, n);
 
         // 2. Hits answer at once (their stamps go out unsignaled, one doorbell); a miss picks its victim.
+        // The stamp is the millisecond clock: read once for the batch. A hit whose slot already carries it needs no
+        // touch (it would write the same 4 bytes; eviction compares stamps only).
         int touches = 0, misses = 0;
+        uint stamp = Stamp;
         for (int i = 0; i < n; i++)
         {
             ref var lane = ref lanes[i];
@@ -60,7 +63,8 @@ public sealed unsafe partial class ScalioClient
                 batch.ValueLengths[i] = TakeHit(image, scan.Hit, batch.ValueBuffer(i));
                 batch.Statuses[i] = OpStatus.Ok;
                 batch.Hits[i] = true;
-                *(uint*)(batch.Region.Address + batch.Steps[i].SlotBuffer + SlotLayout.StampOffset) = Stamp;
+                if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_layout.SlotAt(image, scan.Hit)[SlotLayout.StampOffset..]) == stamp) continue;
+                *(uint*)(batch.Region.Address + batch.Steps[i].SlotBuffer + SlotLayout.StampOffset) = stamp;
                 ProtocolSteps.Touch(chain + touches++, in batch.Steps[i], NextId(), WorkFlags.None, lane.Bucket, scan.Hit);
                 _counters.BytesMoved += 4;
                 continue;
