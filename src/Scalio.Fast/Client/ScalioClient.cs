@@ -139,13 +139,6 @@ public sealed unsafe partial class ScalioClient : IDisposable
 
     private long SlotOffset(int bucket, int slot) => BucketOffset(bucket) + (long)slot * _layout.SlotSize;
 
-    /// <summary>CAS a slot from <paramref name="expected"/> to FREE (next version, no fingerprint or lease); true when it won.</summary>
-    private bool TryFree(int bucket, int slot, ulong expected)
-    {
-        ulong id = ProtocolSteps.PostRelease(_qp, _chain, in _steps, NextId(), bucket, slot, expected, SlotHeader.Next(expected, SlotState.Free, 0, 0));
-        return AwaitAtomic(id) == expected;
-    }
-
     private Span<byte> BucketImage => _mr.Slice(_bucketOff, _layout.BucketSize);
 
     // ---- one-sided primitives (each is one round trip) ----
@@ -179,47 +172,6 @@ public sealed unsafe partial class ScalioClient : IDisposable
         ulong first = _nextWrId + 1;
         _nextWrId += (ulong)count;
         return first;
-    }
-
-    private void ReadBucket(int bucket)
-    {
-        ulong id = ProtocolSteps.PostReadBucket(_qp, _chain, in _steps, NextId(), bucket);
-        _counters.RoundTrips++;
-        _counters.BytesMoved += _layout.BucketSize;
-        Await(id);
-    }
-
-    /// <summary>Counts and waits for one posted compare-and-swap; returns the header word it found.</summary>
-    private ulong AwaitAtomic(ulong id)
-    {
-        _counters.RoundTrips++;
-        _counters.BytesMoved += 8;
-        Await(id);
-        return *(ulong*)(_mr.Address + _atomicOff);
-    }
-
-    /// <summary>CAS a FILLING slot to ORPHAN (so its filler can never publish); true when it won.</summary>
-    private bool TryOrphan(int bucket, int slot, ulong filling)
-        => AwaitAtomic(ProtocolSteps.PostOrphan(_qp, _chain, in _steps, NextId(), bucket, slot, filling, SlotHeader.Next(filling, SlotState.Orphan))) == filling;
-
-    /// <summary>CAS the victim's header, then READ of the whole bucket, chained with one doorbell (one round trip).</summary>
-    private ulong LockAndReread(int bucket, int slot, ulong expected, ulong desired)
-    {
-        ulong id = ProtocolSteps.PostLockAndReread(_qp, _chain, in _steps, NextIds(ProtocolSteps.LockAndRereadLength), bucket, slot, expected, desired);
-        _counters.RoundTrips++;
-        _counters.BytesMoved += 8 + _layout.BucketSize;
-        Await(id);
-        return *(ulong*)(_mr.Address + _atomicOff);
-    }
-
-    /// <summary>Records a hit: an unsignaled WRITE of the current stamp to the slot's access stamp (no round trip).</summary>
-    private void WriteStampUnsignaled(int bucket, int slot)
-    {
-        // The slot image buffer's stamp field is the source; a later fill rewrites the whole body anyway.
-        *(uint*)(_mr.Address + _slotOff + SlotLayout.StampOffset) = Stamp;
-        ProtocolSteps.Touch(_chain, in _steps, NextId(), WorkFlags.None, bucket, slot);
-        _qp.PostSend(in *_chain);
-        _counters.BytesMoved += 4;
     }
 
     // ---- two-sided requests ----

@@ -24,10 +24,10 @@ public sealed partial class RegressScriptTests
             string fixture;
             try
             {
-                string get = Path.Combine(tree, "src", "Scalio.Fast", "Client", "Get.cs");
+                string get = Path.Combine(tree, "src", "Scalio.Fast", "Client", "BlockFetch.cs");
                 string source = await File.ReadAllTextAsync(get);
                 var anchor = TakeHitOpening().Match(source);
-                Assert.True(anchor.Success, "the fixture patches ScalioClient.TakeHit in Client/Get.cs; update it if the hit path moved");
+                Assert.True(anchor.Success, "the fixture patches ScalioClient.TakeHit in Client/BlockFetch.cs; update it if the hit path moved");
                 string spin = "\n        { long until = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency / 500_000; while (System.Diagnostics.Stopwatch.GetTimestamp() < until) { } } // regress fixture: 2 us\n";
                 await File.WriteAllTextAsync(get, source.Insert(anchor.Index + anchor.Length, spin));
                 (await Run(tree, TimeSpan.FromMinutes(1), "git", "-c", "user.name=regress-fixture", "-c", "user.email=fixture@scalio.invalid",

@@ -16,10 +16,13 @@ public enum EvictionPolicy
     Sampled = 1,
 }
 
+// Victim pick (GET step 3): the slot a miss evicts.
 public sealed unsafe partial class ScalioClient
 {
-    /// <summary>Identical torn reads of one VALID header after which its body is treated as stale and the slot freed.</summary>
-    private const int StaleBodyRereads = 4;
+    /// <summary>The slot to evict for a miss, or -1 when the bucket has none (every slot is being filled).</summary>
+    private int PickVictim(ReadOnlySpan<byte> image, in BucketScan scan)
+        => scan.Free >= 0 ? scan.Free : _options.Eviction == EvictionPolicy.Sampled ? SampledVictim(image, scan.Oldest) : scan.Oldest;
+
 
     /// <summary>
     /// Sampled eviction: draws <see cref="ScalioClientOptions.EvictionSamples"/> distinct slots of the bucket image and

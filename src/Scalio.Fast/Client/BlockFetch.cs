@@ -1,0 +1,92 @@
+using System.Buffers.Binary;
+using Scalio.Fast.Cache;
+using Scalio.Verbs;
+
+namespace Scalio.Fast.Client;
+
+// Block fetch (GET steps 1-2): one RDMA READ of the key's cache bucket, the scan of its slots, and a hit's value and access stamp.
+public sealed unsafe partial class ScalioClient
+{
+    private void ReadBucket(int bucket)
+    {
+        ulong id = ProtocolSteps.PostReadBucket(_qp, _chain, in _steps, NextId(), bucket);
+        _counters.RoundTrips++;
+        _counters.BytesMoved += _layout.BucketSize;
+        Await(id);
+    }
+
+    /// <summary>What one read of a bucket says about a key: the slot that holds it, or where a miss may go.</summary>
+    private struct BucketScan
+    {
+        /// <summary>Slot holding the key (VALID, verified), or -1.</summary>
+        public int Hit;
+        /// <summary>First FREE slot, the VALID slot with the oldest stamp, a slot filling this fingerprint, a slot whose
+        /// lease expired, and a slot of this fingerprint whose image is torn (each -1 when none).</summary>
+        public int Free, Oldest, Pending, Expired, TornSlot;
+    }
+
+    /// <summary>Steps 1-2 of a GET on a bucket image: find the key, else the candidates for the miss path.</summary>
+    private BucketScan Scan(ReadOnlySpan<byte> image, ReadOnlySpan<byte> key, ushort fp)
+    {
+        var r = new BucketScan { Hit = -1, Free = -1, Oldest = -1, Pending = -1, Expired = -1, TornSlot = -1 };
+        uint oldestStamp = uint.MaxValue;
+        int slots = _layout.SlotsPerBucket;
+        for (int i = 0; i < slots; i++)
+        {
+            ulong h = _layout.HeaderAt(image, i);
+            switch (SlotHeader.State(h))
+            {
+                case SlotState.Valid:
+                {
+                    var slot = _layout.SlotAt(image, i);
+                    if (SlotHeader.Fingerprint(h) == fp)
+                    {
+                        if (_layout.Matches(slot, key, h, out bool t))
+                        {
+                            r.Hit = i;
+                            return r;
+                        }
+                        if (t) r.TornSlot = i;
+                    }
+                    uint stamp = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(slot[SlotLayout.StampOffset..]);
+                    if (stamp < oldestStamp || r.Oldest < 0) { oldestStamp = stamp; r.Oldest = i; }
+                    break;
+                }
+                case SlotState.Free:
+                    if (r.Free < 0) r.Free = i;
+                    break;
+                case SlotState.Filling:
+                    if (SlotHeader.Fingerprint(h) == fp && r.Pending < 0) r.Pending = i;
+                    else if (r.Expired < 0 && LeaseExpired(h)) r.Expired = i;
+                    break;
+                case SlotState.Orphan:
+                    if (r.Expired < 0 && LeaseExpired(h)) r.Expired = i;
+                    break;
+            }
+        }
+        return r;
+    }
+
+    /// <summary>Copies the value of the VALID slot <paramref name="slot"/> of a bucket image and counts the hit.</summary>
+    private int TakeHit(ReadOnlySpan<byte> image, int slot, Span<byte> value)
+    {
+        var body = _layout.SlotAt(image, slot);
+        int length = SlotLayout.ValueLength(body);
+        body.Slice(_layout.ValueOffset, length).CopyTo(value);
+        _counters.Hits++;
+        return length;
+    }
+
+    /// <summary>Records a hit: an unsignaled WRITE of the current stamp to the slot's access stamp (no round trip).</summary>
+    private void WriteStampUnsignaled(int bucket, int slot)
+    {
+        // The slot image buffer's stamp field is the source; a later fill rewrites the whole body anyway.
+        *(uint*)(_mr.Address + _slotOff + SlotLayout.StampOffset) = Stamp;
+        ProtocolSteps.Touch(_chain, in _steps, NextId(), WorkFlags.None, bucket, slot);
+        _qp.PostSend(in *_chain);
+        _counters.BytesMoved += 4;
+    }
+
+    /// <summary>Identical torn reads of one VALID header after which its body is treated as stale and the slot freed.</summary>
+    private const int StaleBodyRereads = 4;
+}
