@@ -33,7 +33,7 @@ public class CheckHarnessTests
     /// 10 s, docs/history-format.md); write-cache-first runs longer, its window is one SSD write, and at least one of its
     /// catches must be the design's counterexample 1 as written: a reader sees the new value, a later reader the old.</summary>
     [Theory]
-    [InlineData("write-cache-first", 8.0)]
+    [InlineData("write-cache-first", 12.0)]
     [InlineData("write-ssd-first-no-invalidate", 2.5)]
     [InlineData("unguarded-fill", 2.5)]
     public void Each_broken_write_path_is_caught_on_most_seeds(string mode, double seconds)
