@@ -5,7 +5,7 @@
 # The virtual disk here is shared and its speed drifts by 2x within minutes, so the two alternate: fio, Scalio, fio,
 # ..., fio (ROUNDS Scalio runs on the store loaded once); each Scalio run is divided by the mean of the fio runs just
 # before and after it, and "ratio:" is the median of those per-round ratios.
-# Usage: perf/io-ceiling.sh [DIR]   (env: THREADS=2 client threads, BATCH=16 GETs in flight per thread (--read-batch),
+# Usage: perf/io-ceiling.sh [DIR]   (env: THREADS=2 client threads, BATCH=32 GETs per batch per thread (--read-batch),
 #   ENGINES=1 offload engine threads (io_uring), DEPTH=16 offload queue depth per connection, SECS=10 per run,
 #   ROUNDS=3, CACHE=0.01 cache fraction). Scalio keeps at most THREADS x min(BATCH, DEPTH) reads in flight; fio runs
 #   at that depth.
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-/tmp/scalio-io-ceiling}
 threads=${THREADS:-2}
-batch=${BATCH:-16}
+batch=${BATCH:-32}
 secs=${SECS:-10}
 rounds=${ROUNDS:-3}
 engines=${ENGINES:-1}
