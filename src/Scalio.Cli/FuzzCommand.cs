@@ -44,7 +44,7 @@ internal static class FuzzCommand
     {
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine(string.Create(inv, $"fuzz: {inputs:N0} inputs per decoder, seed {seed}, hang bound {hangBound.TotalMilliseconds:F0} ms"));
-        output.WriteLine($"{"decoder",-14} {"inputs",12} {"rejected",12} {"accepted",12} {"crashes",8} {"hangs",6} {"max µs",9} {"seconds",8} {"retimed",8}");
+        output.WriteLine($"{"decoder",-17} {"inputs",12} {"rejected",12} {"accepted",12} {"crashes",8} {"hangs",6} {"max µs",9} {"seconds",8} {"retimed",8}");
         bool clean = true;
         foreach (string name in names)
         {
@@ -63,7 +63,7 @@ internal static class FuzzCommand
             using var watchdog = Watchdog(name, hangBound * 10, output);
             var stats = DecoderFuzz.Run(t, inputs, seed, hangBound, keep);
             watchdog.Set();
-            output.WriteLine(string.Create(inv, $"{name,-14} {stats.Inputs,12:N0} {stats.Rejected,12:N0} {stats.Accepted,12:N0} {stats.Crashes,8:N0} {stats.Hangs,6:N0} {stats.MaxMicros,9:N0} {stats.Seconds,8:F1} {stats.Retimed,8:N0}"));
+            output.WriteLine(string.Create(inv, $"{name,-17} {stats.Inputs,12:N0} {stats.Rejected,12:N0} {stats.Accepted,12:N0} {stats.Crashes,8:N0} {stats.Hangs,6:N0} {stats.MaxMicros,9:N0} {stats.Seconds,8:F1} {stats.Retimed,8:N0}"));
             foreach (var (input, what) in stats.Failures.Take(5)) output.WriteLine($"  {name}: {what} ({input.Length} bytes: {Convert.ToHexString(input.AsSpan(0, Math.Min(48, input.Length)))}...)");
             if (corpusDir is not null)
             {

@@ -18,7 +18,7 @@ namespace Scalio.Cli.Fuzz;
 internal static class FuzzTargets
 {
     /// <summary>Names, in campaign order.</summary>
-    public static readonly string[] Names = ["rpc-request", "rpc-reply", "hello", "descriptor", "history", "bucket-block", "value-record", "nvmetcp-pdu", "nvmetcp-target", "superblock", "checkpoint", "log-replay"];
+    public static readonly string[] Names = ["rpc-request", "rpc-reply", "hello", "admission-answer", "admission-verdict", "descriptor", "history", "bucket-block", "value-record", "nvmetcp-pdu", "nvmetcp-target", "superblock", "checkpoint", "log-replay"];
 
     /// <summary>Creates the target called <paramref name="name"/>.</summary>
     public static FuzzTarget Create(string name) => name switch
@@ -26,6 +26,8 @@ internal static class FuzzTargets
         "rpc-request" => new RpcRequestTarget(),
         "rpc-reply" => new RpcReplyTarget(),
         "hello" => new HelloTarget(),
+        "admission-answer" => new AdmissionAnswerTarget(),
+        "admission-verdict" => new AdmissionVerdictTarget(),
         "descriptor" => new DescriptorTarget(),
         "history" => new HistoryTarget(),
         "bucket-block" => new BucketBlockTarget(),
