@@ -34,6 +34,9 @@ internal sealed class CheckHarnessOptions
     /// <summary>Clients that may be killed mid-fill over the run (each is replaced by a new client).</summary>
     public int MaxCrashes { get; init; } = 4;
 
+    /// <summary>Modelled SSD write time with faults on: the window in which a write is in flight (default 300 µs).</summary>
+    public TimeSpan SsdWriteLatency { get; init; } = TimeSpan.FromMicroseconds(300);
+
     /// <summary>Lease after which a stuck FILLING/ORPHAN slot may be reclaimed (short, so reclaims happen in a short run).</summary>
     public int LeaseMilliseconds { get; init; } = 50;
 
@@ -44,6 +47,7 @@ internal sealed class CheckHarnessOptions
         if (Keys is < 1 or > 100_000) throw new ArgumentOutOfRangeException(nameof(Keys), Keys, "--keys must be 1..100000");
         if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromHours(1)) throw new ArgumentOutOfRangeException(nameof(Duration), Duration, "--seconds must be in (0, 3600]");
         if (MaxCrashes < 0) throw new ArgumentOutOfRangeException(nameof(MaxCrashes));
+        if (SsdWriteLatency < TimeSpan.Zero || SsdWriteLatency > TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(SsdWriteLatency), SsdWriteLatency, "the SSD write time must be 0..1 s");
     }
 }
 
@@ -88,7 +92,7 @@ internal static class CheckHarness
             MaxIops = 2_000_000,
             Burst = 256,
             ReadLatency = TimeSpan.FromMicroseconds(options.Faults ? 30 : 0),
-            WriteLatency = TimeSpan.FromMicroseconds(options.Faults ? 300 : 0),
+            WriteLatency = options.Faults ? options.SsdWriteLatency : TimeSpan.Zero,
             FlushLatency = TimeSpan.Zero,
         };
         NvmeNamespace[] devices = [new ModeledNamespace(new RamNamespace(1, 4096, 4096), ssd)];
