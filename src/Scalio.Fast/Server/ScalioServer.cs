@@ -35,7 +35,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private readonly long _clockBase;
     private volatile bool _stopping;
     private int _nextWorker;
-    private long _requests, _busyNanoseconds, _invalidations, _badRequests;
+    private long _busyNanoseconds, _invalidations, _badRequests;
     private int _peakInFlight;
     private readonly long[] _requestsByOp = new long[4]; // indexed by RpcOp (1..3), for the metrics
 
@@ -106,8 +106,8 @@ public sealed unsafe partial class ScalioServer : IDisposable
     /// <summary>True when slot headers change through fabric atomics rather than CPU atomics.</summary>
     public bool UsesFabricAtomics => _atomics.ThroughFabric;
 
-    /// <summary>Requests handled.</summary>
-    public long Requests => Volatile.Read(ref _requests);
+    /// <summary>Requests handled: every one is malformed or counted under its operation.</summary>
+    public long Requests => BadRequests + RequestsOf(RpcOp.Get) + RequestsOf(RpcOp.Put) + RequestsOf(RpcOp.Delete);
 
     /// <summary>Most requests one client connection has had at the server at once (received, not yet answered): never
     /// more than <see cref="ScalioServerOptions.ReceivesPerConnection"/>, the per-client in-flight cap.</summary>
@@ -217,7 +217,6 @@ public sealed unsafe partial class ScalioServer : IDisposable
     /// </summary>
     private void HandleMessage(Connection conn, int slot, ReadOnlySpan<byte> message, Span<byte> scratch)
     {
-        Interlocked.Increment(ref _requests);
         conn.NoteArrival(ref _peakInFlight);
         if (!RpcFormat.TryReadRequest(message, out var op, out ulong id, out var key, out var value)
             || key.Length == 0 || key.Length > _layout.KeyCapacity || value.Length > _layout.ValueCapacity)
