@@ -136,8 +136,11 @@ internal sealed unsafe class SsdStore : IDisposable
                     value = default;
                     if (ptr.Lost) return OpStatus.Corrupt;
                     if (ptr.Pages > ValuePages) break; // torn: retry
-                    // Cold per thread: the buffer is made once, at the thread's first value-log read.
-                    var buffer = t_valueScratch ??= GC.AllocateArray<byte>(Math.Max(1, ValuePages) * PageSize, pinned: true);
+                    // Cold per thread: made at the thread's first value-log read, and again only when a store with
+                    // larger records than the last one's runs on this thread (the buffer is shared by every store).
+                    var buffer = t_valueScratch;
+                    if (buffer is null || buffer.Length < ptr.Pages * PageSize)
+                        buffer = t_valueScratch = GC.AllocateArray<byte>(Math.Max(1, ValuePages) * PageSize, pinned: true);
                     var record = buffer.AsSpan(0, ptr.Pages * PageSize);
                     CountRead();
                     st = _devices[loc.Device].Read(LbaOf(loc.Device, ptr.Page), ptr.Pages * LbasPerPage(loc.Device), record);
