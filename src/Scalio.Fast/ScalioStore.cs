@@ -50,6 +50,11 @@ public sealed class ScalioStoreOptions
     /// <summary>Longest a write waits for its batch to fill.</summary>
     public TimeSpan BatchIdleTimeout { get; init; } = TimeSpan.FromMilliseconds(1);
 
+    /// <summary>How long an open batch waits, once the server has no request left to read, for writers that are still
+    /// active (capped by <see cref="BatchIdleTimeout"/>). Longer fills batches under a loaded scheduler at the cost of
+    /// write latency.</summary>
+    public TimeSpan BatchDrainGrace { get; init; } = TimeSpan.FromMicroseconds(30);
+
     /// <summary>Threads of the emulated offload target (the NIC's engines). 0 (default): none; each offloaded read
     /// executes on the client thread that sends its capsule, as the loopback fabric executes RDMA requests.</summary>
     public int OffloadThreads { get; init; }
@@ -165,6 +170,7 @@ public sealed class ScalioStore : IDisposable
                 CpuCores = o.ServerCpuCores,
                 BatchSize = o.BatchSize,
                 BatchIdleTimeout = o.BatchIdleTimeout,
+                BatchDrainGrace = o.BatchDrainGrace,
                 LeaseMilliseconds = o.LeaseMilliseconds,
                 BrokenWriteMode = o.BrokenWriteMode,
                 FillCacheOnGet = o.ServerFillsCacheOnGet,

@@ -101,7 +101,10 @@ public class ValueLogTests(ITestOutputHelper output)
     [Fact]
     public void Large_puts_batch_of_8_with_16_writers_cost_at_most_0_3_SSD_writes_per_put()
     {
-        using var store = new ScalioStore(new ScalioStoreOptions { Layout = Large, ExpectedRecords = 2_000, CacheBuckets = 4, BatchSize = 8 });
+        using var store = new ScalioStore(new ScalioStoreOptions { Layout = Large, ExpectedRecords = 2_000, CacheBuckets = 4, BatchSize = 8,
+            // A writer descheduled past the default 30 us grace (the suite loads both cores) would split batches: this
+            // test is about what a full batch costs, so writers get time to join.
+            BatchDrainGrace = TimeSpan.FromMilliseconds(5), BatchIdleTimeout = TimeSpan.FromMilliseconds(20) });
         const int threads = 16, each = 40;
         var clients = new ScalioClient[threads];
         for (int t = 0; t < threads; t++) clients[t] = store.OpenClient();
