@@ -38,6 +38,9 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
         _state = QueuePairState.ReadyToSend;
     }
 
+    /// <inheritdoc/>
+    public override bool CompletesInOrder => true; // each chain executes in order, under the send lock, before PostSend returns
+
     // Executing a posted request is the NIC's work, done here by the posting thread (HardwareWork).
     public override void PostSend(in WorkRequest request)
     {

@@ -46,6 +46,11 @@ public abstract class QueuePair : IDisposable
     /// <summary>Current state.</summary>
     public abstract QueuePairState State { get; }
 
+    /// <summary>True when this queue pair's send work requests complete in the order they were posted (an RDMA RC queue
+    /// pair's guarantee): a signaled request's completion then means every earlier request of the queue completed, so a
+    /// chain needs only its last request signaled. An unsignaled request that fails still reports its completion.</summary>
+    public virtual bool CompletesInOrder => false;
+
     /// <summary>Posts one request.</summary>
     public abstract void PostSend(in WorkRequest request);
 
