@@ -10,25 +10,24 @@ t=${THREADS:-8}
 mkdir -p "$out"
 dotnet build -c Release src/Scalio.Cli >/dev/null
 run() { dotnet run -c Release --no-build --project src/Scalio.Cli -- ycsb "$@"; }
-echo "== YCSB-C, 7 SSDs, scale-down $k"
+echo "== YCSB-C, 7 SSDs, scale-down $k (the SSDs: files in a temporary directory, real I/O)"
 run --system scalio,leed-ditto --workload C --ssds 7 --scale-down "$k" --threads "$t" --json "$out/c.json"
 echo "== YCSB-A, 7 SSDs, scale-down $k (LEED too, for the per-PUT cost at saturation)"
 run --system scalio,leed-ditto,leed --workload A --ssds 7 --scale-down "$k" --threads "$t" --json "$out/a.json"
-echo "== YCSB-A, 7 SSDs, scale-down $k, file namespaces in $out/files (real I/O: each device command costs the kernel's I/O path, as an SSD command costs a real server)"
-rm -rf "$out/files"
-run --system scalio,leed-ditto,leed --workload A --ssds 7 --scale-down "$k" --threads "$t" --data-dir "$out/files" --json "$out/a-files.json"
+echo "== YCSB-A, 7 SSDs, scale-down $k, --ram (RAM namespaces: a device command costs the server nothing; for the record)"
+run --system scalio,leed-ditto,leed --workload A --ssds 7 --scale-down "$k" --threads "$t" --ram --json "$out/a-ram.json"
 echo "== YCSB-C, unbudgeted default, 1 client thread (GET miss vs GET hit latency)"
 run --workload C --threads 1 --saturation-seconds 0 --json "$out/c1.json"
 python3 - "$out" <<'PY'
 import json, sys, os
 d = sys.argv[1]
 def rows(f): return {r["system"]: r for r in json.load(open(os.path.join(d, f)))["systems"]}
-c, a, af, c1 = rows("c.json"), rows("a.json"), rows("a-files.json"), rows("c1.json")
+c, a, ar, c1 = rows("c.json"), rows("a.json"), rows("a-ram.json"), rows("c1.json")
 print(f"C:  scalio {c['scalio']['opsPerSecond']:,.0f} ops/s / leed-ditto {c['leed-ditto']['opsPerSecond']:,.0f} = {c['scalio']['opsPerSecond'] / c['leed-ditto']['opsPerSecond']:.2f}x (measured)")
 print(f"A:  scalio {a['scalio']['opsPerSecond']:,.0f} ops/s / leed-ditto {a['leed-ditto']['opsPerSecond']:,.0f} = {a['scalio']['opsPerSecond'] / a['leed-ditto']['opsPerSecond']:.2f}x (measured)")
 print(f"PUT at saturation: scalio {a['scalio']['serverMicrosPerPutAtSaturation']:.2f} us / leed {a['leed']['serverMicrosPerPutAtSaturation']:.2f} us = {a['scalio']['serverMicrosPerPutAtSaturation'] / a['leed']['serverMicrosPerPutAtSaturation']:.2f}x")
-print(f"A on files:  scalio {af['scalio']['opsPerSecond']:,.0f} ops/s / leed-ditto {af['leed-ditto']['opsPerSecond']:,.0f} = {af['scalio']['opsPerSecond'] / af['leed-ditto']['opsPerSecond']:.2f}x (measured)")
-print(f"PUT at saturation on files: scalio {af['scalio']['serverMicrosPerPutAtSaturation']:.2f} us / leed {af['leed']['serverMicrosPerPutAtSaturation']:.2f} us = {af['scalio']['serverMicrosPerPutAtSaturation'] / af['leed']['serverMicrosPerPutAtSaturation']:.2f}x")
+print(f"A on RAM (--ram):  scalio {ar['scalio']['opsPerSecond']:,.0f} ops/s / leed-ditto {ar['leed-ditto']['opsPerSecond']:,.0f} = {ar['scalio']['opsPerSecond'] / ar['leed-ditto']['opsPerSecond']:.2f}x (measured)")
+print(f"PUT at saturation on RAM (--ram): scalio {ar['scalio']['serverMicrosPerPutAtSaturation']:.2f} us / leed {ar['leed']['serverMicrosPerPutAtSaturation']:.2f} us = {ar['scalio']['serverMicrosPerPutAtSaturation'] / ar['leed']['serverMicrosPerPutAtSaturation']:.2f}x")
 s = c1["scalio"]
 print(f"1 thread C: GET miss p50 {s['getMissP50Micros']:.1f} us / GET hit p50 {s['getHitP50Micros']:.2f} us = {s['getMissP50Micros'] / s['getHitP50Micros']:.1f}x")
 PY

@@ -23,7 +23,8 @@ internal static class YcsbCommand
         var workers = new Option<int>("--server-workers") { Description = "Server worker threads (0: 1, or 4 with --scale-down)", DefaultValueFactory = _ => 0 };
         var serverCores = new Option<double>("--server-cores") { Description = "MODEL: limit the server's serving work (requests, commits, invalidations, fills) to this many core-seconds per second, for every system (0: unlimited)", DefaultValueFactory = _ => 0 };
         var iopsPerSsd = new Option<int>("--iops-per-ssd") { Description = "MODEL: wrap each RAM namespace in an SSD model of this many IOPS (80 us reads; 0: no model)", DefaultValueFactory = _ => 0 };
-        var scaleDown = new Option<int>("--scale-down") { Description = "Scale the paper's server down by K: CPU budget = 8 Arm cores / K (calibrated to this host by LEED's cost per GET at saturation, measured first), SSDs of 500K / K IOPS; sets --server-cores and --iops-per-ssd (0: off)", DefaultValueFactory = _ => 0 };
+        var scaleDown = new Option<int>("--scale-down") { Description = "Scale the paper's server down by K: CPU budget = 8 Arm cores / K (calibrated to this host by LEED's cost per GET at saturation, measured first), SSDs of 500K / K IOPS; sets --server-cores and --iops-per-ssd (0: off). Its SSDs are files in a fresh temporary directory (real I/O), removed afterwards, unless --data-dir or --ram", DefaultValueFactory = _ => 0 };
+        var ram = new Option<bool>("--ram") { Description = "With --scale-down: RAM namespaces instead of temporary files. A RAM namespace's commands cost the server nothing, unlike an SSD's (driver, submission, completion), so per-command costs the write path shares do not show" };
         var offloadThreads = new Option<int>("--offload-threads") { Description = "Threads of the emulated offload engine (NIC). 0 (default): none, each offloaded read runs on the client thread that sends it, as RDMA requests do on the loopback fabric; N: N engine threads, each keeping many device reads in flight on its io_uring with --data-dir", DefaultValueFactory = _ => 0 };
         var saturationSeconds = new Option<double>("--saturation-seconds") { Description = "Length of each saturation phase (16 threads of PUTs, then of uniform GETs) after the measured rounds, for the server's cost per request at saturation (0: skip)", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch-size") { Description = "PUTs/DELETEs packed into one SSD write per device (1 turns batching off; up to 128)", DefaultValueFactory = _ => 8 };
@@ -42,7 +43,7 @@ internal static class YcsbCommand
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
-            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, offloadThreads, saturationSeconds, batch, system, rounds, json,
+            workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, ram, offloadThreads, saturationSeconds, batch, system, rounds, json,
             connect, history, skipLoad, writeErrors, readErrors, readBatch, offloadDepth, authToken,
         };
         cmd.SetAction(parse =>
@@ -144,7 +145,28 @@ internal static class YcsbCommand
             if (!(secs >= 0)) { CliErrors.Report($"--seconds must be 0 (no bound) or more, not {secs}"); return 2; }
             if (!(satSeconds >= 0 && satSeconds <= 600)) { CliErrors.Report($"--saturation-seconds must be 0..600, not {satSeconds}"); return 2; }
             if (k > 0 && (cores > 0 || iops > 0)) { CliErrors.Report("--scale-down sets --server-cores and --iops-per-ssd: give one or the other"); return 2; }
+            bool useRam = parse.GetValue(ram);
+            if (useRam && (k == 0 || dir is not null)) { CliErrors.Report("--ram goes with --scale-down and without --data-dir (RAM is the default otherwise)"); return 2; }
             if (dir is not null && !CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
+            // The paper's server has SSDs: each command costs it driver work, which a RAM namespace would not charge.
+            string? scratchDir = k > 0 && dir is null && !useRam ? Directory.CreateTempSubdirectory("scalio-scale-down-").FullName : null;
+            dir ??= scratchDir;
+            try
+            {
+                return RunSystems(parse, dir, scratchDir is not null, k, w, cores, iops, engines, depth, cacheFraction, satSeconds, n, secs, parsed, v, systems, options);
+            }
+            finally
+            {
+                if (scratchDir is not null) Directory.Delete(scratchDir, recursive: true);
+            }
+        });
+        cmd.Subcommands.Add(CreateKeys());
+        return cmd;
+
+        int RunSystems(ParseResult parse, string? dir, bool scratch, int k, int w, double cores, int iops, int engines, int depth, double cacheFraction,
+            double satSeconds, long n, double secs, YcsbWorkload parsed, YcsbVariant v, IReadOnlyList<YcsbSystem> systems, YcsbOptions options)
+        {
+            if (scratch) AnsiConsole.MarkupLine($"[grey]file namespaces in {Markup.Escape(dir!)} (real I/O, removed afterwards; --ram for RAM namespaces, whose commands cost the server nothing)[/]");
             var settings = new StoreSettings
             {
                 Records = n,
@@ -197,9 +219,7 @@ internal static class YcsbCommand
             if (jsonPath is not null) SystemComparison.WriteJson(jsonPath, rows, settings, PaperHardware.Paper);
             foreach (var r in rows) if (r.Result.ValueMismatches != 0) return 1;
             return 0;
-        });
-        cmd.Subcommands.Add(CreateKeys());
-        return cmd;
+        }
     }
 
     /// <summary><c>scalio ycsb keys</c>: the key names the load phase inserts, in order.</summary>

@@ -32,6 +32,10 @@ public sealed class MeasuredCliTests
                 "--records", "4000", "--operations", "4000", "--seconds", "1", "--threads", "2", "--saturation-seconds", "0.3", "--json", json);
             Assert.True(exit == 0, output);
             Assert.Contains("server CPU budget MODEL", output);
+            // The scaled-down server's SSDs are real files in a scratch directory, gone after the run.
+            var scratch = System.Text.RegularExpressions.Regex.Match(output, @"file namespaces in (\S+) \(real I/O");
+            Assert.True(scratch.Success, output);
+            Assert.False(Directory.Exists(scratch.Groups[1].Value), $"{scratch.Groups[1].Value} was left behind");
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
             var settings = doc.RootElement.GetProperty("settings");
             Assert.True(settings.GetProperty("serverCores").GetDouble() > 0);
@@ -53,6 +57,18 @@ public sealed class MeasuredCliTests
         {
             File.Delete(json);
         }
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Ram_namespaces_are_asked_for_with_scale_down_only()
+    {
+        await Task.Yield();
+        var (exit, output) = Run(30, "ycsb", "--ram");
+        Assert.Equal(2, exit);
+        Assert.Contains("error: --ram goes with --scale-down", output);
+        (exit, output) = Run(30, "ycsb", "--scale-down", "50", "--ram", "--data-dir", Path.GetTempPath());
+        Assert.Equal(2, exit);
+        Assert.Contains("error: --ram goes with --scale-down and without --data-dir", output);
     }
 
     [Fact(Timeout = 120_000)]
