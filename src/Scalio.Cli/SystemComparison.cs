@@ -491,6 +491,7 @@ public static class SystemComparison
                 serverCores = settings.ServerCores > 0 ? settings.ServerCores : (double?)null,
                 iopsPerSsd = settings.EffectiveSsdModel?.MaxIops,
                 ssdModelReadLatencyMicros = settings.EffectiveSsdModel?.ReadLatency.TotalMicroseconds,
+                namespaces = settings.DataDirectory is null ? "ram" : "files",
                 scaleDown = settings.ScaleDown is { } sd ? new
                 {
                     k = sd.K, hostLeedMicrosPerGet = sd.HostLeedMicrosPerGet, calibrationSamples = sd.CalibrationSamples, coreSpeedFactor = sd.CoreSpeedFactor,

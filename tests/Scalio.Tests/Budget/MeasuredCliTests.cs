@@ -40,6 +40,7 @@ public sealed class MeasuredCliTests
             var settings = doc.RootElement.GetProperty("settings");
             Assert.True(settings.GetProperty("serverCores").GetDouble() > 0);
             Assert.Equal(10_000, settings.GetProperty("iopsPerSsd").GetInt32());
+            Assert.Equal("files", settings.GetProperty("namespaces").GetString());
             Assert.Equal(5, settings.GetProperty("scaleDown").GetProperty("calibrationSamples").GetArrayLength());
             foreach (var s in doc.RootElement.GetProperty("systems").EnumerateArray())
             {
