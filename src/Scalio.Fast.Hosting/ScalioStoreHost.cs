@@ -1,0 +1,93 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Scalio.Fast.Diagnostics;
+
+namespace Scalio.Fast.Hosting;
+
+/// <summary>
+/// Owns the application's embedded <see cref="ScalioStore"/>: opens it when the host starts (or when first resolved,
+/// whichever comes first), publishes its meter, and at stop closes it (every batch committed, files flushed) after the
+/// services registered after it have stopped. Clients (<see cref="ScalioStore.OpenClient"/>) belong to one thread each.
+/// </summary>
+public sealed partial class ScalioStoreHost : IHostedService, IDisposable
+{
+    private readonly ScalioStoreSettings _settings;
+    private readonly ILogger<ScalioStoreHost> _logger;
+    private readonly Lock _gate = new();
+    private ScalioStore? _store;
+    private ScalioServerMetrics? _metrics;
+    private bool _stopped;
+
+    /// <summary>Creates the host of a store described by <paramref name="settings"/> (opened later).</summary>
+    public ScalioStoreHost(IOptions<ScalioStoreSettings> settings, ILogger<ScalioStoreHost> logger)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _settings = settings.Value;
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+    }
+
+    /// <summary>The store, opened on first use.</summary>
+    /// <exception cref="ObjectDisposedException">The host has stopped.</exception>
+    public ScalioStore Store
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_stopped, this);
+                return _store ??= Open();
+            }
+        }
+    }
+
+    private ScalioStore Open()
+    {
+        var options = _settings.ToOptions();
+        if (options.DataDirectory is { } dir) Directory.CreateDirectory(dir);
+        var store = new ScalioStore(options);
+        if (_settings.Metrics) _metrics = new ScalioServerMetrics(store);
+        LogOpened(store.CacheSlots, options.Devices, options.DataDirectory ?? "RAM", options.BatchSize);
+        return store;
+    }
+
+    /// <inheritdoc/>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = Store;
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Close();
+        return Task.CompletedTask;
+    }
+
+    private void Close()
+    {
+        ScalioStore? store;
+        ScalioServerMetrics? metrics;
+        lock (_gate)
+        {
+            if (_stopped) return;
+            _stopped = true;
+            (store, _store, metrics, _metrics) = (_store, null, _metrics, null);
+        }
+        if (store is null) return;
+        var counters = store.ReadCounters();
+        metrics?.Dispose();
+        store.Dispose(); // commits open batches and closes the namespaces
+        LogClosed(counters.ServerRequests, counters.DeviceWrites);
+    }
+
+    /// <summary>Closes the store if the host did not stop it.</summary>
+    public void Dispose() => Close();
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Scalio store open: {CacheSlots} cache slots, {Devices} SSD namespace(s) in {Location}, batch size {BatchSize}")]
+    private partial void LogOpened(int cacheSlots, int devices, string location, int batchSize);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Scalio store closed after {Requests} server requests and {SsdWrites} SSD writes")]
+    private partial void LogClosed(long requests, long ssdWrites);
+}
