@@ -107,8 +107,9 @@ public sealed class ClusterServerAgent : IDisposable
                     _reportedVersion = current.Version;
                 }
             }
-            catch (Exception e) when (!_stopping)
+            catch (Exception e)
             {
+                if (_stopping) break; // etcd may be gone first at shutdown
                 _log?.WriteLine($"cluster: server {Id}: {e.GetType().Name}: {e.Message} (trying again)");
                 Thread.Sleep(200);
             }
