@@ -165,7 +165,7 @@ public sealed class ClusterClient : IDisposable
     /// <summary>Longest an operation waits for a confirmed map or retries a refused write.</summary>
     public TimeSpan OperationDeadline { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Writes retried after <see cref="OpStatus.WrongOwner"/>.</summary>
+    /// <summary>Retries of writes answered <see cref="OpStatus.WrongOwner"/> (one per attempt, 1 ms apart).</summary>
     public long WrongOwnerRetries { get; private set; }
 
     /// <summary>Operations that waited for the map's lease to be confirmed.</summary>
@@ -211,6 +211,7 @@ public sealed class ClusterClient : IDisposable
     /// <summary>The session of the key's owner under a map whose lease is confirmed; null when none came before the deadline.</summary>
     private RemoteScalioClient? Route(ulong keyHash, ref long deadline)
     {
+        bool waited = false;
         while (true)
         {
             var r = _store.Current;
@@ -221,7 +222,8 @@ public sealed class ClusterClient : IDisposable
                 if (owner < 0) return null;
                 return _sessions[owner] ??= Open(r.Stores[owner]!);
             }
-            LeaseWaits++;
+            if (!waited) LeaseWaits++;
+            waited = true;
             _store.RequestRefresh();
             if (!Pause(ref deadline)) return null;
         }

@@ -108,22 +108,27 @@ public sealed class ClusterAddTests(ITestOutputHelper output)
                 Interlocked.Add(ref retries, c.WrongOwnerRetries);
             }, TaskCreationOptions.LongRunning)).ToArray();
 
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            long opsBefore = Interlocked.Read(ref reads) + Interlocked.Read(ref writes);
+            long Ops() => Interlocked.Read(ref reads) + Interlocked.Read(ref writes);
+            // Traffic under the 3-server map first (each thread opens its sessions to the 3 servers on first use).
+            await WaitFor(() => Ops() >= 60, TimeSpan.FromSeconds(10));
+            long opsBefore = Ops();
             var change = ClusterAdmin.Add(etcd, 4, TimeSpan.FromSeconds(60));
-            await Task.Delay(TimeSpan.FromSeconds(3)); // past the new owner's grace: writes to moved keys reach server 4
+            long opsAtFlip = Ops();
+            // Then under the 4-server map, past the new owner's grace (writes to moved keys reach server 4).
+            await Task.Delay(ClusterTiming.OwnerGrace);
+            await WaitFor(() => Ops() - opsAtFlip >= 60, TimeSpan.FromSeconds(10));
             stop.Cancel();
             await Task.WhenAll(workers);
-            long opsAfterAdd = reads + writes - opsBefore;
+            long opsAfterAdd = Ops() - opsBefore, opsAfterFlip = Ops() - opsAtFlip;
 
             string movedLine = string.Create(CultureInfo.InvariantCulture, $"keys moved: {change.Moved} of {change.Scanned} ({change.MovedFraction * 100:F1}%)");
             output.WriteLine(movedLine);
-            output.WriteLine($"client: {reads} reads, {writes} writes ({opsAfterAdd} from the add on), {errors} errors, {mismatches} stale or wrong reads, {retries} writes retried after WrongOwner; map now {store.Map}; {total.Elapsed.TotalSeconds:F1} s");
+            output.WriteLine($"client: {reads} reads, {writes} writes ({opsBefore} before the add, {opsAfterAdd} from the add on, {opsAfterFlip} after the flip), {errors} errors, {mismatches} stale or wrong reads, {retries} writes retried after WrongOwner; map now {store.Map}; {total.Elapsed.TotalSeconds:F1} s");
             Assert.Equal(Keys, change.Scanned);
             Assert.InRange(change.Moved, 1, Keys / 3);
             Assert.Equal(0, errors);
             Assert.Equal(0, mismatches);
-            Assert.True(opsAfterAdd > 0, "no operation ran from the add on");
+            Assert.True(opsBefore > 0 && opsAfterFlip > 0, "operations must run both before the add and after the map flipped");
             Assert.Equal(change.FinalVersion, store.Map.Version);
             Assert.Equal(4, store.Map.ActiveCount);
 
@@ -167,6 +172,12 @@ public sealed class ClusterAddTests(ITestOutputHelper output)
             {
             }
         }
+    }
+
+    private static async Task WaitFor(Func<bool> done, TimeSpan atMost)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!done() && sw.Elapsed < atMost) await Task.Delay(50);
     }
 
     private static byte[] Key(int k) => Encoding.ASCII.GetBytes($"user{k:D12}");

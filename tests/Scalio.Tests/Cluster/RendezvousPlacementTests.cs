@@ -118,3 +118,36 @@ public sealed class RendezvousPlacementTests
         Assert.NotEqual(int.MinValue, sink);
     }
 }
+
+/// <summary>The <c>--cluster</c> address and the CLI's bad-input lines.</summary>
+public sealed class ClusterCliInputTests
+{
+    [Theory]
+    [InlineData("etcd://127.0.0.1:2379", "http://127.0.0.1:2379/")]
+    [InlineData("http://localhost:23790", "http://localhost:23790/")]
+    public void Etcd_addresses_parse(string given, string uri) => Assert.Equal(uri, EtcdCluster.ParseEndpoint(given).ToString());
+
+    [Theory]
+    [InlineData("127.0.0.1:2379")]
+    [InlineData("etcd://127.0.0.1")]
+    [InlineData("etcd://127.0.0.1:0")]
+    [InlineData("etcd://127.0.0.1:99999")]
+    [InlineData("https://127.0.0.1:2379")]
+    public void Bad_etcd_addresses_are_refused(string given) => Assert.Throws<FormatException>(() => EtcdCluster.ParseEndpoint(given));
+
+    [Theory]
+    [InlineData("cluster", "add", "--cluster", "127.0.0.1:2379", "--id", "1")]
+    [InlineData("cluster", "status", "--cluster", "etcd://x")]
+    [InlineData("cluster", "add", "--cluster", "etcd://127.0.0.1:2379", "--id", "-1")]
+    [InlineData("server", "--cluster", "etcd://127.0.0.1:2379", "--id", "1", "--data-dir", "/tmp/x")]
+    [InlineData("server", "--fabric", "tcp", "--listen", "127.0.0.1:0", "--cluster", "etcd://127.0.0.1:2379")]
+    [InlineData("ycsb", "--cluster", "nope")]
+    public async Task Bad_cluster_input_gives_one_error_line_and_exit_2(params string[] args)
+    {
+        using var p = new Scalio.Tests.Remote.ScalioProcess("cli", args);
+        int code = await p.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, code);
+        var errors = p.Lines.Where(l => l.StartsWith("[stderr] error:", StringComparison.Ordinal)).ToList();
+        Assert.Single(errors);
+    }
+}
