@@ -59,12 +59,28 @@ public sealed class ClusterServerAgent : IDisposable
     /// <summary>Keys this server copied to other servers so far.</summary>
     public long KeysMovedOut { get; private set; }
 
-    /// <summary>Reads the map, fences writes by it, registers the server under a lease, and starts following the map.</summary>
-    public void Start()
+    /// <summary>Reads the map, fences writes by it, registers the server under a lease, and starts following the map.
+    /// etcd errors are retried for <paramref name="timeout"/> (default 30 s: an etcd just started may still be electing
+    /// its leader), then thrown.</summary>
+    public void Start(TimeSpan? timeout = null)
     {
-        Install(_etcd.ReadMap().Map);
-        _server.WriteAdmission = Admit;
-        _etcd.Register(Id, Address);
+        var sw = Stopwatch.StartNew();
+        var limit = timeout ?? TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            try
+            {
+                Install(_etcd.ReadMap().Map);
+                _server.WriteAdmission = Admit;
+                _etcd.Register(Id, Address);
+                break;
+            }
+            catch (Grpc.Core.RpcException e) when (sw.Elapsed < limit)
+            {
+                _log?.WriteLine($"cluster: server {Id}: etcd not ready ({e.Status.StatusCode}); trying again");
+                Thread.Sleep(250);
+            }
+        }
         _etcd.WatchMap(() => _wake.Set());
         _thread.Start();
     }
