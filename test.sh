@@ -10,11 +10,14 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 # The real parts the tests guard, from Debian (root only; elsewhere install them yourself or the tests skip, and
 # under CI=true a skipped real-part test fails): QEMU and kmod for the Linux NVMe/TCP interop guest, libfabric
-# (tcp;ofi_rxm, shm) and fi_info for the multi-process fabric, promtool for the metrics exposition.
+# (tcp;ofi_rxm, shm) and fi_info for the multi-process fabric, promtool for the metrics exposition, etcd for the
+# sharded cluster's map.
 if [ "$(id -u)" = 0 ] && ! command -v qemu-system-x86_64 >/dev/null 2>&1; then apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends qemu-system-x86 kmod >/dev/null || echo "warning: apt-get install qemu-system-x86 kmod failed" >&2; fi
 if [ "$(id -u)" = 0 ] && ! ldconfig -p 2>/dev/null | grep -c 'libfabric\.so\.1' >/dev/null; then apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends libfabric1 libfabric-bin >/dev/null || echo "warning: apt-get install libfabric1 failed; the libfabric tests will be skipped" >&2; fi
 # promtool (Debian package prometheus; its service is not started) validates the metrics endpoint's exposition.
 if [ "$(id -u)" = 0 ] && ! command -v promtool >/dev/null 2>&1; then apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends prometheus >/dev/null || echo "warning: apt-get install prometheus failed; the promtool metrics test will be skipped (and fail under CI=true)" >&2; fi
+# etcd (Debian package etcd-server; its service is not started: the cluster tests run their own etcd on free loopback ports).
+if [ "$(id -u)" = 0 ] && ! command -v etcd >/dev/null 2>&1; then apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends etcd-server >/dev/null || echo "warning: apt-get install etcd-server failed; the cluster test will be skipped (and fail under CI=true)" >&2; fi
 bash tests/interop/nvmet-guest.sh prepare || echo "warning: the nvmet guest was not prepared; the interop tests will try again" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

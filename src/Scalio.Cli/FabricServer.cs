@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
+using Scalio.Cluster;
 using Scalio.Fast;
 using Scalio.Fast.Diagnostics;
 using Scalio.Fast.OffloadTcp;
@@ -10,11 +11,14 @@ using Scalio.Verbs.Libfabric;
 
 namespace Scalio.Cli;
 
+/// <summary>A server's <c>--cluster etcd://HOST:PORT --cluster-name NAME --id N</c>.</summary>
+internal sealed record ClusterJoin(string Endpoint, string Name, int Id);
+
 /// <summary><c>scalio server --fabric tcp --listen ADDRESS:PORT</c>: the server for clients of other processes.</summary>
 internal static class FabricServer
 {
     public static int Run(string fabricName, string? listen, string? dataDir, string? offloadTarget, string? nicListen, string subnqn, int selfLoad, string? metrics,
-        string? authTokenFile, string? readerTokenFile, int maxConnections, ScalioStoreOptions baseOptions)
+        string? authTokenFile, string? readerTokenFile, int maxConnections, ClusterJoin? cluster, ScalioStoreOptions baseOptions)
     {
         if (fabricName != "tcp")
         {
@@ -54,6 +58,23 @@ internal static class FabricServer
             CliErrors.Report($"scalio server: {e.Message}");
             return 2;
         }
+        if (cluster is not null && (endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any)))
+            return CliErrors.Fail("scalio server: --cluster registers the --listen address for clients and peers: give one they can reach, not a wildcard");
+        if (cluster is not null && authTokenFile is not null)
+            return CliErrors.Fail("scalio server: --cluster with --auth-token-file is not supported yet (servers copying keys to each other would need the token)");
+        EtcdCluster? etcd = null;
+        if (cluster is not null)
+        {
+            try
+            {
+                etcd = new EtcdCluster(cluster.Endpoint, cluster.Name);
+            }
+            catch (FormatException e)
+            {
+                return CliErrors.Fail($"scalio server: {e.Message}");
+            }
+        }
+        using var etcdScope = etcd;
         if (maxConnections is < 1 or > 65_536) return CliErrors.Fail($"scalio server: --max-connections must be 1..65536; got {maxConnections}");
         if (baseOptions.MaxRequestsInFlightPerClient is < 1 or > 1024) return CliErrors.Fail($"scalio server: --max-inflight must be 1..1024; got {baseOptions.MaxRequestsInFlightPerClient}");
         AuthToken? token = null, readerToken = null;
@@ -153,6 +174,19 @@ internal static class FabricServer
                     return 2;
                 }
                 var server = store.Server;
+                using var agent = etcd is null ? null : new ClusterServerAgent(etcd, cluster!.Id, bound.ToString(), server, log: Console.Out);
+                if (agent is not null)
+                {
+                    try
+                    {
+                        agent.Start();
+                    }
+                    catch (Exception e) when (e is Grpc.Core.RpcException or InvalidDataException)
+                    {
+                        return CliErrors.Fail($"scalio server: --cluster {cluster!.Endpoint}: {CliErrors.OneLine(e)}");
+                    }
+                    Console.WriteLine($"cluster: registered as server {agent.Id} at {bound} in etcd {etcd!.Endpoint} (cluster '{etcd.Name}'), map {agent.Map}");
+                }
                 if (token is null)
                     Console.Error.WriteLine($"scalio server: warning: no --auth-token-file given; any process that reaches {bound} gets the cache and index region keys and may PUT and DELETE.");
                 using var meter = metricsEndPoint is null ? null : new ScalioServerMetrics(store, nic);

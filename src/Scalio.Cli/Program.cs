@@ -16,6 +16,7 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
     SweepCommand.Create(),
     FiguresCommand.Create(),
     FuzzCommand.Create(),
+    ClusterCommand.Create(),
 };
 foreach (var data in DataCommand.Create()) root.Subcommands.Add(data);
 try

@@ -39,12 +39,15 @@ internal static class YcsbCommand
         var offloadDepth = new Option<int>("--offload-depth") { Description = "NVMe commands each client connection may have in flight at the emulated offload engine (1..64; each slot holds a 128 KiB buffer)", DefaultValueFactory = _ => 8 };
         var readBatch = new Option<int>("--read-batch") { Description = "GETs each client thread keeps in flight: consecutive reads run as one batch (one doorbell per protocol step, SSD reads up to the offload queue's depth); 1 (default): one operation at a time. Embedded scalio systems batch; the baselines run one at a time", DefaultValueFactory = _ => 1 };
         var authToken = new Option<string?>("--auth-token-file") { Description = "With --connect: file holding the token of a server started with --auth-token-file (proven by HMAC challenge-response; the token never crosses the wire)" };
+        var cluster = ClusterCommand.EtcdOption(false);
+        cluster.Description = "Run the clients in this process against a sharded cluster whose map is in etcd at etcd://HOST:PORT, routing each key to its owner and following map changes while running";
+        var clusterName = ClusterCommand.NameOption();
         var skipLoad = new Option<bool>("--skip-load") { Description = "Skip the load phase: with --connect, another client process loads (loading the same records twice is idempotent: same values); embedded, --data-dir must hold a store an earlier run loaded with the same --records and --ssds (reads are value-checked)" };
 
         var cmd = new Command("ycsb", "Load an embedded Scalio store (loopback fabric, emulated NVMe-oF offload, RAM or file namespaces) and run a YCSB workload; --system also runs the LEED and LEED+Ditto baselines on the same fabric, namespaces and SSD store")
         {
             workload, records, operations, seconds, threads, cache, ssds, dataDir, variant, seed, workers, serverCores, iopsPerSsd, scaleDown, ram, offloadThreads, saturationSeconds, batch, system, rounds, json,
-            connect, history, skipLoad, writeErrors, readErrors, readBatch, offloadDepth, authToken,
+            connect, history, skipLoad, writeErrors, readErrors, readBatch, offloadDepth, authToken, cluster, clusterName,
         };
         cmd.SetAction(parse =>
         {
@@ -74,6 +77,12 @@ internal static class YcsbCommand
                 ReadBatch = parse.GetValue(readBatch),
             };
             options.Validate();
+            if (parse.GetValue(cluster) is { } etcd)
+            {
+                if (parse.GetValue(connect) is not null || parse.GetValue(history) is not null || parse.GetValue(authToken) is not null)
+                    return CliErrors.Fail("--cluster routes by the map: it does not take --connect, and --history/--auth-token-file are not supported with it yet");
+                return ClusterYcsb.Run(etcd, parse.GetValue(clusterName)!, options with { Load = !parse.GetValue(skipLoad) });
+            }
             if (parse.GetValue(connect) is { } server)
                 return RemoteYcsbCommand.Run(server, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history), requestTimeoutMs: 10_000, parse.GetValue(authToken));
             if (parse.GetValue(authToken) is not null) return CliErrors.Fail("--auth-token-file needs --connect (the embedded store has no side channel)");

@@ -34,6 +34,9 @@ public enum OpStatus : byte
     Unavailable = 7,
     /// <summary>The client's credential does not allow the operation (a reader's PUT or DELETE); nothing was changed.</summary>
     Forbidden = 8,
+    /// <summary>The server does not own the key under its current cluster map (a sharded cluster: the key is moving to,
+    /// or has moved to, another server); nothing was changed. The caller refreshes its map and retries.</summary>
+    WrongOwner = 9,
 }
 
 /// <summary>

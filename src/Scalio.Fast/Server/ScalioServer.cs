@@ -37,6 +37,8 @@ public sealed unsafe partial class ScalioServer : IDisposable
     private int _nextWorker;
     private long _busyNanoseconds, _invalidations, _badRequests;
     private int _peakInFlight;
+    private volatile WriteAdmission? _writeAdmission;
+    private long _inAdmission, _wrongOwner;
     private readonly long[] _requestsByOp = new long[4]; // indexed by RpcOp (1..3), for the metrics
 
     /// <summary>Creates a server on a loopback fabric over the given devices and starts its workers.</summary>
@@ -238,6 +240,27 @@ public sealed unsafe partial class ScalioServer : IDisposable
         var hash = new KeyHash(key);
         if (op is RpcOp.Put or RpcOp.Delete)
         {
+            if (_writeAdmission is { } admit)
+            {
+                // Counted before the check (a full fence), so DrainAdmittedWrites cannot miss a write that passed it.
+                Interlocked.Increment(ref _inAdmission);
+                try
+                {
+                    if (!admit(key))
+                    {
+                        Interlocked.Increment(ref _wrongOwner);
+                        conn.PostReceive(slot);
+                        conn.SendReply(slot, RpcFormat.WriteReply(conn.Reply(slot), OpStatus.WrongOwner, id, default));
+                        return;
+                    }
+                    Enqueue(conn, slot, id, in hash, key, value, remove: op == RpcOp.Delete);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _inAdmission);
+                }
+                return;
+            }
             Enqueue(conn, slot, id, in hash, key, value, remove: op == RpcOp.Delete);
             return;
         }
