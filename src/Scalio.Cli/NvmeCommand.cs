@@ -47,7 +47,7 @@ internal static class NvmeCommand
             {
                 TextWriter output = parse.InvocationConfiguration.Output;
                 TextWriter error = parse.InvocationConfiguration.Error;
-                Span<byte> sqe = stackalloc byte[SubmissionQueueEntry.Size];
+                Span<byte> sqe = stackalloc byte[SubmissionQueueEntry.WireSize];
                 int n = parse.GetValue(blocks);
                 if (name != "flush" && n is < 1 or > 65536)
                 {

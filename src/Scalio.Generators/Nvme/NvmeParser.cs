@@ -16,7 +16,7 @@ internal static class NvmeParser
 {
     private static readonly HashSet<string> GeneratedMembers = new()
     {
-        "CommandId", "Flags", "WireSize", "OpcodeValue", "FabricsTypeValue", "WriteTo", "TryRead", "Read",
+        "CommandId", "Flags", "Fuse", "Psdt", "Opcode", "WireSize", "OpcodeValue", "FabricsTypeValue", "WriteTo", "TryRead", "Read",
         "SqHead", "SqId", "StatusField", "Status", "Phase",
         "PduTypeValue", "PayloadOffset", "PayloadLength", "ThrowShort", "ThrowFieldRange", "ThrowNotThis", "HeaderLength", "AllowedFlags", "CarriesData", "PduDataOffset", "PduLength", "WriteHeader", "TryReadHeader",
     };
@@ -38,8 +38,9 @@ internal static class NvmeParser
         switch (kind)
         {
             case NvmeDescriptionKind.Command:
-                if (main.ConstructorArguments.Length != 1 || main.ConstructorArguments[0].Value is not byte op) return null;
-                opcode = op;
+                // No opcode argument: one entry type for every opcode, as an executor that dispatches on it needs.
+                if (main.ConstructorArguments.Length == 1 && main.ConstructorArguments[0].Value is byte op) opcode = op;
+                else if (main.ConstructorArguments.Length != 0) return null;
                 fabricsType = NamedInt(main, "FabricsType", -1);
                 if (fabricsType is < -1 or > 255)
                 {
@@ -70,7 +71,7 @@ internal static class NvmeParser
                 break;
         }
 
-        int wireSize = kind switch { NvmeDescriptionKind.Command => 64, NvmeDescriptionKind.Completion => 16, _ => headerLength };
+        int wireSize = NvmeDescriptionModel.WireSizeOf(kind, headerLength);
         var fields = new List<NvmeFieldModel>();
         var fieldLocations = new List<Location>();
         foreach (AttributeData attr in type.GetAttributes())
@@ -88,8 +89,14 @@ internal static class NvmeParser
             int bit = NamedInt(attr, "Bit", 0);
             int bits = NamedInt(attr, "Bits", 0);
             string? description = NamedString(attr, "Description");
-            var field = new NvmeFieldModel(fieldName, offset, size, bit, bits, description);
-            if (CheckField(field, name, wireSize, location, diagnostics))
+            ITypeSymbol? storedAs = NamedType(attr, "Type");
+            string? structType = storedAs?.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+            var field = new NvmeFieldModel(fieldName, offset, size, bit, bits, description, structType);
+            if (storedAs is not null && (storedAs.TypeKind != TypeKind.Struct || !storedAs.IsUnmanagedType))
+            {
+                diagnostics.Add(NvmeDiagnosticInfo.Create(NvmeDiagnostics.FieldOutOfRange, location, fieldName, name, "Type must be an unmanaged struct"));
+            }
+            else if (CheckField(field, name, wireSize, location, diagnostics))
             {
                 fields.Add(field);
                 fieldLocations.Add(location);
@@ -115,7 +122,8 @@ internal static class NvmeParser
     private static bool CheckField(NvmeFieldModel f, string owner, int wireSize, Location location, List<NvmeDiagnosticInfo> diagnostics)
     {
         string? problem = null;
-        if (f.Size is not (1 or 2 or 4 or 8)) problem = "size " + f.Size + " is not 1, 2, 4 or 8 bytes";
+        if (f.IsStruct && (f.Size < 1 || f.Bits != 0)) problem = "a struct-typed field needs its size in bytes and no Bit/Bits";
+        else if (!f.IsStruct && f.Size is not (1 or 2 or 4 or 8)) problem = "size " + f.Size + " is not 1, 2, 4 or 8 bytes";
         else if (f.Offset < 0 || f.Offset + f.Size > wireSize) problem = "bytes " + f.Offset + ".." + (f.Offset + f.Size - 1) + " are outside the " + wireSize + "-byte wire form";
         else if (f.Bits < 0 || f.Bit < 0 || (f.Bits == 0 && f.Bit != 0)) problem = "Bit/Bits must be non-negative, and Bit needs Bits";
         else if (f.Bits > 0 && f.Bit + f.Bits > f.Size * 8) problem = "bits " + f.Bit + ".." + (f.Bit + f.Bits - 1) + " are outside its " + (f.Size * 8) + "-bit integer";
@@ -218,6 +226,15 @@ internal static class NvmeParser
             return arg.Value.Value switch { int i => i, byte b => b, _ => fallback };
         }
         return fallback;
+    }
+
+    private static ITypeSymbol? NamedType(AttributeData attr, string name)
+    {
+        foreach (KeyValuePair<string, TypedConstant> arg in attr.NamedArguments)
+        {
+            if (arg.Key == name && arg.Value.Value is ITypeSymbol t) return t;
+        }
+        return null;
     }
 
     private static bool NamedBool(AttributeData attr, string name)

@@ -121,7 +121,7 @@ public sealed class NvmeCommandExecutor
     /// <param name="sqHead">Submission queue head pointer to report.</param>
     /// <param name="completion">The completion queue entry.</param>
     /// <returns>The command's status (also in <paramref name="completion"/>).</returns>
-    public NvmeStatus Execute(in SubmissionQueueEntry command, Span<byte> data, ushort sqId, ushort sqHead, out CompletionQueueEntry completion)
+    public NvmeStatus Execute(in SubmissionQueueEntry command, Span<byte> data, ushort sqId, ushort sqHead, out NvmeCompletion completion)
     {
         NvmeStatus status = command.Opcode switch
         {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Scalio.Verbs.Nvme.Generation;
 
 namespace Scalio.Verbs.Nvme;
@@ -9,6 +10,76 @@ namespace Scalio.Verbs.Nvme;
 // include/linux/nvme.h (struct nvme_rw_command, nvme_identify, nvmf_connect_command, nvmf_property_*).
 // The data pointer is described as SGL Entry 1 (bytes 39:24), as NVMe over Fabrics requires
 // (Address 31:24, Length 35:32, SGL Identifier byte 39).
+
+/// <summary>
+/// A submission queue entry of any opcode, in the Common Command Format (NVM Express Base Specification 2.0, Figure
+/// "Common Command Format"; Linux <c>struct nvme_common_command</c>), with the Read/Write dwords of the NVM Command
+/// Set 1.0 (Figures "Read – Command Dword 10/11/12"). The entry the executor, the offload engine and the NVMe/TCP
+/// target dispatch on; the data pointer is SGL Entry 1 (NVMe over Fabrics).
+/// </summary>
+[NvmeCommand]
+[NvmeField("Nsid", 4, 4, Description = "Namespace Identifier (NSID)")]
+[NvmeField("Cdw2", 8, 4, Description = "Command Dword 2")]
+[NvmeField("Cdw3", 12, 4, Description = "Command Dword 3")]
+[NvmeField("MetadataPointer", 16, 8, Description = "Metadata Pointer (MPTR)")]
+[NvmeField("Sgl", 24, SglDescriptor.Size, Type = typeof(SglDescriptor), Description = "Data Pointer (DPTR) as SGL Entry 1, used when PSDT is not PRP")]
+[NvmeField("StartingLba", 40, 8, Description = "Starting LBA (SLBA) of a Read/Write, CDW10-11")]
+[NvmeField("NumberOfBlocksZeroBased", 48, 4, Bit = 0, Bits = 16, Description = "Number of Logical Blocks (NLB) of a Read/Write, zero-based, CDW12")]
+[NvmeField("ForceUnitAccess", 48, 4, Bit = 30, Bits = 1, Description = "Force Unit Access (FUA) of a Read/Write, CDW12")]
+[NvmeField("LimitedRetry", 48, 4, Bit = 31, Bits = 1, Description = "Limited Retry (LR) of a Read/Write, CDW12")]
+[NvmeField("Cdw13", 52, 4, Description = "Command Dword 13")]
+[NvmeField("Cdw14", 56, 4, Description = "Command Dword 14")]
+[NvmeField("Cdw15", 60, 4, Description = "Command Dword 15")]
+public partial struct SubmissionQueueEntry
+{
+    /// <summary>Blocks transferred by a Read/Write: NLB + 1 (1..65536).</summary>
+    public readonly int BlockCount
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => NumberOfBlocksZeroBased + 1;
+    }
+
+    /// <summary>Builds a Read command.</summary>
+    /// <param name="commandId">CID.</param>
+    /// <param name="nsid">Namespace identifier.</param>
+    /// <param name="startingLba">First LBA.</param>
+    /// <param name="blocks">Number of blocks, 1..65536.</param>
+    public static SubmissionQueueEntry CreateRead(ushort commandId, uint nsid, ulong startingLba, int blocks) =>
+        CreateReadWrite(NvmOpcode.Read, commandId, nsid, startingLba, blocks, false);
+
+    /// <summary>Builds a Write command.</summary>
+    /// <param name="commandId">CID.</param>
+    /// <param name="nsid">Namespace identifier.</param>
+    /// <param name="startingLba">First LBA.</param>
+    /// <param name="blocks">Number of blocks, 1..65536.</param>
+    /// <param name="forceUnitAccess">Set FUA: the write is durable when it completes.</param>
+    public static SubmissionQueueEntry CreateWrite(ushort commandId, uint nsid, ulong startingLba, int blocks, bool forceUnitAccess = false) =>
+        CreateReadWrite(NvmOpcode.Write, commandId, nsid, startingLba, blocks, forceUnitAccess);
+
+    /// <summary>Builds a Flush command.</summary>
+    /// <param name="commandId">CID.</param>
+    /// <param name="nsid">Namespace identifier, or FFFFFFFFh for all namespaces.</param>
+    public static SubmissionQueueEntry CreateFlush(ushort commandId, uint nsid) =>
+        new() { Opcode = NvmOpcode.Flush, CommandId = commandId, Nsid = nsid };
+
+    private static SubmissionQueueEntry CreateReadWrite(byte opcode, ushort commandId, uint nsid, ulong startingLba, int blocks, bool fua)
+    {
+        if (blocks is < 1 or > 65536)
+        {
+            NvmeThrow.ArgumentOutOfRange(nameof(blocks), "An NVMe Read/Write moves 1..65536 blocks (NLB is a zero-based 16-bit field).");
+        }
+
+        return new SubmissionQueueEntry
+        {
+            Opcode = opcode,
+            CommandId = commandId,
+            Nsid = nsid,
+            StartingLba = startingLba,
+            NumberOfBlocksZeroBased = (ushort)(blocks - 1),
+            ForceUnitAccess = fua,
+        };
+    }
+}
 
 /// <summary>Read (NVM opcode 02h): NVM Command Set 1.0 §3.2.4; SLBA in CDW10-11, NLB (zero-based) in CDW12 bits 15:0.</summary>
 [NvmeCommand(NvmOpcode.Read)]
@@ -108,7 +179,11 @@ public partial struct NvmePropertySetCommand
 {
 }
 
-/// <summary>A completion with its command-specific dwords raw: NVM Express Base 2.0 §4.6, Figure "Common Completion Queue Entry Layout".</summary>
+/// <summary>
+/// A completion with its command-specific dwords raw: NVM Express Base 2.0 §4.6, Figure "Common Completion Queue Entry
+/// Layout" (Linux <c>struct nvme_completion</c>); the status field (bytes 15:14) holds the Phase Tag in bit 0 and the
+/// <see cref="NvmeStatus"/> in bits 15:1. The completion the executor, the offload engine and NVMe/TCP produce.
+/// </summary>
 [NvmeCompletion]
 [NvmeField("Dw0", 0, 4, Description = "Dword 0, command specific")]
 [NvmeField("Dw1", 4, 4, Description = "Dword 1, command specific")]

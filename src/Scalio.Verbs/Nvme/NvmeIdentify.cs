@@ -222,8 +222,8 @@ public static class NvmeIdentify
         d[525] = identity.VolatileWriteCache ? (byte)1 : (byte)0;
         BinaryPrimitives.WriteUInt32LittleEndian(d.Slice(536), identity.SglSupport);
         WriteNqn(d.Slice(SubnqnOffset, 256), identity.SubsystemNqn);
-        BinaryPrimitives.WriteUInt32LittleEndian(d.Slice(1792), (uint)((SubmissionQueueEntry.Size + identity.InCapsuleDataSize) / 16)); // IOCCSZ
-        BinaryPrimitives.WriteUInt32LittleEndian(d.Slice(1796), CompletionQueueEntry.Size / 16); // IORCSZ
+        BinaryPrimitives.WriteUInt32LittleEndian(d.Slice(1792), (uint)((SubmissionQueueEntry.WireSize + identity.InCapsuleDataSize) / 16)); // IOCCSZ
+        BinaryPrimitives.WriteUInt32LittleEndian(d.Slice(1796), NvmeCompletion.WireSize / 16); // IORCSZ
         d[1807] = identity.MaxSglDescriptors;
     }
 

@@ -229,7 +229,7 @@ internal sealed class NvmeTcpHostQueue : IDisposable
         byte flags = (byte)((HeaderDigest ? NvmeTcpFlags.HeaderDigest : 0) | (dd != 0 ? NvmeTcpFlags.DataDigest : 0));
         Span<byte> buf = slot.Capsule;
         new CapsuleCmdPdu { Flags = flags, PduDataOffset = (byte)pdo, PduLength = (uint)plen }.WriteHeader(buf);
-        slot.Sqe.CopyTo(buf.Slice(8, SubmissionQueueEntry.Size)); // WriteHeader zeroes all 72 header bytes, so the SQE goes in after it
+        slot.Sqe.CopyTo(buf.Slice(8, SubmissionQueueEntry.WireSize)); // WriteHeader zeroes all 72 header bytes, so the SQE goes in after it
         if (HeaderDigest)
         {
             Crc32C.WriteDigest(buf.Slice(0, CapsuleCmdPdu.HeaderLength), buf.Slice(CapsuleCmdPdu.HeaderLength));
@@ -581,7 +581,7 @@ internal sealed class NvmeTcpHostQueue : IDisposable
     internal sealed class CommandSlot : IValueTaskSource<NvmeCompletion>
     {
         private readonly byte[] _capsule;
-        private readonly byte[] _sqe = GC.AllocateArray<byte>(SubmissionQueueEntry.Size, pinned: true);
+        private readonly byte[] _sqe = GC.AllocateArray<byte>(SubmissionQueueEntry.WireSize, pinned: true);
         private NvmeTcpHostQueue? _owner;
         private int _finished;
 

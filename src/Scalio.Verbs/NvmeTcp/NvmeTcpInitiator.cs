@@ -392,7 +392,7 @@ public sealed class NvmeTcpInitiator : IAsyncDisposable, IDisposable
 
         NvmeTcpHostQueue.CommandSlot slot = await _admin.RentAsync(cancellationToken).ConfigureAwait(false);
         Span<byte> sqe = slot.Sqe;
-        sqe.Slice(0, SubmissionQueueEntry.Size).Clear();
+        sqe.Slice(0, SubmissionQueueEntry.WireSize).Clear();
         sqe[0] = opcode;
         sqe[1] = NvmeTcpWire.PsdtSgl;
         BinaryPrimitives.WriteUInt16LittleEndian(sqe.Slice(2), slot.Cid);

@@ -355,7 +355,7 @@ public sealed class NvmeTcpTarget : IAsyncDisposable, IDisposable
     internal void AddBusy(long nanoseconds) => Interlocked.Add(ref _busyNanoseconds, nanoseconds);
 
     /// <summary>Executes an I/O command, holding one of the <see cref="NvmeTcpTargetOptions.ExecutionThreads"/> engines if limited.</summary>
-    internal NvmeStatus Execute(in SubmissionQueueEntry sqe, Span<byte> data, ushort sqId, ushort sqHead, out CompletionQueueEntry cqe)
+    internal NvmeStatus Execute(in SubmissionQueueEntry sqe, Span<byte> data, ushort sqId, ushort sqHead, out NvmeCompletion cqe)
     {
         _engines?.Wait();
         try

@@ -291,7 +291,7 @@ internal sealed class NvmeTcpTargetConnection
             }
         }
 
-        ReadOnlySpan<byte> sqe = hdr.Slice(8, SubmissionQueueEntry.Size);
+        ReadOnlySpan<byte> sqe = hdr.Slice(8, SubmissionQueueEntry.WireSize);
         ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
         if (!digestOk)
         {

@@ -27,9 +27,9 @@ public sealed class OffloadInitiator : IOffloadReadQueue
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(target);
         Depth = Math.Clamp(target.QueueDepth, 1, MaxDepth);
-        _responses = Depth * SubmissionQueueEntry.Size;
+        _responses = Depth * SubmissionQueueEntry.WireSize;
         _qp = domain.CreateQueuePair(domain.CreateCompletionQueue(64), domain.CreateCompletionQueue(Math.Max(64, Depth)), new QueuePairOptions { MaxReceives = Depth });
-        _control = domain.Allocate((nuint)(Depth * (SubmissionQueueEntry.Size + CompletionQueueEntry.Size)), MemoryAccess.LocalWrite, 64);
+        _control = domain.Allocate((nuint)(Depth * (SubmissionQueueEntry.WireSize + NvmeCompletion.WireSize)), MemoryAccess.LocalWrite, 64);
         _cids = new ushort[Depth];
         _tags = new int[Depth];
         _free = new int[Depth];
@@ -55,7 +55,7 @@ public sealed class OffloadInitiator : IOffloadReadQueue
     public int Outstanding => Depth - _freeCount;
 
     private void PostResponseReceive(int i)
-        => _qp.PostReceive(new ReceiveRequest((ulong)i, _control.AddressOf(_responses + i * CompletionQueueEntry.Size), CompletionQueueEntry.Size, _control.LocalKey));
+        => _qp.PostReceive(new ReceiveRequest((ulong)i, _control.AddressOf(_responses + i * NvmeCompletion.WireSize), NvmeCompletion.WireSize, _control.LocalKey));
 
     /// <summary>Reads <paramref name="blocks"/> LBAs starting at <paramref name="slba"/> of namespace <paramref name="nsid"/>
     /// into <paramref name="region"/> at <paramref name="offset"/> (the region must grant remote write).</summary>
@@ -109,9 +109,9 @@ public sealed class OffloadInitiator : IOffloadReadQueue
         sqe.CommandId = cid;
         _cids[slot] = cid;
         _tags[slot] = tag;
-        sqe.WriteTo(_control.Slice(slot * SubmissionQueueEntry.Size, SubmissionQueueEntry.Size));
+        sqe.WriteTo(_control.Slice(slot * SubmissionQueueEntry.WireSize, SubmissionQueueEntry.WireSize));
         Commands++;
-        _qp.PostSend(WorkRequest.Send(0, _control.AddressOf(slot * SubmissionQueueEntry.Size), SubmissionQueueEntry.Size, _control.LocalKey, WorkFlags.None));
+        _qp.PostSend(WorkRequest.Send(0, _control.AddressOf(slot * SubmissionQueueEntry.WireSize), SubmissionQueueEntry.WireSize, _control.LocalKey, WorkFlags.None));
         if (_qp.SendQueue.TryPoll(out var sc) && !sc.IsSuccess)
         {
             _free[_freeCount++] = slot;
@@ -138,7 +138,7 @@ public sealed class OffloadInitiator : IOffloadReadQueue
                 AbandonAll();
                 return NvmeStatus.DataTransferError;
             }
-            var cqe = CompletionQueueEntry.Read(_control.Slice(_responses + rslot * CompletionQueueEntry.Size, CompletionQueueEntry.Size));
+            var cqe = NvmeCompletion.Read(_control.Slice(_responses + rslot * NvmeCompletion.WireSize, NvmeCompletion.WireSize));
             PostResponseReceive(rslot);
             int slot = cqe.CommandId & (MaxDepth - 1);
             if (slot >= Depth || _cids[slot] != cqe.CommandId) continue; // late response of an abandoned command

@@ -239,8 +239,8 @@ public sealed unsafe class OffloadTarget : IDisposable
             _target = target;
             QueuePair = qp;
             Depth = target._options.QueueDepth;
-            ResponseOffset = Depth * SubmissionQueueEntry.Size;
-            DataOffset = (ResponseOffset + CompletionQueueEntry.Size + 4095) & ~4095;
+            ResponseOffset = Depth * SubmissionQueueEntry.WireSize;
+            DataOffset = (ResponseOffset + NvmeCompletion.WireSize + 4095) & ~4095;
             SlotBytes = (target._options.MaxTransferSize + 4095) & ~4095;
             // One data buffer per capsule slot: commands whose completion is still due keep theirs until it is sent.
             Buffers = target._domain.Allocate((nuint)(DataOffset + (long)Depth * SlotBytes), MemoryAccess.LocalWrite);
@@ -284,7 +284,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         public int Index;
 
         public void PostCapsuleReceive(int i)
-            => QueuePair.PostReceive(new ReceiveRequest(((ulong)Index << 16) | (uint)i, Buffers.AddressOf(i * SubmissionQueueEntry.Size), SubmissionQueueEntry.Size, Buffers.LocalKey));
+            => QueuePair.PostReceive(new ReceiveRequest(((ulong)Index << 16) | (uint)i, Buffers.AddressOf(i * SubmissionQueueEntry.WireSize), SubmissionQueueEntry.WireSize, Buffers.LocalKey));
     }
 
     private sealed class Engine
@@ -518,7 +518,7 @@ public sealed unsafe class OffloadTarget : IDisposable
         public int Slot, Bytes;
         public ulong Address;
         public uint Key;
-        public CompletionQueueEntry Cqe;
+        public NvmeCompletion Cqe;
         public bool ToHost;
         // The device read still to do (io_uring only).
         public int Fd, Left;
@@ -528,21 +528,21 @@ public sealed unsafe class OffloadTarget : IDisposable
 
     /// <summary>Reads the capsule in <paramref name="slot"/> and moves its data (<see cref="Transfer"/>); a failure
     /// becomes an error completion. False when the capsule was too short and has been answered already.</summary>
-    private bool Start(Connection conn, int slot, uint length, out SubmissionQueueEntry sqe, out CompletionQueueEntry cqe,
+    private bool Start(Connection conn, int slot, uint length, out SubmissionQueueEntry sqe, out NvmeCompletion cqe,
         out NvmeStatus status, out int bytes, out bool toHost)
     {
-        if (length < SubmissionQueueEntry.Size)
+        if (length < SubmissionQueueEntry.WireSize)
         {
             sqe = default; cqe = default; status = NvmeStatus.InvalidField; bytes = 0; toHost = false;
-            Finish(conn, slot, 0, 0, 0, new CompletionQueueEntry { SqHead = (ushort)slot, SqId = 1, Status = NvmeStatus.InvalidField }, toHost: false);
+            Finish(conn, slot, 0, 0, 0, new NvmeCompletion { SqHead = (ushort)slot, SqId = 1, Status = NvmeStatus.InvalidField }, toHost: false);
             return false;
         }
-        sqe = SubmissionQueueEntry.Read(conn.Buffers.Slice(slot * SubmissionQueueEntry.Size, SubmissionQueueEntry.Size));
+        sqe = SubmissionQueueEntry.Read(conn.Buffers.Slice(slot * SubmissionQueueEntry.WireSize, SubmissionQueueEntry.WireSize));
         _options.Faults?.BeforeCommand(in sqe);
         status = Transfer(conn, slot, in sqe, out cqe, out bytes, out toHost);
         if (!status.IsSuccess)
         {
-            cqe = new CompletionQueueEntry { CommandId = sqe.CommandId, SqHead = (ushort)slot, SqId = 1, Status = status };
+            cqe = new NvmeCompletion { CommandId = sqe.CommandId, SqHead = (ushort)slot, SqId = 1, Status = status };
             toHost = false;
         }
         return true;
@@ -586,7 +586,7 @@ public sealed unsafe class OffloadTarget : IDisposable
 
     /// <summary>Completes a command: the read data goes to the host by RDMA WRITE, the capsule slot is posted again and
     /// the response capsule is sent.</summary>
-    private void Finish(Connection conn, int slot, int bytes, ulong address, uint key, CompletionQueueEntry cqe, bool toHost)
+    private void Finish(Connection conn, int slot, int bytes, ulong address, uint key, NvmeCompletion cqe, bool toHost)
     {
         if (toHost)
         {
@@ -595,14 +595,14 @@ public sealed unsafe class OffloadTarget : IDisposable
         }
         conn.PostCapsuleReceive(slot);
         if (!cqe.Status.IsSuccess) Interlocked.Increment(ref _errors);
-        cqe.WriteTo(conn.Buffers.Slice(conn.ResponseOffset, CompletionQueueEntry.Size));
-        conn.QueuePair.PostSend(WorkRequest.Send(0, conn.Buffers.AddressOf(conn.ResponseOffset), CompletionQueueEntry.Size, conn.Buffers.LocalKey, WorkFlags.None));
+        cqe.WriteTo(conn.Buffers.Slice(conn.ResponseOffset, NvmeCompletion.WireSize));
+        conn.QueuePair.PostSend(WorkRequest.Send(0, conn.Buffers.AddressOf(conn.ResponseOffset), NvmeCompletion.WireSize, conn.Buffers.LocalKey, WorkFlags.None));
     }
 
     /// <summary>Moves the command's data over the fabric around its execution: RDMA READ of host memory before a
     /// write; a read's data is left in the slot's buffer for <see cref="Finish"/> to RDMA WRITE to the host. Only keyed
     /// SGL data blocks are accepted (NVMe over RDMA).</summary>
-    private NvmeStatus Transfer(Connection conn, int slot, in SubmissionQueueEntry sqe, out CompletionQueueEntry cqe, out int bytes, out bool toHost)
+    private NvmeStatus Transfer(Connection conn, int slot, in SubmissionQueueEntry sqe, out NvmeCompletion cqe, out int bytes, out bool toHost)
     {
         cqe = default;
         toHost = false;

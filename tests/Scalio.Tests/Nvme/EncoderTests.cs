@@ -43,8 +43,8 @@ public sealed class EncoderTests
         Assert.Equal(expected, actual);
     }
 
-    [Fact] // The generated encoder and the hand-written SubmissionQueueEntry (used by the offload target) agree
-    public void Generated_read_and_write_match_the_existing_entry_layout()
+    [Fact] // The typed commands and the any-opcode SubmissionQueueEntry (used by the executor and the offload target) agree
+    public void Typed_read_and_write_match_the_any_opcode_entry()
     {
         byte[] generated = Encode(b => new NvmeWriteCommand { CommandId = 77, Nsid = 3, StartingLba = 0xABCDEF, BlockCountZeroBased = 15, ForceUnitAccess = true }.WriteTo(b));
         var handWritten = new byte[64];

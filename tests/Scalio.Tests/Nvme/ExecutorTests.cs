@@ -22,7 +22,7 @@ public sealed class ExecutorTests : IDisposable
         var data = new byte[2 * 4096];
         new Random(5).NextBytes(data);
         var write = SubmissionQueueEntry.CreateWrite(0x0A0B, 3, 4, 2, forceUnitAccess: true);
-        NvmeStatus s = _executor.Execute(in write, data, sqId: 2, sqHead: 17, out CompletionQueueEntry cqe);
+        NvmeStatus s = _executor.Execute(in write, data, sqId: 2, sqHead: 17, out NvmeCompletion cqe);
         Assert.Equal(NvmeStatus.Success, s);
         Assert.Equal(0x0A0B, cqe.CommandId);
         Assert.Equal(2, cqe.SqId);
@@ -48,7 +48,7 @@ public sealed class ExecutorTests : IDisposable
         foreach (uint nsid in new uint[] { 0, 2, 4, 9999, 0xFFFF_FFFF })
         {
             var read = SubmissionQueueEntry.CreateRead(1, nsid, 0, 1);
-            Assert.Equal(NvmeStatus.InvalidNamespace, _executor.Execute(in read, buf, 1, 0, out CompletionQueueEntry c));
+            Assert.Equal(NvmeStatus.InvalidNamespace, _executor.Execute(in read, buf, 1, 0, out NvmeCompletion c));
             Assert.Equal(0x0B, c.Status.StatusCode);
             Assert.True(c.Status.DoNotRetry);
         }
@@ -57,13 +57,13 @@ public sealed class ExecutorTests : IDisposable
         foreach (byte opcode in new byte[] { AdminOpcode.Identify, 0x05, AdminOpcode.Fabrics, 0xFF })
         {
             var sqe = new SubmissionQueueEntry { Opcode = opcode, CommandId = 77, Nsid = 1 };
-            Assert.Equal(NvmeStatus.InvalidOpcode, _executor.Execute(in sqe, buf, 1, 0, out CompletionQueueEntry c));
+            Assert.Equal(NvmeStatus.InvalidOpcode, _executor.Execute(in sqe, buf, 1, 0, out NvmeCompletion c));
             Assert.Equal(77, c.CommandId);
             Assert.Equal((0x01 << 1) | (1 << 15), c.StatusField); // SC 01h, SCT 0, DNR
         }
 
         var outOfRange = SubmissionQueueEntry.CreateRead(9, 1, 127, 2);
-        Assert.Equal(NvmeStatus.LbaOutOfRange, _executor.Execute(in outOfRange, buf, 1, 0, out CompletionQueueEntry c1));
+        Assert.Equal(NvmeStatus.LbaOutOfRange, _executor.Execute(in outOfRange, buf, 1, 0, out NvmeCompletion c1));
         Assert.Equal((0x80 << 1) | (1 << 15), c1.StatusField);
 
         var tooBig = SubmissionQueueEntry.CreateWrite(9, 3, 0, 3); // 3 x 4 KiB into an 8 KiB buffer

@@ -18,8 +18,22 @@ public class LayoutTests
     {
         // NVMe Base 2.0: SQE 64 bytes (IOSQES 6), CQE 16 bytes (IOCQES 4), SGL descriptor 16 bytes.
         Assert.Equal(64, Unsafe.SizeOf<SubmissionQueueEntry>());
-        Assert.Equal(16, Unsafe.SizeOf<CompletionQueueEntry>());
+        Assert.Equal(64, SubmissionQueueEntry.WireSize);
+        Assert.Equal(16, Unsafe.SizeOf<NvmeCompletion>());
+        Assert.Equal(16, NvmeCompletion.WireSize);
         Assert.Equal(16, Unsafe.SizeOf<SglDescriptor>());
+
+        // Every generated entry is its wire form in memory: 64-byte commands, 16-byte completions.
+        Assert.Equal(64, Unsafe.SizeOf<NvmeReadCommand>());
+        Assert.Equal(64, Unsafe.SizeOf<NvmeWriteCommand>());
+        Assert.Equal(64, Unsafe.SizeOf<NvmeFlushCommand>());
+        Assert.Equal(64, Unsafe.SizeOf<NvmeIdentifyCommand>());
+        Assert.Equal(64, Unsafe.SizeOf<NvmeKeepAliveCommand>());
+        Assert.Equal(64, Unsafe.SizeOf<NvmeConnectCommand>());
+        Assert.Equal(64, Unsafe.SizeOf<NvmePropertyGetCommand>());
+        Assert.Equal(64, Unsafe.SizeOf<NvmePropertySetCommand>());
+        Assert.Equal(16, Unsafe.SizeOf<NvmeConnectCompletion>());
+        Assert.Equal(16, Unsafe.SizeOf<NvmePropertyGetCompletion>());
     }
 
     [Fact]
@@ -27,7 +41,7 @@ public class LayoutTests
     {
         // NVMe Base 2.0 Figure "Common Command Format" + Figure "Command Dword 0":
         // CDW0 = OPC 7:0 | FUSE 9:8 | PSDT 15:14 | CID 31:16; NSID 7:4; CDW2 11:8; CDW3 15:12; MPTR 23:16;
-        // DPTR 39:24 (PRP1 31:24, PRP2 39:32); CDW10..CDW15 at 43:40 .. 63:60.
+        // DPTR 39:24 (SGL Entry 1: address 31:24, length 34:32, key 38:35, identifier 39); CDW10..CDW15 at 43:40 .. 63:60.
         var sqe = new SubmissionQueueEntry
         {
             Opcode = 0xA5,
@@ -38,11 +52,11 @@ public class LayoutTests
             Cdw2 = 0x0C0B0A09,
             Cdw3 = 0x100F0E0D,
             MetadataPointer = 0x1817161514131211,
-            Prp1 = 0x2827262524232221,
-            Prp2 = 0x3837363534333231,
-            Cdw10 = 0x44434241,
-            Cdw11 = 0x48474645,
-            Cdw12 = 0x4C4B4A49,
+            Sgl = SglDescriptor.KeyedDataBlock(0x2827262524232221, 0x333231, 0x37363534),
+            StartingLba = 0x4847464544434241,
+            NumberOfBlocksZeroBased = 0x4A49,
+            ForceUnitAccess = true,
+            LimitedRetry = true,
             Cdw13 = 0x504F4E4D,
             Cdw14 = 0x54535251,
             Cdw15 = 0x58575655,
@@ -53,19 +67,34 @@ public class LayoutTests
             0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10,
             0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
             0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
-            0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38,
+            0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x40, // keyed SGL data block: type 4h, subtype 0h
             0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
-            0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F, 0x50,
+            0x49, 0x4A, 0x00, 0xC0, 0x4D, 0x4E, 0x4F, 0x50, // CDW12: NLB 4A49h, FUA bit 30, LR bit 31
             0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58,
         ];
         Assert.Equal(expected, Bytes(sqe));
 
+        // The entry is the wire form in memory (explicit layout), not only after WriteTo.
+        var raw = new byte[64];
+        System.Runtime.InteropServices.MemoryMarshal.Write(raw, in sqe);
+        Assert.Equal(expected, raw);
+
         SubmissionQueueEntry back = SubmissionQueueEntry.Read(expected);
+        Assert.Equal(0xA5, back.Opcode);
         Assert.Equal(FusedOperation.Second, back.Fuse);
         Assert.Equal(DataPointerKind.SglMetadataSegment, back.Psdt);
         Assert.Equal(0xBEEF, back.CommandId);
         Assert.Equal(0x04030201u, back.Nsid);
-        Assert.Equal(0x3837363534333231ul, back.Prp2);
+        Assert.Equal(0x1817161514131211ul, back.MetadataPointer);
+        Assert.Equal(0x2827262524232221ul, back.Sgl.Address);
+        Assert.Equal(0x37363534u, back.Sgl.Key);
+        Assert.Equal(0x4847464544434241ul, back.StartingLba);
+        Assert.Equal(0x4A4A, back.BlockCount);
+        Assert.True(back.ForceUnitAccess && back.LimitedRetry);
+        Assert.Equal(0x58575655u, back.Cdw15);
+        Assert.Equal(expected, Bytes(back));
+        Assert.Throws<ArgumentException>(() => SubmissionQueueEntry.Read(new byte[63]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SubmissionQueueEntry { Fuse = (FusedOperation)4 });
     }
 
     [Fact]
@@ -113,10 +142,13 @@ public class LayoutTests
     public void Fabrics_command_type_is_byte_4()
     {
         // NVMe Base 2.0 Figure "Fabrics Command" (Linux struct nvmf_common_command: fctype at byte 4).
-        var sqe = new SubmissionQueueEntry { Opcode = AdminOpcode.Fabrics, CommandId = 7, FabricsType = FabricsCommandType.PropertyGet };
-        byte[] b = Bytes(sqe);
+        var b = new byte[64];
+        new NvmePropertyGetCommand { CommandId = 7 }.WriteTo(b);
         Assert.Equal(new byte[] { 0x7F, 0x00, 0x07, 0x00, 0x04, 0x00, 0x00, 0x00 }, b[0..8]);
-        Assert.Equal(FabricsCommandType.PropertyGet, SubmissionQueueEntry.Read(b).FabricsType);
+        Assert.True(NvmePropertyGetCommand.TryRead(b, out _));
+        Assert.Equal(AdminOpcode.Fabrics, SubmissionQueueEntry.Read(b).Opcode);
+        b[4] = FabricsCommandType.PropertySet;
+        Assert.False(NvmePropertyGetCommand.TryRead(b, out _));
     }
 
     [Fact]
@@ -126,14 +158,14 @@ public class LayoutTests
         // CID 13:12, Status 15:14. Figure "Completion Queue Entry: Status Field": P bit 0, SC 8:1, SCT 11:9,
         // CRD 13:12, M 14, DNR 15. Unrecovered Read Error = SCT 2h / SC 81h, with DNR and P set:
         // 1 | 81h << 1 | 2 << 9 | 1 << 15 = 8503h.
-        var cqe = new CompletionQueueEntry { Dw0 = 0x11223344, Dw1 = 0x55667788, SqHead = 0x0102, SqId = 0x0304, CommandId = 0x0506 };
+        var cqe = new NvmeCompletion { Dw0 = 0x11223344, Dw1 = 0x55667788, SqHead = 0x0102, SqId = 0x0304, CommandId = 0x0506 };
         cqe.Status = NvmeStatus.UnrecoveredReadError.WithDoNotRetry(true);
         cqe.Phase = true;
         var b = new byte[16];
         cqe.WriteTo(b);
         Assert.Equal(new byte[] { 0x44, 0x33, 0x22, 0x11, 0x88, 0x77, 0x66, 0x55, 0x02, 0x01, 0x04, 0x03, 0x06, 0x05, 0x03, 0x85 }, b);
 
-        CompletionQueueEntry back = CompletionQueueEntry.Read(b);
+        NvmeCompletion back = NvmeCompletion.Read(b);
         Assert.True(back.Phase);
         Assert.Equal(NvmeStatusCodeType.MediaAndDataIntegrity, back.Status.StatusCodeType);
         Assert.Equal(0x81, back.Status.StatusCode);
@@ -212,7 +244,7 @@ public class LayoutTests
         sqe.Psdt = DataPointerKind.SglMetadataBuffer;
         sqe.Sgl = SglDescriptor.KeyedDataBlock(0x1122334455667788, 0x0A0B0C, 0xDEADBEEF);
         Assert.Equal(Serialize(sqe.Sgl), Bytes(sqe)[24..40]);
-        Assert.Equal(0x1122334455667788ul, sqe.Prp1); // PRP1 aliases the SGL address
+        Assert.Equal(0x40, Bytes(sqe)[1]); // PSDT 01b in bits 7:6 of byte 1
     }
 
     private static byte[] Serialize(SglDescriptor d)

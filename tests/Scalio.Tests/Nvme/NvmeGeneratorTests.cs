@@ -130,10 +130,127 @@ public sealed class NvmeGeneratorTests
         Assert.True((bool)probe.GetMethod("Decode")!.Invoke(null, [b])!);
     }
 
+    private const string AnyOpcode = """
+        namespace User.Nvme
+        {
+            /// <summary>Eight bytes stored as one field.</summary>
+            public struct Pair { public uint A; public uint B; }
+
+            /// <summary>An entry of any opcode.</summary>
+            [NvmeCommand]
+            [NvmeField("Nsid", 4, 4)]
+            [NvmeField("Pointer", 24, 8, Type = typeof(Pair))]
+            [NvmeField("Count", 48, 4, Bit = 0, Bits = 16)]
+            [NvmeField("Urgent", 48, 4, Bit = 31, Bits = 1)]
+            public partial struct AnyEntry { }
+
+            /// <summary>A second one: entries of any opcode never collide.</summary>
+            [NvmeCommand]
+            public partial struct OtherEntry { }
+
+            public static class AnyProbe
+            {
+                public static int Size => System.Runtime.CompilerServices.Unsafe.SizeOf<AnyEntry>();
+
+                public static byte[] Encode()
+                {
+                    var b = new byte[64];
+                    new AnyEntry
+                    {
+                        Opcode = 0x99, CommandId = 0x0102, Fuse = global::Scalio.Verbs.Nvme.FusedOperation.First,
+                        Psdt = global::Scalio.Verbs.Nvme.DataPointerKind.SglMetadataBuffer, Nsid = 7,
+                        Pointer = new Pair { A = 0x11223344, B = 0x55667788 }, Count = 0xABCD, Urgent = true,
+                    }.WriteTo(b);
+                    return b;
+                }
+
+                // The struct's bytes are the wire bytes: explicit layout puts every field at its offset.
+                public static byte[] Raw()
+                {
+                    var e = new AnyEntry { Opcode = 0x99, CommandId = 0x0102, Nsid = 7, Count = 0xABCD, Urgent = true };
+                    e.Pointer = new Pair { A = 0x11223344, B = 0x55667788 };
+                    e.Fuse = global::Scalio.Verbs.Nvme.FusedOperation.First;
+                    e.Psdt = global::Scalio.Verbs.Nvme.DataPointerKind.SglMetadataBuffer;
+                    var b = new byte[64];
+                    System.Runtime.InteropServices.MemoryMarshal.Write(b, in e);
+                    return b;
+                }
+
+                public static bool Decode(byte[] b) => AnyEntry.TryRead(b, out AnyEntry e) && e.Opcode == b[0] && e.Pointer.B == 0x55667788
+                    && e.Count == 0xABCD && e.Urgent && e.Fuse == global::Scalio.Verbs.Nvme.FusedOperation.First;
+
+                public static bool ClearsOneBitOnly()
+                {
+                    var e = new AnyEntry { Count = 0xFFFF, Urgent = true };
+                    e.Urgent = false;
+                    return e.Count == 0xFFFF && !e.Urgent;
+                }
+            }
+        }
+        """;
+
+    [Fact]
+    public void An_entry_without_an_opcode_takes_every_opcode_and_lays_out_as_the_wire_form()
+    {
+        (Compilation output, ImmutableArray<Diagnostic> diagnostics) = Run(AnyOpcode);
+        Assert.Empty(diagnostics);
+        // The probe itself is undocumented; the generated code must document every public member.
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning
+            && (d.Id != "CS1591" || d.Location.SourceTree?.FilePath.EndsWith(".g.cs", StringComparison.Ordinal) == true)));
+        using var stream = new MemoryStream();
+        Assert.True(output.Emit(stream).Success);
+        var assembly = System.Reflection.Assembly.Load(stream.ToArray());
+        Assert.Null(assembly.GetType("User.Nvme.AnyEntry")!.GetField("OpcodeValue"));
+        Type probe = assembly.GetType("User.Nvme.AnyProbe")!;
+        Assert.Equal(64, (int)probe.GetProperty("Size")!.GetValue(null)!);
+
+        byte[] b = (byte[])probe.GetMethod("Encode")!.Invoke(null, null)!;
+        var expected = new byte[64];
+        new byte[] { 0x99, 0x41, 0x02, 0x01, 0x07, 0, 0, 0 }.CopyTo(expected, 0); // byte 1: FUSE 01b bits 1:0, PSDT 01b bits 7:6
+        new byte[] { 0x44, 0x33, 0x22, 0x11, 0x88, 0x77, 0x66, 0x55 }.CopyTo(expected, 24);
+        new byte[] { 0xCD, 0xAB, 0x00, 0x80 }.CopyTo(expected, 48);
+        Assert.Equal(expected, b);
+        Assert.Equal(expected, (byte[])probe.GetMethod("Raw")!.Invoke(null, null)!);
+        Assert.True((bool)probe.GetMethod("Decode")!.Invoke(null, [b])!);
+        b[0] = 0x02;
+        Assert.True((bool)probe.GetMethod("Decode")!.Invoke(null, [b])!);
+        Assert.True((bool)probe.GetMethod("ClearsOneBitOnly")!.Invoke(null, null)!);
+    }
+
+    [Fact]
+    public void Bit_fields_are_range_checked_when_set()
+    {
+        const string program = """
+            namespace User.Nvme
+            {
+                public static class RangeProbe
+                {
+                    public static void SetMode(byte mode) => _ = new VendorCommand { Mode = mode };
+                    public static void SetFuse(byte fuse) => _ = new VendorCommand { Fuse = (global::Scalio.Verbs.Nvme.FusedOperation)fuse };
+                }
+            }
+            """;
+        Driver().RunGeneratorsAndUpdateCompilation(Compile(Usings + Descriptions, program), out Compilation output, out _);
+        using var stream = new MemoryStream();
+        Assert.True(output.Emit(stream).Success);
+        Type probe = System.Reflection.Assembly.Load(stream.ToArray()).GetType("User.Nvme.RangeProbe")!;
+        probe.GetMethod("SetMode")!.Invoke(null, [(byte)7]); // Mode is 3 bits wide
+        var e = Assert.Throws<System.Reflection.TargetInvocationException>(() => probe.GetMethod("SetMode")!.Invoke(null, [(byte)8]));
+        Assert.IsType<ArgumentOutOfRangeException>(e.InnerException);
+        e = Assert.Throws<System.Reflection.TargetInvocationException>(() => probe.GetMethod("SetFuse")!.Invoke(null, [(byte)4]));
+        Assert.IsType<ArgumentOutOfRangeException>(e.InnerException);
+    }
+
     [Theory]
     [InlineData("[NvmeCommand(0x01)] public struct NotPartial { }", "SCALIO101")]
     [InlineData("[NvmeCommand(0x01)] [NvmeField(\"A\", 62, 4)] public partial struct Outside { }", "SCALIO102")]
     [InlineData("[NvmeCommand(0x01)] [NvmeField(\"A\", 40, 3)] public partial struct OddSize { }", "SCALIO102")]
+    [InlineData("[NvmeCommand] [NvmeField(\"A\", 40, 8, Type = typeof(string))] public partial struct NotAStruct { }", "SCALIO102")]
+    [InlineData("[NvmeCommand] [NvmeField(\"A\", 40, 8, Type = typeof(System.DayOfWeek))] public partial struct AnEnum { }", "SCALIO102")]
+    [InlineData("[NvmeCommand] [NvmeField(\"A\", 40, 8, Type = typeof(System.Guid), Bits = 3)] public partial struct StructBits { }", "SCALIO102")]
+    [InlineData("[NvmeCommand] [NvmeField(\"A\", 56, 16, Type = typeof(System.Guid))] public partial struct StructOutside { }", "SCALIO102")]
+    [InlineData("[NvmeCommand] [NvmeField(\"Opcode\", 40, 4)] public partial struct OpcodeClash { }", "SCALIO104")]
+    [InlineData("[NvmeCommand(0x01)] [NvmeField(\"Fuse\", 40, 4)] public partial struct FuseClash { }", "SCALIO104")]
     [InlineData("[NvmeCommand(0x01)] [NvmeField(\"A\", 40, 4, Bit = 30, Bits = 4)] public partial struct BitsOutside { }", "SCALIO102")]
     [InlineData("[NvmeCommand(0x01)] [NvmeField(\"A\", 40, 4)] [NvmeField(\"B\", 42, 2)] public partial struct Overlap { }", "SCALIO103")]
     [InlineData("[NvmeCommand(0x01)] [NvmeField(\"A\", 40, 4, Bit = 0, Bits = 8)] [NvmeField(\"B\", 40, 4, Bit = 4, Bits = 8)] public partial struct BitOverlap { }", "SCALIO103")]

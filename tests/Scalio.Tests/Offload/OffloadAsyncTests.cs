@@ -22,14 +22,14 @@ internal sealed class PipelinedHost : IDisposable
     public PipelinedHost(ProtectionDomain domain, OffloadTarget target, int dataBytes)
     {
         _qp = domain.CreateQueuePair(domain.CreateCompletionQueue(64), domain.CreateCompletionQueue(64), new QueuePairOptions { MaxReceives = Depth });
-        _control = domain.Allocate(SubmissionQueueEntry.Size + Depth * CompletionQueueEntry.Size, MemoryAccess.LocalWrite, 64);
+        _control = domain.Allocate(SubmissionQueueEntry.WireSize + Depth * NvmeCompletion.WireSize, MemoryAccess.LocalWrite, 64);
         Data = domain.Allocate((nuint)dataBytes, MemoryAccess.All);
         for (int i = 0; i < Depth; i++) PostResponseReceive(i);
         target.Accept(_qp);
     }
 
     private void PostResponseReceive(int i)
-        => _qp.PostReceive(new ReceiveRequest((ulong)i, _control.AddressOf(SubmissionQueueEntry.Size + i * CompletionQueueEntry.Size), CompletionQueueEntry.Size, _control.LocalKey));
+        => _qp.PostReceive(new ReceiveRequest((ulong)i, _control.AddressOf(SubmissionQueueEntry.WireSize + i * NvmeCompletion.WireSize), NvmeCompletion.WireSize, _control.LocalKey));
 
     /// <summary>Sends a read capsule (command id <paramref name="cid"/>) whose data lands at <paramref name="offset"/> of <see cref="Data"/>.</summary>
     public void SendRead(ushort cid, ulong slba, int blocks, int lbaSize, int offset)
@@ -37,8 +37,8 @@ internal sealed class PipelinedHost : IDisposable
         var sqe = SubmissionQueueEntry.CreateRead(cid, 1, slba, blocks);
         sqe.Psdt = DataPointerKind.SglMetadataBuffer;
         sqe.Sgl = SglDescriptor.KeyedDataBlock((ulong)offset, blocks * lbaSize, Data.RemoteKey);
-        sqe.WriteTo(_control.Slice(0, SubmissionQueueEntry.Size)); // the loopback SEND copies it at once
-        _qp.PostSend(WorkRequest.Send(0, _control.BaseAddress, SubmissionQueueEntry.Size, _control.LocalKey, WorkFlags.None));
+        sqe.WriteTo(_control.Slice(0, SubmissionQueueEntry.WireSize)); // the loopback SEND copies it at once
+        _qp.PostSend(WorkRequest.Send(0, _control.BaseAddress, SubmissionQueueEntry.WireSize, _control.LocalKey, WorkFlags.None));
     }
 
     /// <summary>Collects one response capsule: its command id and status.</summary>
@@ -47,7 +47,7 @@ internal sealed class PipelinedHost : IDisposable
         Assert.True(_qp.ReceiveQueue.PollBlocking(out var wc, timeoutMilliseconds: 5000), "no response capsule within 5 s");
         Assert.True(wc.IsSuccess);
         int slot = (int)wc.Id;
-        var cqe = CompletionQueueEntry.Read(_control.Slice(SubmissionQueueEntry.Size + slot * CompletionQueueEntry.Size, CompletionQueueEntry.Size));
+        var cqe = NvmeCompletion.Read(_control.Slice(SubmissionQueueEntry.WireSize + slot * NvmeCompletion.WireSize, NvmeCompletion.WireSize));
         PostResponseReceive(slot);
         return (cqe.CommandId, cqe.Status);
     }

@@ -1,8 +1,9 @@
 namespace Scalio.Verbs.Nvme.Generation;
 
 /// <summary>
-/// Declares a 64-byte NVMe submission queue entry on a <c>partial struct</c>. The NVMe generator in
-/// Scalio.Generators adds properties for the command identifier and every <see cref="NvmeFieldAttribute"/>,
+/// Declares a 64-byte NVMe submission queue entry on a <c>partial struct</c>, laid out as on the wire
+/// (<c>LayoutKind.Explicit</c>, 64 bytes). The NVMe generator in Scalio.Generators adds properties for the command
+/// identifier, FUSE, PSDT and every <see cref="NvmeFieldAttribute"/>,
 /// <c>WriteTo(Span&lt;byte&gt;)</c> (the wire form, little-endian) and <c>TryRead</c>/<c>Read</c> decoders that
 /// check the opcode (and the Fabrics command type).
 /// </summary>
@@ -13,15 +14,22 @@ public sealed class NvmeCommandAttribute : Attribute
     /// <param name="opcode">Opcode (CDW0 bits 7:0).</param>
     public NvmeCommandAttribute(byte opcode) => Opcode = opcode;
 
-    /// <summary>Opcode (CDW0 bits 7:0).</summary>
-    public byte Opcode { get; }
+    /// <summary>
+    /// Declares an entry of any opcode: the generator adds a settable <c>Opcode</c> property, and its decoders accept
+    /// every opcode (for code that dispatches on it, such as a command executor).
+    /// </summary>
+    public NvmeCommandAttribute() => Opcode = -1;
+
+    /// <summary>Opcode (CDW0 bits 7:0), or -1 for an entry of any opcode.</summary>
+    public int Opcode { get; }
 
     /// <summary>Fabrics Command Type (byte 4) for opcode 7Fh, or -1 for a non-Fabrics command.</summary>
     public int FabricsType { get; set; } = -1;
 }
 
 /// <summary>
-/// Declares a 16-byte NVMe completion queue entry on a <c>partial struct</c>: the generator adds command
+/// Declares a 16-byte NVMe completion queue entry on a <c>partial struct</c>, laid out as on the wire
+/// (<c>LayoutKind.Explicit</c>, 16 bytes): the generator adds command
 /// identifier, SQ head, SQ identifier and status properties, the declared DW0/DW1 fields, and encoder/decoder.
 /// </summary>
 [AttributeUsage(AttributeTargets.Struct, AllowMultiple = false, Inherited = false)]
@@ -68,7 +76,8 @@ public sealed class NvmeTcpPduAttribute : Attribute
 /// <summary>
 /// One little-endian field of an entry or PDU header: <c>Size</c> bytes at byte <c>Offset</c>, optionally only
 /// bits <c>Bit</c>..<c>Bit+Bits-1</c> of that little-endian integer. The property type is bool for one bit,
-/// otherwise the smallest of byte/ushort/uint/ulong that holds the field.
+/// otherwise the smallest of byte/ushort/uint/ulong that holds the field; with <see cref="Type"/> it is that
+/// unmanaged struct, stored as its own <c>Size</c> bytes.
 /// </summary>
 [AttributeUsage(AttributeTargets.Struct, AllowMultiple = true, Inherited = false)]
 public sealed class NvmeFieldAttribute : Attribute
@@ -101,4 +110,7 @@ public sealed class NvmeFieldAttribute : Attribute
 
     /// <summary>Documentation of the field (becomes the property's summary).</summary>
     public string? Description { get; set; }
+
+    /// <summary>An unmanaged struct of <c>Size</c> bytes the field is read and written as (an SGL descriptor), or null for an integer.</summary>
+    public Type? Type { get; set; }
 }
