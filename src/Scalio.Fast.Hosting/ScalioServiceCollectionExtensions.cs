@@ -31,6 +31,38 @@ public static class ScalioServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// Adds a <see cref="Remote.RemoteScalioStore"/> (singleton, connected when the host starts and disconnected when it
+    /// stops) to the server that <paramref name="configuration"/> names (<see cref="ScalioRemoteStoreSettings"/>).
+    /// </summary>
+    public static IServiceCollection AddScalioRemoteStore(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return services.AddScalioRemoteStore(s => configuration.Bind(s));
+    }
+
+    /// <summary>Adds a <see cref="Remote.RemoteScalioStore"/> whose settings <paramref name="configure"/> sets.</summary>
+    public static IServiceCollection AddScalioRemoteStore(this IServiceCollection services, Action<ScalioRemoteStoreSettings> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<ScalioRemoteStoreSettings>().Configure(configure).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ScalioRemoteStoreSettings>, RemoteSettingsValidator>();
+        services.AddSingleton<ScalioRemoteStoreHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<ScalioRemoteStoreHost>());
+        services.AddSingleton(sp => sp.GetRequiredService<ScalioRemoteStoreHost>().Store);
+        return services;
+    }
+
+    private sealed class RemoteSettingsValidator : IValidateOptions<ScalioRemoteStoreSettings>
+    {
+        public ValidateOptionsResult Validate(string? name, ScalioRemoteStoreSettings options)
+        {
+            var errors = options.Validate();
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+
     private sealed class SettingsValidator : IValidateOptions<ScalioStoreSettings>
     {
         public ValidateOptionsResult Validate(string? name, ScalioStoreSettings options)

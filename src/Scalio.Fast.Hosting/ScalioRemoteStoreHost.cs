@@ -1,0 +1,93 @@
+using System.Net;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Scalio.Fast.Remote;
+using Scalio.Verbs.Libfabric;
+
+namespace Scalio.Fast.Hosting;
+
+/// <summary>
+/// Owns the application's connection to a remote Scalio server: connects when the host starts (or when first
+/// resolved), disconnects at stop. Clients (<see cref="RemoteScalioStore.OpenClient"/>) belong to one thread each.
+/// </summary>
+public sealed partial class ScalioRemoteStoreHost : IHostedService, IDisposable
+{
+    private readonly ScalioRemoteStoreSettings _settings;
+    private readonly ILogger<ScalioRemoteStoreHost> _logger;
+    private readonly Lock _gate = new();
+    private RemoteScalioStore? _store;
+    private bool _stopped;
+
+    /// <summary>Creates the host of a connection described by <paramref name="settings"/> (made later).</summary>
+    public ScalioRemoteStoreHost(IOptions<ScalioRemoteStoreSettings> settings, ILogger<ScalioRemoteStoreHost> logger)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _settings = settings.Value;
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+    }
+
+    /// <summary>The connected store, connected on first use.</summary>
+    /// <exception cref="ObjectDisposedException">The host has stopped.</exception>
+    public RemoteScalioStore Store
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_stopped, this);
+                return _store ??= Connect();
+            }
+        }
+    }
+
+    private RemoteScalioStore Connect()
+    {
+        var server = IPEndPoint.Parse(_settings.Server!);
+        var store = RemoteScalioStore.Connect(server, new RemoteStoreOptions
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(_settings.ConnectTimeoutSeconds),
+            AuthToken = string.IsNullOrEmpty(_settings.AuthTokenFile) ? null : AuthToken.FromFile(_settings.AuthTokenFile),
+        });
+        LogConnected(server, store.Role);
+        return store;
+    }
+
+    /// <inheritdoc/>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = Store;
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Close();
+        return Task.CompletedTask;
+    }
+
+    private void Close()
+    {
+        RemoteScalioStore? store;
+        lock (_gate)
+        {
+            if (_stopped) return;
+            _stopped = true;
+            (store, _store) = (_store, null);
+        }
+        if (store is null) return;
+        long reconnects = store.Reconnects;
+        store.Dispose();
+        LogClosed(reconnects);
+    }
+
+    /// <summary>Disconnects if the host did not stop it.</summary>
+    public void Dispose() => Close();
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Scalio server {Server} connected as {Role}")]
+    private partial void LogConnected(IPEndPoint server, BootstrapRole role);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Scalio server connection closed after {Reconnects} reconnect(s)")]
+    private partial void LogClosed(long reconnects);
+}
