@@ -223,6 +223,12 @@ internal static class YcsbCommand
                 CliErrors.Report($"invalid store options: {e.Message}");
                 return 2;
             }
+            catch (ScalioException e)
+            {
+                // An operation the store could not complete (e.g. a request past the client's timeout under overload).
+                CliErrors.Report($"the run stopped: {e.Message}");
+                return 1;
+            }
             ResultTable.Print(rows, PaperHardware.Paper, settings);
             string? jsonPath = parse.GetValue(json);
             if (jsonPath is not null) SystemComparison.WriteJson(jsonPath, rows, settings, PaperHardware.Paper);
