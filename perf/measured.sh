@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The measured-capacity runs of docs/bench/measured.md, one after the other (each a single process that runs the
 # compared systems under the same server CPU budget MODEL and SSD MODEL; see README "Measured capacity").
-# Usage: perf/measured.sh [OUTDIR]   (env: K=50 scale-down, THREADS=8 client threads)
+# Usage: perf/measured.sh [OUTDIR]   (env: K=50 scale-down, THREADS=64 client threads: enough writers in flight to load the servers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/scalio-measured}
 k=${K:-50}
-t=${THREADS:-8}
+t=${THREADS:-64}
 mkdir -p "$out"
 dotnet build -c Release src/Scalio.Cli >/dev/null
 run() { dotnet run -c Release --no-build --project src/Scalio.Cli -- ycsb "$@"; }
