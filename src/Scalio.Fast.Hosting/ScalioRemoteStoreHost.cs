@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Scalio.Fast.Remote;
@@ -11,13 +10,10 @@ namespace Scalio.Fast.Hosting;
 /// Owns the application's connection to a remote Scalio server: connects when the host starts (or when first
 /// resolved), disconnects at stop. Clients (<see cref="RemoteScalioStore.OpenClient"/>) belong to one thread each.
 /// </summary>
-public sealed partial class ScalioRemoteStoreHost : IHostedService, IDisposable
+public sealed partial class ScalioRemoteStoreHost : ScalioResourceHost<RemoteScalioStore>
 {
     private readonly ScalioRemoteStoreSettings _settings;
     private readonly ILogger<ScalioRemoteStoreHost> _logger;
-    private readonly Lock _gate = new();
-    private RemoteScalioStore? _store;
-    private bool _stopped;
 
     /// <summary>Creates the host of a connection described by <paramref name="settings"/> (made later).</summary>
     public ScalioRemoteStoreHost(IOptions<ScalioRemoteStoreSettings> settings, ILogger<ScalioRemoteStoreHost> logger)
@@ -29,19 +25,10 @@ public sealed partial class ScalioRemoteStoreHost : IHostedService, IDisposable
 
     /// <summary>The connected store, connected on first use.</summary>
     /// <exception cref="ObjectDisposedException">The host has stopped.</exception>
-    public RemoteScalioStore Store
-    {
-        get
-        {
-            lock (_gate)
-            {
-                ObjectDisposedException.ThrowIf(_stopped, this);
-                return _store ??= Connect();
-            }
-        }
-    }
+    public RemoteScalioStore Store => Resource;
 
-    private RemoteScalioStore Connect()
+    /// <inheritdoc/>
+    protected override RemoteScalioStore Create()
     {
         var server = IPEndPoint.Parse(_settings.Server!);
         var store = RemoteScalioStore.Connect(server, new RemoteStoreOptions
@@ -54,36 +41,12 @@ public sealed partial class ScalioRemoteStoreHost : IHostedService, IDisposable
     }
 
     /// <inheritdoc/>
-    public Task StartAsync(CancellationToken cancellationToken)
+    protected override void Destroy(RemoteScalioStore store)
     {
-        _ = Store;
-        return Task.CompletedTask;
-    }
-
-    /// <inheritdoc/>
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        Close();
-        return Task.CompletedTask;
-    }
-
-    private void Close()
-    {
-        RemoteScalioStore? store;
-        lock (_gate)
-        {
-            if (_stopped) return;
-            _stopped = true;
-            (store, _store) = (_store, null);
-        }
-        if (store is null) return;
         long reconnects = store.Reconnects;
         store.Dispose();
         LogClosed(reconnects);
     }
-
-    /// <summary>Disconnects if the host did not stop it.</summary>
-    public void Dispose() => Close();
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Scalio server {Server} connected as {Role}")]
     private partial void LogConnected(IPEndPoint server, BootstrapRole role);

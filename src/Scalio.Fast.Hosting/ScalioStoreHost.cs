@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Scalio.Fast.Diagnostics;
@@ -10,14 +9,11 @@ namespace Scalio.Fast.Hosting;
 /// whichever comes first), publishes its meter, and at stop closes it (every batch committed, files flushed) after the
 /// services registered after it have stopped. Clients (<see cref="ScalioStore.OpenClient"/>) belong to one thread each.
 /// </summary>
-public sealed partial class ScalioStoreHost : IHostedService, IDisposable
+public sealed partial class ScalioStoreHost : ScalioResourceHost<ScalioStore>
 {
     private readonly ScalioStoreSettings _settings;
     private readonly ILogger<ScalioStoreHost> _logger;
-    private readonly Lock _gate = new();
-    private ScalioStore? _store;
     private ScalioServerMetrics? _metrics;
-    private bool _stopped;
 
     /// <summary>Creates the host of a store described by <paramref name="settings"/> (opened later).</summary>
     public ScalioStoreHost(IOptions<ScalioStoreSettings> settings, ILogger<ScalioStoreHost> logger)
@@ -29,19 +25,10 @@ public sealed partial class ScalioStoreHost : IHostedService, IDisposable
 
     /// <summary>The store, opened on first use.</summary>
     /// <exception cref="ObjectDisposedException">The host has stopped.</exception>
-    public ScalioStore Store
-    {
-        get
-        {
-            lock (_gate)
-            {
-                ObjectDisposedException.ThrowIf(_stopped, this);
-                return _store ??= Open();
-            }
-        }
-    }
+    public ScalioStore Store => Resource;
 
-    private ScalioStore Open()
+    /// <inheritdoc/>
+    protected override ScalioStore Create()
     {
         var options = _settings.ToOptions();
         if (options.DataDirectory is { } dir) Directory.CreateDirectory(dir);
@@ -52,38 +39,13 @@ public sealed partial class ScalioStoreHost : IHostedService, IDisposable
     }
 
     /// <inheritdoc/>
-    public Task StartAsync(CancellationToken cancellationToken)
+    protected override void Destroy(ScalioStore store)
     {
-        _ = Store;
-        return Task.CompletedTask;
-    }
-
-    /// <inheritdoc/>
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        Close();
-        return Task.CompletedTask;
-    }
-
-    private void Close()
-    {
-        ScalioStore? store;
-        ScalioServerMetrics? metrics;
-        lock (_gate)
-        {
-            if (_stopped) return;
-            _stopped = true;
-            (store, _store, metrics, _metrics) = (_store, null, _metrics, null);
-        }
-        if (store is null) return;
         var counters = store.ReadCounters();
-        metrics?.Dispose();
+        _metrics?.Dispose();
         store.Dispose(); // commits open batches and closes the namespaces
         LogClosed(counters.ServerRequests, counters.DeviceWrites);
     }
-
-    /// <summary>Closes the store if the host did not stop it.</summary>
-    public void Dispose() => Close();
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Scalio store open: {CacheSlots} cache slots, {Devices} SSD namespace(s) in {Location}, batch size {BatchSize}")]
     private partial void LogOpened(int cacheSlots, int devices, string location, int batchSize);
