@@ -31,10 +31,8 @@ public sealed unsafe partial class ScalioClient
         var lanes = batch.Lanes;
         var chain = batch.Chain;
 
-        // 1. Every bucket, one doorbell; on an in-order queue only the last READ is signaled (one completion a batch).
+        // 1. Every bucket, one doorbell.
         ulong first = NextIds(n);
-        bool inOrder = _qp.CompletesInOrder;
-        var flags = inOrder ? WorkFlags.None : WorkFlags.Signaled;
         for (int i = 0; i < n; i++)
         {
             ref var lane = ref lanes[i];
@@ -42,14 +40,12 @@ public sealed unsafe partial class ScalioClient
             lane.Hash = new KeyHash(batch.KeyAt(i));
             lane.Bucket = lane.Hash.CacheBucket(_server.CacheBuckets);
             lane.SsdBucket = lane.Hash.SsdBucket(_server.SsdBuckets);
-            ProtocolSteps.ReadBucket(chain + i, in batch.Steps[i], first + (ulong)i, i == n - 1 ? WorkFlags.Signaled : flags, lane.Bucket);
+            ProtocolSteps.ReadBucket(chain + i, in batch.Steps[i], first + (ulong)i, WorkFlags.Signaled, lane.Bucket);
         }
         _counters.Gets += n;
         _counters.RoundTrips += n;
         _counters.BytesMoved += (long)n * _layout.BucketSize;
-        _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, n));
-        if (inOrder) AwaitCount(first + (ulong)(n - 1), 1);
-        else AwaitCount(first, n);
+        PostReadsAndAwait(chain, n, first);
 
         // 2. Hits answer at once (their stamps go out unsignaled, one doorbell); a miss picks its victim.
         // The stamp is the millisecond clock: read once for the batch. A hit whose slot already carries it needs no
@@ -143,19 +139,15 @@ public sealed unsafe partial class ScalioClient
         var chain = batch.Chain;
         int k = 0;
         ulong first = _nextWrId + 1;
-        bool inOrder = _qp.CompletesInOrder; // then only the last READ is signaled
         for (int i = 0; i < batch.Count; i++)
         {
             if (lanes[i].Stage != Stage.Locked) continue;
-            ProtocolSteps.ReadLocation(chain + k++, in batch.Steps[i], NextId(), inOrder ? WorkFlags.None : WorkFlags.Signaled, lanes[i].SsdBucket);
+            ProtocolSteps.ReadLocation(chain + k++, in batch.Steps[i], NextId(), WorkFlags.Signaled, lanes[i].SsdBucket);
         }
         if (k == 0) return;
         _counters.RoundTrips += k;
         _counters.BytesMoved += (long)k * Location.EntrySize;
-        chain[k - 1].Flags |= WorkFlags.Signaled;
-        _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, k));
-        if (inOrder) AwaitCount(first + (ulong)(k - 1), 1);
-        else AwaitCount(first, k);
+        PostReadsAndAwait(chain, k, first);
         int pageBytes = batch.DataBytes;
         for (int i = 0; i < batch.Count; i++)
         {
@@ -305,6 +297,19 @@ public sealed unsafe partial class ScalioClient
     }
 
     /// <summary>Waits for <paramref name="count"/> signaled completions with ids from <paramref name="firstId"/> on (in any order).</summary>
+    /// <summary>Posts <paramref name="count"/> signaled READs (ids from <paramref name="firstId"/>) on one doorbell and
+    /// waits for them. On a queue that completes in order only the last stays signaled: one completion per doorbell,
+    /// as RC verbs applications do (a failed unsignaled READ still reports its completion).</summary>
+    private void PostReadsAndAwait(WorkRequest* chain, int count, ulong firstId)
+    {
+        bool inOrder = _qp.CompletesInOrder;
+        if (inOrder)
+            for (int i = 0; i < count - 1; i++) chain[i].Flags &= ~WorkFlags.Signaled;
+        _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, count));
+        if (inOrder) AwaitCount(firstId + (ulong)(count - 1), 1);
+        else AwaitCount(firstId, count);
+    }
+
     private void AwaitCount(ulong firstId, int count)
     {
         var cq = _qp.SendQueue;
