@@ -162,79 +162,78 @@ internal static class YcsbCommand
             dir ??= scratchDir;
             try
             {
-                return RunSystems(parse, dir, scratchDir is not null, k, w, cores, iops, engines, depth, cacheFraction, satSeconds, n, secs, parsed, v, systems, options);
+                return RunSystems();
             }
             finally
             {
                 if (scratchDir is not null) Directory.Delete(scratchDir, recursive: true);
             }
+
+            int RunSystems()
+            {
+                if (scratchDir is not null) AnsiConsole.MarkupLine($"[grey]file namespaces in {Markup.Escape(dir!)} (real I/O, removed afterwards; --ram for RAM namespaces, whose commands cost the server nothing)[/]");
+                var settings = new StoreSettings
+                {
+                    Records = n,
+                    CacheFraction = cacheFraction,
+                    Ssds = parse.GetValue(ssds),
+                    DataDirectory = dir,
+                    SubdirectoryPerSystem = systems.Count > 1,
+                    ServerWorkers = w > 0 ? w : k > 0 ? ScaleDown.ServerWorkers : 1,
+                    BatchSize = parse.GetValue(batch),
+                    ServerCores = cores,
+                    IopsPerSsd = iops,
+                    OffloadThreads = engines,
+                    OffloadQueueDepth = depth,
+                    SaturationPhases = satSeconds > 0,
+                    SaturationDuration = TimeSpan.FromSeconds(Math.Max(satSeconds, 0.01)),
+                };
+                if (k > 0)
+                {
+                    AnsiConsole.MarkupLine("[grey]calibrating: LEED's server cost per GET at saturation on this host...[/]");
+                    var sd = ScaleDown.Calibrate(k, settings, options);
+                    settings = settings with { ScaleDown = sd, ServerCores = sd.ServerCores, IopsPerSsd = sd.IopsPerSsd };
+                }
+                int roundCount = parse.GetValue(rounds);
+                if (roundCount < 1 || roundCount > 100) { CliErrors.Report("--rounds must be 1..100"); return 2; }
+                AnsiConsole.MarkupLine("[grey]" + Markup.Escape(ResultTable.DescribeModels(settings)) + "[/]");
+                AnsiConsole.MarkupLine($"[grey]{string.Join(", ", systems.Select(SystemComparison.Name))}: {n:N0} records, cache {settings.CacheFraction:P0}, {settings.Ssds} SSD ({(dir is null ? "RAM" : "file: " + Markup.Escape(dir))}), {options.Threads} client thread(s), workload {parsed}, {v}, {roundCount} round(s); host: {Environment.ProcessorCount} CPUs[/]");
+                IReadOnlyList<SystemResult> rows = [];
+                try
+                {
+                    AnsiConsole.Progress()
+                        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                        .Start(ctx =>
+                        {
+                            rows = SystemComparison.Run(options, settings, systems, roundCount, PaperHardware.Paper,
+                                (sys, round) => new PhaseProgress(ctx.AddTask(round < 0 ? $"{SystemComparison.Name(sys)} load" : $"{SystemComparison.Name(sys)} run {round + 1}")));
+                        });
+                }
+                catch (Exception e) when (dir is not null && e is InvalidDataException or InvalidOperationException or IOException)
+                {
+                    CliErrors.Report($"cannot open the store in {dir}: {e.Message}");
+                    return 2;
+                }
+                catch (ArgumentException e)
+                {
+                    CliErrors.Report($"invalid store options: {e.Message}");
+                    return 2;
+                }
+                catch (ScalioException e)
+                {
+                    // An operation the store could not complete (e.g. a request past the client's timeout under overload).
+                    CliErrors.Report($"the run stopped: {e.Message}");
+                    return 1;
+                }
+                ResultTable.Print(rows, PaperHardware.Paper, settings);
+                string? jsonPath = parse.GetValue(json);
+                if (jsonPath is not null) SystemComparison.WriteJson(jsonPath, rows, settings, PaperHardware.Paper);
+                foreach (var r in rows) if (r.Result.ValueMismatches != 0) return 1;
+                return 0;
+            }
         });
         cmd.Subcommands.Add(CreateKeys());
         return cmd;
-
-        int RunSystems(ParseResult parse, string? dir, bool scratch, int k, int w, double cores, int iops, int engines, int depth, double cacheFraction,
-            double satSeconds, long n, double secs, YcsbWorkload parsed, YcsbVariant v, IReadOnlyList<YcsbSystem> systems, YcsbOptions options)
-        {
-            if (scratch) AnsiConsole.MarkupLine($"[grey]file namespaces in {Markup.Escape(dir!)} (real I/O, removed afterwards; --ram for RAM namespaces, whose commands cost the server nothing)[/]");
-            var settings = new StoreSettings
-            {
-                Records = n,
-                CacheFraction = cacheFraction,
-                Ssds = parse.GetValue(ssds),
-                DataDirectory = dir,
-                SubdirectoryPerSystem = systems.Count > 1,
-                ServerWorkers = w > 0 ? w : k > 0 ? ScaleDown.ServerWorkers : 1,
-                BatchSize = parse.GetValue(batch),
-                ServerCores = cores,
-                IopsPerSsd = iops,
-                OffloadThreads = engines,
-                OffloadQueueDepth = depth,
-                SaturationPhases = satSeconds > 0,
-                SaturationDuration = TimeSpan.FromSeconds(Math.Max(satSeconds, 0.01)),
-            };
-            if (k > 0)
-            {
-                AnsiConsole.MarkupLine("[grey]calibrating: LEED's server cost per GET at saturation on this host...[/]");
-                var sd = ScaleDown.Calibrate(k, settings, options);
-                settings = settings with { ScaleDown = sd, ServerCores = sd.ServerCores, IopsPerSsd = sd.IopsPerSsd };
-            }
-            int roundCount = parse.GetValue(rounds);
-            if (roundCount < 1 || roundCount > 100) { CliErrors.Report("--rounds must be 1..100"); return 2; }
-            AnsiConsole.MarkupLine("[grey]" + Markup.Escape(ResultTable.DescribeModels(settings)) + "[/]");
-            AnsiConsole.MarkupLine($"[grey]{string.Join(", ", systems.Select(SystemComparison.Name))}: {n:N0} records, cache {settings.CacheFraction:P0}, {settings.Ssds} SSD ({(dir is null ? "RAM" : "file: " + Markup.Escape(dir))}), {options.Threads} client thread(s), workload {parsed}, {v}, {roundCount} round(s); host: {Environment.ProcessorCount} CPUs[/]");
-            IReadOnlyList<SystemResult> rows = [];
-            try
-            {
-                AnsiConsole.Progress()
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                    .Start(ctx =>
-                    {
-                        rows = SystemComparison.Run(options, settings, systems, roundCount, PaperHardware.Paper,
-                            (sys, round) => new PhaseProgress(ctx.AddTask(round < 0 ? $"{SystemComparison.Name(sys)} load" : $"{SystemComparison.Name(sys)} run {round + 1}")));
-                    });
-            }
-            catch (Exception e) when (dir is not null && e is InvalidDataException or InvalidOperationException or IOException)
-            {
-                CliErrors.Report($"cannot open the store in {dir}: {e.Message}");
-                return 2;
-            }
-            catch (ArgumentException e)
-            {
-                CliErrors.Report($"invalid store options: {e.Message}");
-                return 2;
-            }
-            catch (ScalioException e)
-            {
-                // An operation the store could not complete (e.g. a request past the client's timeout under overload).
-                CliErrors.Report($"the run stopped: {e.Message}");
-                return 1;
-            }
-            ResultTable.Print(rows, PaperHardware.Paper, settings);
-            string? jsonPath = parse.GetValue(json);
-            if (jsonPath is not null) SystemComparison.WriteJson(jsonPath, rows, settings, PaperHardware.Paper);
-            foreach (var r in rows) if (r.Result.ValueMismatches != 0) return 1;
-            return 0;
-        }
     }
 
     /// <summary><c>scalio ycsb keys</c>: the key names the load phase inserts, in order.</summary>
