@@ -198,11 +198,7 @@ public class FasterComparisonBenchmarks : IDisposable
         batch.Clear();
         for (int j = 0; j < BatchSize; j++) batch.Add(_keyBytes[NextKey()]);
         _hitClient.Get(batch);
-        int hits = 0;
-        for (int j = 0; j < BatchSize; j++)
-        {
-            if (batch.HitAt(j)) hits++;
-        }
+        int hits = batch.HitCount;
         _batchMisses += BatchSize - hits;
         return hits;
     }

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Scalio.Fast.Cache;
 using Scalio.Verbs;
 
@@ -65,6 +67,24 @@ public sealed unsafe partial class ScalioClient
             }
         }
         return r;
+    }
+
+    /// <summary>Step 2 when it hits: the first VALID slot of this fingerprint that holds the key with a verified checksum,
+    /// as <see cref="Scan"/> would find it, without gathering the miss path's candidates; -1 otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ProbeHit(ReadOnlySpan<byte> image, ReadOnlySpan<byte> key, ushort fp)
+    {
+        const ulong mask = SlotHeader.StateMask << SlotHeader.StateShift | SlotHeader.FingerprintMask << SlotHeader.FingerprintShift;
+        ulong want = (ulong)SlotState.Valid << SlotHeader.StateShift | (ulong)fp << SlotHeader.FingerprintShift;
+        int size = _layout.SlotSize, slots = _layout.SlotsPerBucket;
+        if (image.Length < size * slots) return -1;
+        ref byte bucket = ref MemoryMarshal.GetReference(image);
+        for (int i = 0; i < slots; i++)
+        {
+            ulong h = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref bucket, i * size));
+            if ((h & mask) == want && _layout.Matches(image.Slice(i * size, size), key, h, out _)) return i;
+        }
+        return -1;
     }
 
     /// <summary>Copies the value of the VALID slot <paramref name="slot"/> of a bucket image and counts the hit.</summary>

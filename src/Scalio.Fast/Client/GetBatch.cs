@@ -37,9 +37,8 @@ public sealed unsafe partial class ScalioClient
         {
             ref var lane = ref lanes[i];
             lane = default;
-            lane.Hash = new KeyHash(batch.KeyAt(i));
+            lane.Hash = new KeyHash(batch.KeyOf(i));
             lane.Bucket = lane.Hash.CacheBucket(_server.CacheBuckets);
-            lane.SsdBucket = lane.Hash.SsdBucket(_server.SsdBuckets);
             ProtocolSteps.ReadBucket(chain + i, in batch.Steps[i], first + (ulong)i, WorkFlags.Signaled, lane.Bucket);
         }
         _counters.Gets += n;
@@ -50,26 +49,30 @@ public sealed unsafe partial class ScalioClient
         // 2. Hits answer at once (their stamps go out unsignaled, one doorbell); a miss picks its victim.
         // The stamp is the millisecond clock: read once for the batch. A hit whose slot already carries it needs no
         // touch (it would write the same 4 bytes; eviction compares stamps only).
-        int touches = 0, misses = 0;
+        int touches = 0, misses = 0, hits = 0;
         uint stamp = Stamp;
         for (int i = 0; i < n; i++)
         {
             ref var lane = ref lanes[i];
             var image = batch.BucketImage(i);
-            var scan = Scan(image, batch.KeyAt(i), lane.Hash.Fingerprint);
-            if (scan.Hit >= 0)
+            var key = batch.KeyOf(i);
+            int hit = ProbeHit(image, key, lane.Hash.Fingerprint);
+            if (hit >= 0)
             {
-                batch.ValueLengths[i] = TakeHit(image, scan.Hit, batch.ValueBuffer(i));
+                batch.ValueLengths[i] = TakeHit(image, hit, batch.ValueBuffer(i));
                 batch.Statuses[i] = OpStatus.Ok;
                 batch.Hits[i] = true;
-                if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_layout.SlotAt(image, scan.Hit)[SlotLayout.StampOffset..]) == stamp) continue;
+                hits++;
+                if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_layout.SlotAt(image, hit)[SlotLayout.StampOffset..]) == stamp) continue;
                 *(uint*)(batch.Region.Address + batch.Steps[i].SlotBuffer + SlotLayout.StampOffset) = stamp;
-                ProtocolSteps.Touch(chain + touches++, in batch.Steps[i], NextId(), WorkFlags.None, lane.Bucket, scan.Hit);
+                ProtocolSteps.Touch(chain + touches++, in batch.Steps[i], NextId(), WorkFlags.None, lane.Bucket, hit);
                 _counters.BytesMoved += 4;
                 continue;
             }
+            var scan = Scan(image, key, lane.Hash.Fingerprint); // no hit: the probe found none in this same image
             int victim = scan.TornSlot >= 0 || scan.Pending >= 0 ? -1 : PickVictim(image, in scan);
             if (victim < 0) { lane.Stage = Stage.Alone; continue; }
+            lane.SsdBucket = lane.Hash.SsdBucket(_server.SsdBuckets);
             lane.Victim = victim;
             lane.VictimHeader = _layout.HeaderAt(image, victim);
             lane.Locked = SlotHeader.Next(lane.VictimHeader, SlotState.Filling, lane.Hash.Fingerprint, ClockMs16);
@@ -90,11 +93,13 @@ public sealed unsafe partial class ScalioClient
         {
             if (lanes[i].Stage != Stage.Alone) continue;
             _counters.Gets--; // counted once above
-            long hits = _counters.Hits;
+            long hitsBefore = _counters.Hits;
             batch.Statuses[i] = Get(batch.KeyAt(i), batch.ValueBuffer(i), out batch.ValueLengths[i]);
-            batch.Hits[i] = _counters.Hits != hits;
+            batch.Hits[i] = _counters.Hits != hitsBefore;
+            if (batch.Hits[i]) hits++;
             lanes[i].Stage = Stage.Done;
         }
+        batch.HitCount = hits;
     }
 
     /// <summary>CAS every victim to FILLING, each chained with a re-read of its bucket, on one doorbell.</summary>

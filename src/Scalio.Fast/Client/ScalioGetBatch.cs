@@ -25,6 +25,7 @@ public sealed unsafe class ScalioGetBatch : IDisposable
     internal readonly WorkRequest* Chain; // two requests per key
     private readonly WorkRequest[] _chainStorage; // pinned: Chain points into it
     private readonly SlotLayout _layout;
+    private readonly int _keyCapacity;
     private readonly byte[] _keys, _values;
     internal readonly int[] KeyLengths, ValueLengths;
     internal readonly OpStatus[] Statuses;
@@ -68,6 +69,7 @@ public sealed unsafe class ScalioGetBatch : IDisposable
             throw new ArgumentOutOfRangeException(nameof(capacity), $"a batch holds 1..{MaxCapacity} keys");
         Owner = owner;
         _layout = layout;
+        _keyCapacity = layout.KeyCapacity;
         Capacity = capacity;
         int bucket = (layout.BucketSize + 63) & ~63;
         int slot = (layout.SlotSize + 63) & ~63;
@@ -110,9 +112,9 @@ public sealed unsafe class ScalioGetBatch : IDisposable
     public int Add(ReadOnlySpan<byte> key)
     {
         if (Count == Capacity) ThrowHelper.InvalidOperation($"the batch holds {Capacity} keys already");
-        _layout.ValidateKey(key);
+        if ((uint)(key.Length - 1) >= (uint)_keyCapacity) _layout.ValidateKey(key); // throws the schema's error
         int i = Count++;
-        key.CopyTo(_keys.AsSpan(i * _layout.KeyCapacity));
+        key.CopyTo(_keys.AsSpan(i * _keyCapacity));
         KeyLengths[i] = key.Length;
         Statuses[i] = OpStatus.Timeout;
         ValueLengths[i] = 0;
@@ -121,7 +123,14 @@ public sealed unsafe class ScalioGetBatch : IDisposable
     }
 
     /// <summary>Empties the batch for reuse.</summary>
-    public void Clear() => Count = 0;
+    public void Clear()
+    {
+        Count = 0;
+        HitCount = 0;
+    }
+
+    /// <summary>How many GETs of the last run the cache served (each also says so in <see cref="HitAt"/>).</summary>
+    public int HitCount { get; internal set; }
 
     /// <summary>The key at <paramref name="index"/>.</summary>
     public ReadOnlySpan<byte> KeyAt(int index) => _keys.AsSpan(Check(index) * _layout.KeyCapacity, KeyLengths[index]);
@@ -134,6 +143,9 @@ public sealed unsafe class ScalioGetBatch : IDisposable
 
     /// <summary>True when the cache served the GET at <paramref name="index"/>.</summary>
     public bool HitAt(int index) => Hits[Check(index)];
+
+    /// <summary>The key at <paramref name="index"/>, for the client that already knows the index is in range.</summary>
+    internal ReadOnlySpan<byte> KeyOf(int index) => _keys.AsSpan(index * _keyCapacity, KeyLengths[index]);
 
     internal Span<byte> ValueBuffer(int index) => _values.AsSpan(index * _layout.ValueCapacity, _layout.ValueCapacity);
 

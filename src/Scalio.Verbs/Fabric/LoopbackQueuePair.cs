@@ -108,9 +108,10 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
         }
         else
         {
-            var faults = _domain.Fabric.Options.Faults;
+            var options = _domain.Fabric.Options;
+            var faults = options.Faults;
             if (faults is not null) BeforeExecuteWithFaults(faults, in wr);
-            LoopbackFabric.SpinNanoseconds(_domain.Fabric.Options.LatencyNanoseconds);
+            if (options.LatencyNanoseconds > 0) LoopbackFabric.SpinNanoseconds(options.LatencyNanoseconds);
             status = ExecuteOn(peer, in wr, faults);
             faults?.BeforeCompletion(Number, in wr);
         }

@@ -36,6 +36,9 @@ public class GetBatchTests
                 batch.Add(Key(ids[j]));
             }
             c.Get(batch);
+            int hitsAt = 0;
+            for (int j = 0; j < batch.Count; j++) if (batch.HitAt(j)) hitsAt++;
+            Assert.Equal(hitsAt, batch.HitCount);
             for (int j = 0; j < batch.Count; j++)
             {
                 if (ids[j] >= 300)
