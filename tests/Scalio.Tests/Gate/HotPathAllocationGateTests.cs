@@ -89,6 +89,25 @@ public sealed class HotPathAllocationGateTests : IClassFixture<HotPathAllocation
     }
 
     [Fact]
+    public void Batched_get_allocates_nothing()
+    {
+        using var batch = _rig.Client.CreateGetBatch(16); // creating a batch allocates; running one must not
+        long fills = _rig.Client.Counters.Fills, hits = 0;
+        int bad = 0, next = 0;
+        Gate("batched GET (16 keys: hits and misses with fill)", () =>
+        {
+            batch.Clear();
+            batch.Add(_rig.Key(0));
+            for (int j = 1; j < batch.Capacity; j++) batch.Add(_rig.Key(next = (next + 1) & (HotPathRig.KeyCount - 1)));
+            _rig.Client.Get(batch);
+            for (int j = 0; j < batch.Count; j++) if (batch.StatusAt(j) != OpStatus.Ok) bad++;
+            hits += batch.HitCount;
+        }, AllocationScope.Process);
+        Assert.Equal(0, bad);
+        Assert.True(hits > 0 && _rig.Client.Counters.Fills - fills >= 500, $"expected hits and fills: {hits} hits, {_rig.Client.Counters.Fills - fills} fills");
+    }
+
+    [Fact]
     public void Put_allocates_nothing()
     {
         int bad = 0;
