@@ -33,7 +33,7 @@ case "$mode" in
     differences RS0016 | while IFS=$'\t' read -r project symbol; do printf '%s\n' "$symbol" >>"src/$project/PublicAPI.Unshipped.txt"; done
     differences RS0017 | while IFS=$'\t' read -r project symbol; do
       for f in "src/$project/PublicAPI.Shipped.txt" "src/$project/PublicAPI.Unshipped.txt"; do
-        grep -vxF -- "$symbol" "$f" >"$f.tmp" || true; mv "$f.tmp" "$f"
+        awk -v s="$symbol" '$0 != s' "$f" >"$f.tmp"; mv "$f.tmp" "$f"
       done
     done ;;
   ship)
@@ -46,6 +46,6 @@ esac
 # Keep each list sorted under its #nullable header, so diffs show one line per API change.
 for p in "${projects[@]}"; do
   for f in "src/$p/PublicAPI.Shipped.txt" "src/$p/PublicAPI.Unshipped.txt"; do
-    { printf '#nullable enable\n'; grep -v '^#nullable' "$f" | grep -v '^$' | LC_ALL=C sort -u; } >"$f.tmp"; mv "$f.tmp" "$f"
+    { printf '#nullable enable\n'; awk '!/^#nullable/ && NF' "$f" | LC_ALL=C sort -u; } >"$f.tmp"; mv "$f.tmp" "$f"
   done
 done
