@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace Scalio.Tests.Gate;
@@ -66,25 +65,5 @@ public sealed partial class PublicApiTests
 
     private static string Tail(string s) => s.Length > 4000 ? s[^4000..] : s;
 
-    private static async Task<(int ExitCode, string Output)> Run(string dir, TimeSpan limit, string file, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args) start.ArgumentList.Add(a);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(limit);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', args)} did not finish within {limit}");
-        }
-        return (process.ExitCode, await stdout + await stderr);
-    }
+    private static Task<ToolResult> Run(string dir, TimeSpan limit, string file, params string[] args) => ToolRun.Run(dir, limit, file, args);
 }

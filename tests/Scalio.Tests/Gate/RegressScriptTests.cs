@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace Scalio.Tests.Gate;
@@ -58,31 +57,8 @@ public sealed partial class RegressScriptTests
     [GeneratedRegex(@"private int TakeHit\([^)]*\)\s*\{")]
     private static partial Regex TakeHitOpening();
 
-    private sealed record Result(int ExitCode, string Output)
-    {
-        public void Check(string what) => Assert.True(ExitCode == 0, $"{what} exited {ExitCode}:\n{Output}");
-    }
+    private static Task<ToolResult> Run(string dir, TimeSpan limit, string file, params string[] args) => ToolRun.Run(dir, limit, file, args);
 
-    private static Task<Result> Run(string dir, TimeSpan limit, string file, params string[] args) => Run(dir, limit, file, args, null);
-
-    private static async Task<Result> Run(string dir, TimeSpan limit, string file, string[] args, string? regressCache)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args) start.ArgumentList.Add(a);
-        if (regressCache is not null) start.Environment["SCALIO_REGRESS_CACHE"] = regressCache;
-        using var process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(limit);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', args)} did not finish within {limit}");
-        }
-        return new Result(process.ExitCode, await stdout + await stderr);
-    }
+    private static Task<ToolResult> Run(string dir, TimeSpan limit, string file, string[] args, string regressCache)
+        => ToolRun.Run(dir, limit, file, args, new Dictionary<string, string> { ["SCALIO_REGRESS_CACHE"] = regressCache });
 }
