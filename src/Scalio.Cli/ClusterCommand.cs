@@ -4,7 +4,7 @@ using Scalio.Cluster;
 
 namespace Scalio.Cli;
 
-/// <summary><c>scalio cluster status|add|remove --cluster etcd://HOST:PORT</c>: the sharded cluster's map in etcd.</summary>
+/// <summary><c>scalio cluster status|add|remove|verify --cluster etcd://HOST:PORT</c>: the sharded cluster's map in etcd.</summary>
 internal static class ClusterCommand
 {
     internal static Option<string> EtcdOption(bool required) => new("--cluster") { Description = "etcd holding the cluster map: etcd://HOST:PORT", Required = required };
@@ -17,6 +17,7 @@ internal static class ClusterCommand
         cmd.Subcommands.Add(Status());
         cmd.Subcommands.Add(Change("add", "Add a registered server: the keys it will own are copied to it from their owners while clients run, then the map makes it active; prints 'keys moved: X of Y (Z%)'"));
         cmd.Subcommands.Add(Change("remove", "Remove a server: its keys are copied to their next owners while clients run, then the map drops it; prints 'keys moved: X of Y (Z%)'"));
+        cmd.Subcommands.Add(ClusterVerify.Create());
         return cmd;
     }
 

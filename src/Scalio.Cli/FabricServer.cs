@@ -12,7 +12,7 @@ using Scalio.Verbs.Libfabric;
 namespace Scalio.Cli;
 
 /// <summary>A server's <c>--cluster etcd://HOST:PORT --cluster-name NAME --id N</c>.</summary>
-internal sealed record ClusterJoin(string Endpoint, string Name, int Id);
+internal sealed record ClusterJoin(string Endpoint, string Name, int Id, int Replicas = 1);
 
 /// <summary><c>scalio server --fabric tcp --listen ADDRESS:PORT</c>: the server for clients of other processes.</summary>
 internal static class FabricServer
@@ -174,14 +174,15 @@ internal static class FabricServer
                     return 2;
                 }
                 var server = store.Server;
-                using var agent = etcd is null ? null : new ClusterServerAgent(etcd, cluster!.Id, bound.ToString(), server, log: Console.Out);
+                using var agent = etcd is null ? null : new ClusterServerAgent(etcd, cluster!.Id, bound.ToString(), server, log: Console.Out,
+                    replicas: cluster.Replicas, expectedKeys: (int)Math.Min(baseOptions.ExpectedRecords, 1 << 24));
                 if (agent is not null)
                 {
                     try
                     {
                         agent.Start();
                     }
-                    catch (Exception e) when (e is Grpc.Core.RpcException or InvalidDataException)
+                    catch (Exception e) when (e is Grpc.Core.RpcException or InvalidDataException or InvalidOperationException)
                     {
                         return CliErrors.Fail($"scalio server: --cluster {cluster!.Endpoint}: {CliErrors.OneLine(e)}");
                     }

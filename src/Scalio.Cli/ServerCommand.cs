@@ -28,6 +28,7 @@ internal static class ServerCommand
         cluster.Description = "With --fabric: join the sharded cluster whose map is in etcd at etcd://HOST:PORT (registers this server under a lease as --id; 'scalio cluster add --id N' then adds it); needs --id";
         var clusterName = ClusterCommand.NameOption();
         var serverId = new Option<int?>("--id") { Description = "With --cluster: this server's id in the cluster (0 or more, unique)" };
+        var replicas = new Option<int>("--replicas") { Description = "With --cluster: replicas of each key (chain replication, 1..8); a new cluster takes it, an existing one must have it", DefaultValueFactory = _ => 1 };
         var records = new Option<long>("--records") { Description = "Records the store is sized for (reopen with the value it was created with)", DefaultValueFactory = _ => 200_000 };
         var ssds = new Option<int>("--ssds") { Description = "Number of SSD namespaces (reopen with the value it was created with)", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--server-workers") { Description = "Server worker threads", DefaultValueFactory = _ => 1 };
@@ -48,20 +49,22 @@ internal static class ServerCommand
             "(an NVMe/TCP offload target on the server's own devices, as a DPU's NIC serves NVMe-oF with target offload) that clients read " +
             "the SSDs through for their misses; --offload-target HOST:PORT names an external one ('scalio target --data-dir DIR') instead.")
         {
-            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, nicListen, metrics, subnqn, authToken, readerToken, maxConnections, maxInflight, cluster, clusterName, serverId, soakKeys, soakRound, soakSeed, soakWriteErrors,
+            dataDir, records, ssds, workers, batch, timeout, load, fabricOption, listen, offloadTarget, nicListen, metrics, subnqn, authToken, readerToken, maxConnections, maxInflight, cluster, clusterName, serverId, replicas, soakKeys, soakRound, soakSeed, soakWriteErrors,
         };
         cmd.SetAction(parse =>
         {
             if ((parse.GetValue(cluster) is null) != (parse.GetValue(serverId) is null))
                 return CliErrors.Fail("scalio server: --cluster and --id go together");
             if (parse.GetValue(serverId) is < 0) return CliErrors.Fail("scalio server: --id must not be negative");
+            if (parse.GetValue(replicas) is < 1 or > 8) return CliErrors.Fail("scalio server: --replicas must be 1..8");
+            if (parse.GetResult(replicas) is { Implicit: false } && parse.GetValue(cluster) is null) return CliErrors.Fail("scalio server: --replicas needs --cluster");
             if (parse.GetValue(cluster) is not null && parse.GetValue(fabricOption) is null)
                 return CliErrors.Fail("scalio server: --cluster needs --fabric tcp --listen ADDRESS:PORT (cluster clients connect over the fabric)");
             if (parse.GetValue(fabricOption) is { } fabricName)
             {
                 return FabricServer.Run(fabricName, parse.GetValue(listen), parse.GetValue(dataDir), parse.GetValue(offloadTarget), parse.GetValue(nicListen), parse.GetValue(subnqn)!,
                     parse.GetValue(load), parse.GetValue(metrics), parse.GetValue(authToken), parse.GetValue(readerToken), parse.GetValue(maxConnections),
-                    parse.GetValue(cluster) is { } etcd ? new ClusterJoin(etcd, parse.GetValue(clusterName)!, parse.GetValue(serverId)!.Value) : null, new ScalioStoreOptions
+                    parse.GetValue(cluster) is { } etcd ? new ClusterJoin(etcd, parse.GetValue(clusterName)!, parse.GetValue(serverId)!.Value, parse.GetValue(replicas)) : null, new ScalioStoreOptions
                     {
                         MaxRequestsInFlightPerClient = parse.GetValue(maxInflight),
                         ExpectedRecords = parse.GetValue(records),

@@ -33,7 +33,7 @@ internal static class YcsbCommand
         var rounds = new Option<int>("--rounds") { Description = "Measured rounds per system, interleaved across systems (each system loaded once); the table shows the median round and ratio ranges", DefaultValueFactory = _ => 1 };
         var json = new Option<string?>("--json") { Description = "Also write the results (with projections and ratios) to this JSON file" };
         var connect = new Option<string?>("--connect") { Description = "Run the clients in this process against a 'scalio server --fabric tcp' at ADDRESS:PORT (tcp;ofi_rxm); the store options (--records excepted) are the server's" };
-        var history = new Option<string?>("--history") { Description = "With --connect: record every operation (load included) to this file in the checker's format (docs/history-format.md; times: CLOCK_MONOTONIC ns); updates then write unique tagged values" };
+        var history = new Option<string?>("--history") { Description = "With --connect or --cluster: record every operation (load included) to this file in the checker's format (docs/history-format.md; times: CLOCK_MONOTONIC ns); updates then write unique tagged values" };
         var writeErrors = new Option<double>("--inject-write-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD writes (refused, short or unconfirmed, seeded); failed PUTs are counted and answered with an error", DefaultValueFactory = _ => 0 };
         var readErrors = new Option<double>("--inject-read-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD reads (seeded)", DefaultValueFactory = _ => 0 };
         var offloadDepth = new Option<int>("--offload-depth") { Description = "NVMe commands each client connection may have in flight at the emulated offload engine (1..64; each slot holds a 128 KiB buffer)", DefaultValueFactory = _ => 8 };
@@ -79,9 +79,9 @@ internal static class YcsbCommand
             options.Validate();
             if (parse.GetValue(cluster) is { } etcd)
             {
-                if (parse.GetValue(connect) is not null || parse.GetValue(history) is not null || parse.GetValue(authToken) is not null)
-                    return CliErrors.Fail("--cluster routes by the map: it does not take --connect, and --history/--auth-token-file are not supported with it yet");
-                return ClusterYcsb.Run(etcd, parse.GetValue(clusterName)!, options with { Load = !parse.GetValue(skipLoad) });
+                if (parse.GetValue(connect) is not null || parse.GetValue(authToken) is not null)
+                    return CliErrors.Fail("--cluster routes by the map: it does not take --connect, and --auth-token-file is not supported with it yet");
+                return ClusterYcsb.Run(etcd, parse.GetValue(clusterName)!, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history));
             }
             if (parse.GetValue(connect) is { } server)
                 return RemoteYcsbCommand.Run(server, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history), requestTimeoutMs: 10_000, parse.GetValue(authToken));

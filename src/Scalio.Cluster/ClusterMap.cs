@@ -30,12 +30,18 @@ public sealed class ClusterMap
     private readonly ulong[] _activeSeeds, _targetSeeds;
     private readonly int[] _activeIndex, _targetIndex; // index in Servers of each seed's server
 
-    /// <summary>Makes a map; throws <see cref="ArgumentException"/> on duplicate ids or a negative version.</summary>
-    public ClusterMap(long version, IReadOnlyList<ClusterServer> servers)
+    /// <summary>The most replicas a key may have (chains are computed on the stack).</summary>
+    public const int MaxReplicas = 8;
+
+    /// <summary>Makes a map; throws <see cref="ArgumentException"/> on duplicate ids, a negative version or
+    /// <paramref name="replicas"/> outside 1..<see cref="MaxReplicas"/>.</summary>
+    public ClusterMap(long version, IReadOnlyList<ClusterServer> servers, int replicas = 1)
     {
         ArgumentNullException.ThrowIfNull(servers);
         if (version < 0) throw new ArgumentException("the map version must not be negative", nameof(version));
+        if (replicas is < 1 or > MaxReplicas) throw new ArgumentException($"replicas must be 1..{MaxReplicas}; got {replicas}", nameof(replicas));
         Version = version;
+        Replicas = replicas;
         Servers = [.. servers];
         var seen = new HashSet<int>();
         foreach (var s in Servers)
@@ -63,6 +69,10 @@ public sealed class ClusterMap
 
     /// <summary>The map's version: every change makes the next one.</summary>
     public long Version { get; }
+
+    /// <summary>Replicas of each key (R): a key's chain is its first R owners by rendezvous order, head first, tail last
+    /// (fewer while the map has fewer servers). Fixed when the map is created (docs/cluster.md, "Replicated writes").</summary>
+    public int Replicas { get; }
 
     /// <summary>The servers, in the order they were added.</summary>
     public IReadOnlyList<ClusterServer> Servers { get; }
@@ -107,6 +117,59 @@ public sealed class ClusterMap
         return n;
     }
 
+    /// <summary>The key's chain in the active set (what clients write and read by): its first <see cref="Replicas"/> owners,
+    /// head first, as server indexes in <paramref name="chain"/> (at least <see cref="MaxReplicas"/> long); returns the
+    /// chain's length. Allocates nothing.</summary>
+    public int ActiveChain(ulong keyHash, Span<int> chain) => ActiveOwners(keyHash, chain[..Math.Min(Replicas, chain.Length)]);
+
+    /// <summary>The key's chain in the target set (once the change in progress completes); like <see cref="ActiveChain"/>.</summary>
+    public int TargetChain(ulong keyHash, Span<int> chain)
+    {
+        int n = RendezvousPlacement.Ranked(keyHash, _targetSeeds, chain[..Math.Min(Replicas, chain.Length)]);
+        for (int i = 0; i < n; i++) chain[i] = _targetIndex[chain[i]];
+        return n;
+    }
+
+    /// <summary>Position of server <paramref name="id"/> in the key's active chain (0: head), or -1 when it is not in it.</summary>
+    public int ActiveChainPosition(ulong keyHash, int id)
+    {
+        Span<int> c = stackalloc int[MaxReplicas];
+        int n = ActiveChain(keyHash, c);
+        for (int i = 0; i < n; i++) if (Servers[c[i]].Id == id) return i;
+        return -1;
+    }
+
+    /// <summary>True when server <paramref name="id"/> is in the key's target chain.</summary>
+    public bool InTargetChain(ulong keyHash, int id)
+    {
+        Span<int> c = stackalloc int[MaxReplicas];
+        int n = TargetChain(keyHash, c);
+        for (int i = 0; i < n; i++) if (Servers[c[i]].Id == id) return true;
+        return false;
+    }
+
+    /// <summary>True when the key's active chain and target chain hold the same servers in the same order (its
+    /// replicas do not change when the change in progress completes).</summary>
+    public bool ChainStays(ulong keyHash)
+    {
+        Span<int> a = stackalloc int[MaxReplicas], t = stackalloc int[MaxReplicas];
+        int n = ActiveChain(keyHash, a);
+        if (TargetChain(keyHash, t) != n) return false;
+        for (int i = 0; i < n; i++) if (a[i] != t[i]) return false;
+        return true;
+    }
+
+    /// <summary>True when the key's active chain in this map and in <paramref name="other"/> are the same server ids in the same order.</summary>
+    public bool SameActiveChain(ClusterMap other, ulong keyHash)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        Span<int> a = stackalloc int[MaxReplicas], b = stackalloc int[MaxReplicas];
+        int n = ActiveChain(keyHash, a);
+        if (other.ActiveChain(keyHash, b) != n) return false;
+        for (int i = 0; i < n; i++) if (Servers[a[i]].Id != other.Servers[b[i]].Id) return false;
+        return true;
+    }
+
     /// <summary>The server of id <paramref name="id"/>, or null.</summary>
     public ClusterServer? Find(int id)
     {
@@ -122,7 +185,7 @@ public sealed class ClusterMap
     }
 
     /// <summary>The next version with <paramref name="servers"/>.</summary>
-    public ClusterMap Next(IReadOnlyList<ClusterServer> servers) => new(Version + 1, servers);
+    public ClusterMap Next(IReadOnlyList<ClusterServer> servers) => new(Version + 1, servers, Replicas);
 
     /// <summary>The map after the change in progress: joining servers active, leaving ones gone, next version.</summary>
     public ClusterMap Completed()
@@ -136,12 +199,13 @@ public sealed class ClusterMap
         return Next(list);
     }
 
-    private sealed record Wire(long Version, List<ClusterServer> Servers);
+    private sealed record Wire(long Version, List<ClusterServer> Servers, int Replicas = 1);
 
     private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    /// <summary>The map as JSON: <c>{"version":N,"servers":[{"id":1,"address":"127.0.0.1:7001","state":"Active"}]}</c>.</summary>
-    public string ToJson() => JsonSerializer.Serialize(new Wire(Version, [.. Servers]), JsonOptions);
+    /// <summary>The map as JSON: <c>{"version":N,"servers":[{"id":1,"address":"127.0.0.1:7001","state":"Active"}],"replicas":R}</c>
+    /// (a map without <c>replicas</c> has one).</summary>
+    public string ToJson() => JsonSerializer.Serialize(new Wire(Version, [.. Servers], Replicas), JsonOptions);
 
     /// <summary>Reads a map from JSON; throws <see cref="InvalidDataException"/> when it is not one.</summary>
     public static ClusterMap FromJson(string json)
@@ -149,7 +213,7 @@ public sealed class ClusterMap
         try
         {
             var w = JsonSerializer.Deserialize<Wire>(json, JsonOptions) ?? throw new InvalidDataException("the cluster map is JSON null");
-            return new ClusterMap(w.Version, w.Servers ?? []);
+            return new ClusterMap(w.Version, w.Servers ?? [], w.Replicas == 0 ? 1 : w.Replicas);
         }
         catch (Exception e) when (e is JsonException or ArgumentException)
         {
@@ -159,5 +223,5 @@ public sealed class ClusterMap
 
     /// <summary>One line: version and servers.</summary>
     public override string ToString()
-        => $"version {Version}: " + (Servers.Count == 0 ? "no servers" : string.Join(", ", Servers.Select(s => $"{s.Id}@{s.Address} {s.State.ToString().ToLowerInvariant()}")));
+        => $"version {Version}{(Replicas > 1 ? $", {Replicas} replicas" : "")}: " + (Servers.Count == 0 ? "no servers" : string.Join(", ", Servers.Select(s => $"{s.Id}@{s.Address} {s.State.ToString().ToLowerInvariant()}")));
 }

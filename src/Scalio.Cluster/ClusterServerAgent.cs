@@ -12,7 +12,8 @@ namespace Scalio.Cluster;
 /// server in etcd under a lease, follows the map (watch plus a periodic read), fences writes to the keys the server does
 /// not own (<see cref="ScalioServer.WriteAdmission"/>, answered <see cref="OpStatus.WrongOwner"/>), and, when a change
 /// is in progress, copies the keys that move away from this server to their next owners and reports it in etcd.
-/// The protocol is in docs/cluster.md.
+/// With replicas (R &gt; 1) it also admits only writes whose version is newer than the key's last one here, and removes
+/// servers whose registration lease expired from the map (failover). The protocol is in docs/cluster.md.
 /// </summary>
 public sealed class ClusterServerAgent : IDisposable
 {
@@ -24,6 +25,8 @@ public sealed class ClusterServerAgent : IDisposable
     private readonly Dictionary<int, (RemoteScalioStore Store, RemoteScalioClient Client)> _peers = [];
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private readonly VersionTable _versions;
+    private readonly int _replicas;
     private Fence _fence;
     private long _reportedVersion = -1;
 
@@ -31,9 +34,15 @@ public sealed class ClusterServerAgent : IDisposable
     private sealed record Fence(ClusterMap Map, ClusterMap? Previous, long GraceUntil);
 
     /// <summary>Makes the agent of server <paramref name="id"/>, reachable at <paramref name="address"/> (its side channel);
-    /// <see cref="Start"/> registers it. <paramref name="peerOptions"/>: how to connect to other servers to copy keys.</summary>
-    public ClusterServerAgent(EtcdCluster etcd, int id, string address, ScalioServer server, RemoteStoreOptions? peerOptions = null, TextWriter? log = null)
+    /// <see cref="Start"/> registers it. <paramref name="peerOptions"/>: how to connect to other servers to copy keys.
+    /// <paramref name="replicas"/>: the cluster's R (a new cluster takes it; an existing one must have it).
+    /// <paramref name="expectedKeys"/>: keys this server may hold (sizes the version table).</summary>
+    public ClusterServerAgent(EtcdCluster etcd, int id, string address, ScalioServer server, RemoteStoreOptions? peerOptions = null, TextWriter? log = null,
+        int replicas = 1, int expectedKeys = 1 << 16)
     {
+        if (replicas is < 1 or > ClusterMap.MaxReplicas) throw new ArgumentOutOfRangeException(nameof(replicas), $"replicas must be 1..{ClusterMap.MaxReplicas}");
+        _replicas = replicas;
+        _versions = new VersionTable(expectedKeys);
         ArgumentNullException.ThrowIfNull(etcd);
         ArgumentNullException.ThrowIfNull(server);
         if (id < 0) throw new ArgumentOutOfRangeException(nameof(id), "the server id must not be negative");
@@ -59,9 +68,14 @@ public sealed class ClusterServerAgent : IDisposable
     /// <summary>Keys this server copied to other servers so far.</summary>
     public long KeysMovedOut { get; private set; }
 
+    /// <summary>Servers this agent removed from the map after their registration lease expired.</summary>
+    public long ServersRemoved { get; private set; }
+
     /// <summary>Reads the map, fences writes by it, registers the server under a lease, and starts following the map.
     /// etcd errors are retried for <paramref name="timeout"/> (default 30 s: an etcd just started may still be electing
-    /// its leader), then thrown.</summary>
+    /// its leader), then thrown. Throws <see cref="InvalidOperationException"/> when the cluster has another R, or (R &gt; 1)
+    /// when this server is still in the map: it restarted before failover removed it, and its store may lack writes
+    /// acknowledged meanwhile (it rejoins with 'scalio cluster add' once removed, which copies it its keys).</summary>
     public void Start(TimeSpan? timeout = null)
     {
         var sw = Stopwatch.StartNew();
@@ -70,7 +84,12 @@ public sealed class ClusterServerAgent : IDisposable
         {
             try
             {
-                Install(_etcd.ReadMap().Map);
+                var map = _etcd.UpdateMap(m => m.Servers.Count == 0 && m.Replicas != _replicas ? new ClusterMap(m.Version + 1, [], _replicas) : null);
+                if (map.Replicas != _replicas)
+                    throw new InvalidOperationException($"the cluster in etcd has {map.Replicas} replica(s) per key; this server was started with --replicas {_replicas}");
+                if (map.Replicas > 1 && map.Find(Id) is not null)
+                    throw new InvalidOperationException($"server {Id} is still in the map ({map}): it restarted before failover removed it; wait until its lease expires and it is removed, then start it and add it again ('scalio cluster add' copies it its keys)");
+                Install(map);
                 _server.WriteAdmission = Admit;
                 _etcd.Register(Id, Address);
                 break;
@@ -86,10 +105,27 @@ public sealed class ClusterServerAgent : IDisposable
     }
 
     /// <summary>The write fence (on a server worker, per PUT/DELETE; allocates nothing).</summary>
-    private bool Admit(ReadOnlySpan<byte> key)
+    private bool Admit(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool remove)
     {
         var f = Volatile.Read(ref _fence);
         ulong h = new KeyHash(key).Value;
+        if (f.Map.Replicas <= 1) return AdmitOwner(f, h);
+        if (!f.Map.InTargetChain(h, Id)) return false;                   // not a replica once the change completes
+        if (f.Map.ActiveChainPosition(h, Id) < 0)
+        {
+            if (!f.Map.InTransition) return false;                        // not a replica (or not in the map)
+        }
+        else if (f.Map.InTransition && !f.Map.ChainStays(h)) return false; // its chain changes: fenced while its head copies it
+        else if (Stopwatch.GetTimestamp() < f.GraceUntil && (f.Previous is null || !f.Previous.SameActiveChain(f.Map, h)))
+            return false;                                                 // its chain just changed: wait out the clients' map leases
+        // Replicated writes are versioned PUTs (a deletion is a tombstone); a replica takes only newer versions.
+        if (remove || !ChainVersion.TryRead(value, out ulong version, out _)) return false;
+        return _versions.TryAdvance(h, version);
+    }
+
+    /// <summary>The fence of an unreplicated map (R = 1): the key's one owner.</summary>
+    private bool AdmitOwner(Fence f, ulong h)
+    {
         if (f.Map.TargetOwnerId(h) != Id) return false;              // not ours once the change completes (or not in the map)
         if (f.Map.ActiveOwnerId(h) != Id) return f.Map.InTransition;  // ours next: only the old owners' copies arrive now
         if (Stopwatch.GetTimestamp() >= f.GraceUntil) return true;
@@ -116,6 +152,7 @@ public sealed class ClusterServerAgent : IDisposable
                 var map = _etcd.ReadMap().Map;
                 if (map.Version > Map.Version) Install(map);
                 var current = Map;
+                if (current.Replicas > 1 && RemoveExpired(current)) continue;
                 int me = current.IndexOf(Id);
                 if (current.InTransition && me >= 0 && current.Servers[me].State != ServerState.Joining && _reportedVersion != current.Version)
                 {
@@ -141,24 +178,53 @@ public sealed class ClusterServerAgent : IDisposable
         long scanned = 0;
         _server.ForEachStoredKey(key =>
         {
-            scanned++;
             ulong h = new KeyHash(key).Value;
-            if (map.ActiveOwnerId(h) == Id && map.TargetOwnerId(h) != Id) moving.Add(key.ToArray());
+            if (map.ActiveChainPosition(h, Id) != 0) return; // each key is counted and copied by its head only
+            scanned++;
+            if (!map.ChainStays(h)) moving.Add(key.ToArray());
         });
         var value = new byte[64 * 1024];
+        var chain = new int[ClusterMap.MaxReplicas];
         long moved = 0;
         foreach (var key in moving)
         {
             var st = _server.ReadStored(key, value, out int length);
             if (st == OpStatus.NotFound) continue;
             if (st != OpStatus.Ok) throw new IOException($"reading a moving key from this server's SSDs failed: {st}");
-            int target = map.TargetOwnerId(new KeyHash(key).Value);
-            PutToPeer(map.Find(target)!, key, value.AsSpan(0, length));
+            ulong h = new KeyHash(key).Value;
+            int n = map.TargetChain(h, chain);
+            for (int i = 0; i < n; i++)
+                if (map.ActiveChainPosition(h, map.Servers[chain[i]].Id) < 0) PutToPeer(map.Servers[chain[i]], key, value.AsSpan(0, length));
             moved++;
         }
         KeysMovedOut += moved;
         _etcd.ReportMoved(map.Version, Id, moved, scanned);
         _log?.WriteLine($"cluster: server {Id} copied {moved} of its {scanned} keys for map version {map.Version}");
+    }
+
+    /// <summary>Failover (R &gt; 1): removes the servers of the map whose registration is gone (lease expired: the process
+    /// died or lost etcd) in one compare-and-swap on the map's revision; whoever of the survivors comes first wins, the
+    /// others find nothing to do. True when this agent changed the map.</summary>
+    private bool RemoveExpired(ClusterMap map)
+    {
+        var live = new HashSet<int>();
+        foreach (var r in _etcd.ReadRegistrations()) live.Add(r.Id);
+        bool any = false;
+        foreach (var s in map.Servers) any |= s.Id != Id && !live.Contains(s.Id);
+        if (!any) return false;
+        List<int> gone = [];
+        var next = _etcd.UpdateMap(m =>
+        {
+            gone = [.. m.Servers.Where(s => s.Id != Id && !live.Contains(s.Id)).Select(s => s.Id)];
+            var rest = m.Servers.Where(s => !gone.Contains(s.Id)).ToList();
+            if (gone.Count == 0 || !rest.Any(s => s.State != ServerState.Joining)) return null;
+            return m.Next(rest);
+        });
+        if (next.Version <= map.Version || gone.Count == 0) return false;
+        ServersRemoved += gone.Count;
+        _log?.WriteLine($"cluster: server {Id} removed server(s) {string.Join(", ", gone)} from the map (registration lease expired): map {next}");
+        _wake.Set();
+        return true;
     }
 
     private void PutToPeer(ClusterServer peer, byte[] key, ReadOnlySpan<byte> value)

@@ -23,6 +23,8 @@ public sealed class ClusterStore : IDisposable
     private volatile Routing _routing;
     private volatile bool _disposed;
     private long _mapChanges;
+    private readonly int _writerBase;
+    private int _sessions;
 
     /// <summary>One map with the connections it routes to, and how long it may be trusted (Stopwatch ticks; extended by
     /// each read of etcd that finds it still current, never once a newer map replaced it).</summary>
@@ -36,9 +38,11 @@ public sealed class ClusterStore : IDisposable
     private ClusterStore(EtcdCluster etcd, RemoteStoreOptions? options)
     {
         _etcd = etcd;
-        _options = options;
+        // A dead server's sessions must not hold an operation for long: the map (failover) tells where to go instead.
+        _options = options ?? new RemoteStoreOptions { ReconnectTimeout = TimeSpan.FromSeconds(1) };
         long sent = Stopwatch.GetTimestamp();
         var map = etcd.ReadMap().Map;
+        _writerBase = map.Replicas > 1 ? etcd.NextWriterNumber() << 8 : 0;
         _routing = Build(map, sent);
         _refresher = new Thread(Refresh) { IsBackground = true, Name = "scalio-cluster-map" };
     }
@@ -70,6 +74,18 @@ public sealed class ClusterStore : IDisposable
     public long MapChanges => Interlocked.Read(ref _mapChanges);
 
     internal Routing Current => _routing;
+
+    /// <summary>Longest value a client may write: the smallest value capacity of the connected servers, less the
+    /// version header when keys are replicated.</summary>
+    public int MaxValueLength
+    {
+        get
+        {
+            int m = int.MaxValue;
+            lock (_stores) foreach (var e in _stores.Values) m = Math.Min(m, e.Store.Descriptor.Layout.ValueCapacity);
+            return m == int.MaxValue ? 0 : m - (Map.Replicas > 1 ? ChainVersion.HeaderSize : 0);
+        }
+    }
 
     private Routing Build(ClusterMap map, long sentAt)
     {
@@ -126,7 +142,8 @@ public sealed class ClusterStore : IDisposable
     public ClusterClient OpenClient()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var c = new ClusterClient(this);
+        // Writer ids: this store's etcd-assigned number, then the session's (256 per store before they repeat).
+        var c = new ClusterClient(this, (_writerBase | (Interlocked.Increment(ref _sessions) & 0xFF)) & ChainVersion.MaxWriter);
         lock (_clients) _clients.Add(c);
         return c;
     }
@@ -150,17 +167,23 @@ public sealed class ClusterStore : IDisposable
 /// fails) while the map's lease is not confirmed, and retries a write the server refused with
 /// <see cref="OpStatus.WrongOwner"/> (nothing was changed) after asking for the map again; both for at most
 /// <see cref="OperationDeadline"/>, then it returns <see cref="OpStatus.Unavailable"/>. Other statuses are the server
-/// session's (see <see cref="RemoteScalioClient"/>).
+/// session's (see <see cref="RemoteScalioClient"/>). With replicas (R &gt; 1) writes run down the key's chain
+/// (<see cref="ChainWrite"/>) and reads go one-sided to its tail, retried on a new map when the tail is gone.
 /// </summary>
-public sealed class ClusterClient : IDisposable
+public sealed partial class ClusterClient : IDisposable
 {
     private readonly ClusterStore _store;
+    private readonly int _writer;
     private ClusterStore.Routing? _bound;
     private RemoteScalioClient?[] _sessions = [];
     private readonly Dictionary<RemoteScalioStore, RemoteScalioClient> _open = [];
     private bool _disposed;
 
-    internal ClusterClient(ClusterStore store) => _store = store;
+    internal ClusterClient(ClusterStore store, int writer)
+    {
+        _store = store;
+        _writer = writer;
+    }
 
     /// <summary>Longest an operation waits for a confirmed map or retries a refused write.</summary>
     public TimeSpan OperationDeadline { get; init; } = TimeSpan.FromSeconds(30);
@@ -176,6 +199,7 @@ public sealed class ClusterClient : IDisposable
     {
         valueLength = 0;
         ulong h = new KeyHash(key).Value;
+        if (_store.Current.Map.Replicas > 1) return ChainGet(key, h, value, out valueLength);
         long deadline = 0;
         while (true)
         {
@@ -194,6 +218,7 @@ public sealed class ClusterClient : IDisposable
     private OpStatus Write(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool remove)
     {
         ulong h = new KeyHash(key).Value;
+        if (_store.Current.Map.Replicas > 1) return ChainWrite(key, h, value, remove);
         long deadline = 0;
         while (true)
         {
@@ -211,6 +236,18 @@ public sealed class ClusterClient : IDisposable
     /// <summary>The session of the key's owner under a map whose lease is confirmed; null when none came before the deadline.</summary>
     private RemoteScalioClient? Route(ulong keyHash, ref long deadline)
     {
+        var r = RouteMap(ref deadline);
+        if (r is null) return null;
+        int owner = r.Map.ActiveOwner(keyHash);
+        return owner < 0 ? null : Session(r, owner);
+    }
+
+    /// <summary>The session of server index <paramref name="index"/> of the bound map <paramref name="r"/>.</summary>
+    private RemoteScalioClient Session(ClusterStore.Routing r, int index) => _sessions[index] ??= Open(r.Stores[index]!);
+
+    /// <summary>The map to route by, its lease confirmed, bound to this session; null when none came before the deadline.</summary>
+    private ClusterStore.Routing? RouteMap(ref long deadline)
+    {
         bool waited = false;
         while (true)
         {
@@ -218,9 +255,7 @@ public sealed class ClusterClient : IDisposable
             if (Stopwatch.GetTimestamp() < Volatile.Read(ref r.ValidUntil))
             {
                 if (!ReferenceEquals(r, _bound)) Bind(r);
-                int owner = r.Map.ActiveOwner(keyHash);
-                if (owner < 0) return null;
-                return _sessions[owner] ??= Open(r.Stores[owner]!);
+                return r;
             }
             if (!waited) LeaseWaits++;
             waited = true;

@@ -140,6 +140,16 @@ public sealed class EtcdCluster : IDisposable
         return lease.ID;
     }
 
+    /// <summary>A number for a new client store, 1..65535: the etcd revision of a write to <c>writers</c> (every etcd write
+    /// raises it) modulo 65535, so it differs from every store that asked within the last 65,534 revisions; the high bits
+    /// of its sessions' writer ids.</summary>
+    public int NextWriterNumber()
+    {
+        var r = _client.Put(new PutRequest { Key = ByteString.CopyFromUtf8(Prefix + "writers"), Value = ByteString.CopyFromUtf8("") },
+            deadline: Deadline(TimeSpan.FromSeconds(5)));
+        return (int)(r.Header.Revision % 65535) + 1;
+    }
+
     /// <summary>The registered (live) servers.</summary>
     public IReadOnlyList<ServerRegistration> ReadRegistrations()
     {

@@ -6,9 +6,11 @@ using Scalio.Fast.Storage;
 
 namespace Scalio.Fast.Server;
 
-/// <summary>Decides whether a server takes a PUT or DELETE of <paramref name="key"/> (a sharded cluster: whether it owns
-/// the key now). Called on a server worker for every write: it must be fast, must not allocate and must not block.</summary>
-public delegate bool WriteAdmission(ReadOnlySpan<byte> key);
+/// <summary>Decides whether a server takes a PUT (<paramref name="value"/>) or DELETE (<paramref name="remove"/>) of
+/// <paramref name="key"/> (a sharded cluster: whether it owns the key now; a replicated one: whether the write's version is
+/// newer). Called on a server worker for every write, under a lock shared by the writes of the key until the admitted
+/// write has joined its batch: it must be fast, must not allocate and must not block.</summary>
+public delegate bool WriteAdmission(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool remove);
 
 /// <summary>Receives one key found by <see cref="ScalioServer.ForEachStoredKey"/>; the span is valid during the call only.</summary>
 public delegate void StoredKeyVisitor(ReadOnlySpan<byte> key);
@@ -28,6 +30,19 @@ public sealed unsafe partial class ScalioServer
         get => _writeAdmission;
         set => _writeAdmission = value;
     }
+
+    private const int AdmissionStripeCount = 256;
+    private readonly object[] _admissionStripes = CreateStripes();
+
+    private static object[] CreateStripes()
+    {
+        var a = new object[AdmissionStripeCount];
+        for (int i = 0; i < a.Length; i++) a[i] = new object();
+        return a;
+    }
+
+    /// <summary>The lock that orders admission and enqueueing of the writes of one key (and the keys sharing its stripe).</summary>
+    private object AdmissionStripe(in KeyHash hash) => _admissionStripes[(int)(hash.Value & (AdmissionStripeCount - 1))];
 
     /// <summary>PUT and DELETE requests refused by <see cref="WriteAdmission"/>.</summary>
     public long RequestsWrongOwner => Interlocked.Read(ref _wrongOwner);

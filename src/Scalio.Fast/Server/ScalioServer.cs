@@ -246,14 +246,18 @@ public sealed unsafe partial class ScalioServer : IDisposable
                 Interlocked.Increment(ref _inAdmission);
                 try
                 {
-                    if (!admit(key))
+                    bool admitted;
+                    lock (AdmissionStripe(in hash)) // a key's writes join its batch in the order they were admitted
+                    {
+                        admitted = admit(key, value, op == RpcOp.Delete);
+                        if (admitted) Enqueue(conn, slot, id, in hash, key, value, remove: op == RpcOp.Delete);
+                    }
+                    if (!admitted)
                     {
                         Interlocked.Increment(ref _wrongOwner);
                         conn.PostReceive(slot);
                         conn.SendReply(slot, RpcFormat.WriteReply(conn.Reply(slot), OpStatus.WrongOwner, id, default));
-                        return;
                     }
-                    Enqueue(conn, slot, id, in hash, key, value, remove: op == RpcOp.Delete);
                 }
                 finally
                 {
