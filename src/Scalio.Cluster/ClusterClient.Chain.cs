@@ -44,7 +44,7 @@ public sealed partial class ClusterClient
                 int i = 0;
                 for (; i < n; i++)
                 {
-                    st = Session(r, chain[i]).Put(key, payload);
+                    st = Session(r, chain[i])?.Put(key, payload) ?? OpStatus.Unavailable;
                     if (st != OpStatus.Ok) break;
                     touched = true;
                 }
@@ -61,9 +61,10 @@ public sealed partial class ClusterClient
     }
 
     /// <summary>Reads the version the replica holds for the key (0: none). <see cref="OpStatus.Corrupt"/> when its value has no header.</summary>
-    private OpStatus ReadVersion(Fast.Remote.RemoteScalioClient replica, ReadOnlySpan<byte> key, out ulong version)
+    private OpStatus ReadVersion(Fast.Remote.RemoteScalioClient? replica, ReadOnlySpan<byte> key, out ulong version)
     {
         version = 0;
+        if (replica is null) return OpStatus.Unavailable;
         var st = replica.Get(key, _read, out int n);
         if (st == OpStatus.NotFound) return OpStatus.Ok;
         if (st != OpStatus.Ok) return st;
@@ -84,7 +85,8 @@ public sealed partial class ClusterClient
             if (r is null) return OpStatus.Unavailable;
             int n = r.Map.ActiveChain(keyHash, chain);
             if (n == 0) return OpStatus.Unavailable;
-            var st = Session(r, chain[n - 1]).Get(key, _read, out int length);
+            int length = 0;
+            var st = Session(r, chain[n - 1])?.Get(key, _read, out length) ?? OpStatus.Unavailable;
             if (st == OpStatus.Ok)
             {
                 if (!ChainVersion.TryRead(_read.AsSpan(0, length), out _, out bool tombstone)) return OpStatus.Corrupt;

@@ -242,8 +242,25 @@ public sealed partial class ClusterClient : IDisposable
         return owner < 0 ? null : Session(r, owner);
     }
 
-    /// <summary>The session of server index <paramref name="index"/> of the bound map <paramref name="r"/>.</summary>
-    private RemoteScalioClient Session(ClusterStore.Routing r, int index) => _sessions[index] ??= Open(r.Stores[index]!);
+    /// <summary>The session of server index <paramref name="index"/> of the bound map <paramref name="r"/>; null when it
+    /// cannot be opened (the server is gone: the operation fails over to a newer map or reports Unavailable).</summary>
+    private RemoteScalioClient? Session(ClusterStore.Routing r, int index)
+    {
+        if (_sessions[index] is { } s) return s;
+        try
+        {
+            return _sessions[index] = Open(r.Stores[index]!);
+        }
+        catch (Exception e) when (IsConnectFailure(e))
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The failures of connecting to a server that is down or restarting (what a reconnection may cure).</summary>
+    internal static bool IsConnectFailure(Exception e) => e is System.Net.Sockets.SocketException or IOException or TimeoutException or InvalidDataException
+        or InvalidOperationException or OperationCanceledException or Scalio.Fast.ScalioException or Scalio.Verbs.Libfabric.LibfabricException
+        or Scalio.Verbs.NvmeTcp.NvmeTcpException or Scalio.Verbs.NvmeTcp.NvmeCommandException;
 
     /// <summary>The map to route by, its lease confirmed, bound to this session; null when none came before the deadline.</summary>
     private ClusterStore.Routing? RouteMap(ref long deadline)
