@@ -189,7 +189,7 @@ public sealed class ClusterAddTests(ITestOutputHelper output)
         return v;
     }
 
-    private static Process StartEtcd(string dir, int clientPort, int peerPort)
+    internal static Process StartEtcd(string dir, int clientPort, int peerPort)
     {
         var psi = new ProcessStartInfo(EtcdFactAttribute.Etcd) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in (string[])["--name", "scalio-test", "--data-dir", Path.Combine(dir, "etcd"),
@@ -204,7 +204,7 @@ public sealed class ClusterAddTests(ITestOutputHelper output)
         return p;
     }
 
-    private static void WaitForEtcd(EtcdCluster etcd, Process p)
+    internal static void WaitForEtcd(EtcdCluster etcd, Process p)
     {
         var sw = Stopwatch.StartNew();
         while (true)
