@@ -28,7 +28,7 @@ public sealed class ClusterServerAgent : IDisposable
     private readonly VersionTable _versions;
     private readonly int _replicas;
     private Fence _fence;
-    private long _reportedVersion = -1;
+    private long _reportedVersion = -1, _refusedFailover = -1;
 
     /// <summary>What the write fence decides by: the installed map, the one before it, and when the grace on gained keys ends.</summary>
     private sealed record Fence(ClusterMap Map, ClusterMap? Previous, long GraceUntil);
@@ -204,7 +204,8 @@ public sealed class ClusterServerAgent : IDisposable
 
     /// <summary>Failover (R &gt; 1): removes the servers of the map whose registration is gone (lease expired: the process
     /// died or lost etcd) in one compare-and-swap on the map's revision; whoever of the survivors comes first wins, the
-    /// others find nothing to do. True when this agent changed the map.</summary>
+    /// others find nothing to do. Only while every chain holds every server (servers ≤ R), so the shorter chains are made
+    /// of servers that already hold their keys. True when this agent changed the map.</summary>
     private bool RemoveExpired(ClusterMap map)
     {
         var live = new HashSet<int>();
@@ -212,12 +213,19 @@ public sealed class ClusterServerAgent : IDisposable
         bool any = false;
         foreach (var s in map.Servers) any |= s.Id != Id && !live.Contains(s.Id);
         if (!any) return false;
+        if (map.ActiveCount > map.Replicas)
+        {
+            // Chains would take in a server that holds none of their keys: that needs a copy first (not done yet).
+            if (_refusedFailover != map.Version) _log?.WriteLine($"cluster: server {Id}: a server's lease expired, but with more servers ({map.ActiveCount}) than replicas ({map.Replicas}) failover would need a copy to the new chain members, which is not implemented; not removing it");
+            _refusedFailover = map.Version;
+            return false;
+        }
         List<int> gone = [];
         var next = _etcd.UpdateMap(m =>
         {
             gone = [.. m.Servers.Where(s => s.Id != Id && !live.Contains(s.Id)).Select(s => s.Id)];
             var rest = m.Servers.Where(s => !gone.Contains(s.Id)).ToList();
-            if (gone.Count == 0 || !rest.Any(s => s.State != ServerState.Joining)) return null;
+            if (gone.Count == 0 || m.ActiveCount > m.Replicas || !rest.Any(s => s.State != ServerState.Joining)) return null;
             return m.Next(rest);
         });
         if (next.Version <= map.Version || gone.Count == 0) return false;
