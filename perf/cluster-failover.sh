@@ -6,7 +6,9 @@
 # key with an acknowledged write and prints 'acknowledged writes lost: N'; 'scalio check --verify' judges the clients'
 # histories merged with that read-back. Exits 0 only when both clients finished without a failed operation, the map
 # dropped the killed server, N is 0 and the merged history is linearizable. Every process it starts is stopped by PID.
-# Usage: perf/cluster-failover.sh [DIR]   (env: RECORDS=2000, THREADS=2, SECS=20, KILL_AT=6)
+# Then (REJOIN=1, the default) server 3 restarts empty, rejoins through 'cluster add' (which copies it its keys) and
+# leaves through 'cluster remove', every key read back after each step.
+# Usage: perf/cluster-failover.sh [DIR]   (env: RECORDS=2000, THREADS=2, SECS=20, KILL_AT=6, REJOIN=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-$(mktemp -d /tmp/scalio-cluster-failover.XXXXXX)}
@@ -78,4 +80,20 @@ echo "== scalio check --verify (both clients' histories and the read-back, merge
 crc=0; "$bin" check --verify "$dir/a1.jsonl" "$dir/a2.jsonl" "$dir/final.jsonl" || crc=$?
 [ "$crc" -eq 0 ] || { echo "FAIL: check --verify exited $crc"; fail=1; }
 [ "$fail" -eq 0 ] && echo "ok: server 3 killed mid-run and removed, no client error, no acknowledged write lost, merged history linearizable"
+[ "$fail" -eq 0 ] || exit 1
+if [ "${REJOIN:-1}" = 1 ]; then
+  # Catch-up and removal (not part of must-show 1): server 3 restarts with an empty store and 'cluster add' has each
+  # key's head copy it the key before it rejoins the chains; then 'cluster remove' takes it out again. After each,
+  # every key is read back (through the tails of the new chains: server 3 for a third of them after the add).
+  echo "== restart server 3 with an empty store; 'cluster add' copies it its keys before it rejoins"
+  start_server 3
+  "$bin" cluster add --cluster "$cluster" --id 3 | tail -1
+  "$bin" cluster verify --cluster "$cluster" --history "$dir/a1.jsonl" "$dir/a2.jsonl" --final-history "$dir/final-rejoined.jsonl" | tail -1 || fail=1
+  echo "== 'cluster remove --id 3'"
+  "$bin" cluster remove --cluster "$cluster" --id 3 | tail -1
+  "$bin" cluster status --cluster "$cluster" | head -1
+  "$bin" cluster verify --cluster "$cluster" --history "$dir/a1.jsonl" "$dir/a2.jsonl" --final-history "$dir/final-removed.jsonl" | tail -1 || fail=1
+  "$bin" check --verify "$dir/a1.jsonl" "$dir/a2.jsonl" "$dir/final.jsonl" "$dir/final-rejoined.jsonl" "$dir/final-removed.jsonl" | tail -1 || fail=1
+  [ "$fail" -eq 0 ] && echo "ok: the restarted server caught up through 'cluster add', 'cluster remove' took it out, no write lost either time"
+fi
 exit "$fail"
