@@ -193,9 +193,14 @@ public sealed class ClusterServerAgent : IDisposable
             if (st != OpStatus.Ok) throw new IOException($"reading a moving key from this server's SSDs failed: {st}");
             ulong h = new KeyHash(key).Value;
             int n = map.TargetChain(h, chain);
+            bool copied = false; // a key whose chain only loses a server (a removal with servers <= R) needs no copy
             for (int i = 0; i < n; i++)
-                if (map.ActiveChainPosition(h, map.Servers[chain[i]].Id) < 0) PutToPeer(map.Servers[chain[i]], key, value.AsSpan(0, length));
-            moved++;
+            {
+                if (map.ActiveChainPosition(h, map.Servers[chain[i]].Id) >= 0) continue;
+                PutToPeer(map.Servers[chain[i]], key, value.AsSpan(0, length));
+                copied = true;
+            }
+            if (copied) moved++;
         }
         KeysMovedOut += moved;
         _etcd.ReportMoved(map.Version, Id, moved, scanned);
