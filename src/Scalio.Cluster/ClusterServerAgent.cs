@@ -25,7 +25,7 @@ public sealed class ClusterServerAgent : IDisposable
     private readonly Dictionary<int, (RemoteScalioStore Store, RemoteScalioClient Client)> _peers = [];
     private readonly Thread _thread;
     private volatile bool _stopping;
-    private readonly VersionTable _versions;
+    private readonly VersionTable? _versions; // R > 1 only
     private readonly int _replicas;
     private Fence _fence;
     private long _reportedVersion = -1, _refusedFailover = -1;
@@ -42,7 +42,7 @@ public sealed class ClusterServerAgent : IDisposable
     {
         if (replicas is < 1 or > ClusterMap.MaxReplicas) throw new ArgumentOutOfRangeException(nameof(replicas), $"replicas must be 1..{ClusterMap.MaxReplicas}");
         _replicas = replicas;
-        _versions = new VersionTable(expectedKeys);
+        _versions = replicas > 1 ? new VersionTable(expectedKeys) : null;
         ArgumentNullException.ThrowIfNull(etcd);
         ArgumentNullException.ThrowIfNull(server);
         if (id < 0) throw new ArgumentOutOfRangeException(nameof(id), "the server id must not be negative");
@@ -120,7 +120,7 @@ public sealed class ClusterServerAgent : IDisposable
             return false;                                                 // its chain just changed: wait out the clients' map leases
         // Replicated writes are versioned PUTs (a deletion is a tombstone); a replica takes only newer versions.
         if (remove || !ChainVersion.TryRead(value, out ulong version, out _)) return false;
-        return _versions.TryAdvance(h, version);
+        return _versions is not null && _versions.TryAdvance(h, version);
     }
 
     /// <summary>The fence of an unreplicated map (R = 1): the key's one owner.</summary>

@@ -12,7 +12,7 @@ internal sealed class VersionTable
 
     public VersionTable(int expectedKeys)
     {
-        int each = Math.Max(16, expectedKeys / Stripes * 2);
+        int each = Math.Max(16, expectedKeys / Stripes + expectedKeys / Stripes / 4); // room for an uneven spread
         for (int i = 0; i < Stripes; i++) _stripes[i] = new Dictionary<ulong, ulong>(each);
     }
 
