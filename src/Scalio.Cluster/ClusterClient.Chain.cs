@@ -15,9 +15,12 @@ public sealed partial class ClusterClient
     /// One write of a replicated key: reads the head's version (one-sided), takes the next one (counter + 1, this
     /// session's writer id), and PUTs the versioned value (or tombstone) to every replica, head to tail; each replica
     /// admits it only when it is newer than every version it took, and only as a member of the key's chain under its own
-    /// map. Acknowledged when the tail took it. Any refusal or lost replica starts it again from the head with a newer
-    /// version, on the latest map, until <see cref="OperationDeadline"/>: then <see cref="OpStatus.Unavailable"/> (the
-    /// outcome is unknown: some replicas may hold it).
+    /// map. A replica that refuses it but already holds it or a newer version is passed (the write got there, or was
+    /// superseded there). Acknowledged once the tail holds it or newer, and, when the key's chain changed with the map
+    /// this process routes by, not before <see cref="ClusterTiming.OwnerGrace"/> after this process learned that map.
+    /// Any other refusal or a lost replica retries with the <b>same</b> version on the latest map (a new version could
+    /// apply the value again after a newer write), until <see cref="OperationDeadline"/>: then
+    /// <see cref="OpStatus.Unavailable"/> (the outcome is unknown: some replicas may hold it).
     /// </summary>
     private OpStatus ChainWrite(ReadOnlySpan<byte> key, ulong keyHash, ReadOnlySpan<byte> value, bool remove)
     {
@@ -25,32 +28,46 @@ public sealed partial class ClusterClient
         EnsureBuffers(length);
         Span<int> chain = stackalloc int[ClusterMap.MaxReplicas];
         long deadline = 0;
-        ulong lastCounter = 0;
-        bool touched = false; // some replica may hold an attempt: a later hard error is then an unknown outcome
+        ulong version = 0;
+        bool touched = false; // some replica may hold it: a later hard error is then an unknown outcome
         while (true)
         {
             var r = RouteMap(ref deadline);
             if (r is null) return OpStatus.Unavailable;
             int n = r.Map.ActiveChain(keyHash, chain);
             if (n == 0) return OpStatus.Unavailable;
-            var st = ReadVersion(Session(r, chain[0]), key, out ulong headVersion);
+            var st = OpStatus.Ok;
+            if (version == 0)
+            {
+                st = ReadVersion(Session(r, chain[0]), key, out ulong headVersion);
+                if (st == OpStatus.Ok)
+                {
+                    ulong counter = ChainVersion.Counter(headVersion) + 1;
+                    if (counter > ChainVersion.MaxCounter) return OpStatus.StorageFull;
+                    version = ChainVersion.Make(counter, _writer);
+                    ChainVersion.Write(_write, version, remove);
+                    if (!remove) value.CopyTo(_write.AsSpan(ChainVersion.HeaderSize));
+                }
+            }
             if (st == OpStatus.Ok)
             {
-                lastCounter = Math.Max(ChainVersion.Counter(headVersion), lastCounter) + 1;
-                if (lastCounter > ChainVersion.MaxCounter) return OpStatus.StorageFull;
-                ChainVersion.Write(_write, ChainVersion.Make(lastCounter, _writer), remove);
-                if (!remove) value.CopyTo(_write.AsSpan(ChainVersion.HeaderSize));
                 var payload = _write.AsSpan(0, length);
                 int i = 0;
                 for (; i < n; i++)
                 {
-                    st = Session(r, chain[i])?.Put(key, payload) ?? OpStatus.Unavailable;
-                    if (st != OpStatus.Ok) break;
+                    var replica = Session(r, chain[i]);
+                    st = replica?.Put(key, payload) ?? OpStatus.Unavailable;
                     touched = true;
+                    if (st == OpStatus.Ok) continue;
+                    if (st == OpStatus.WrongOwner && ReadVersion(replica, key, out ulong held) == OpStatus.Ok && held >= version) continue;
+                    break;
                 }
-                if (i == n) return OpStatus.Ok;
+                if (i == n)
+                {
+                    WaitOutChainChange(r, keyHash);
+                    return OpStatus.Ok;
+                }
                 if (st == OpStatus.WrongOwner) WrongOwnerRetries++;
-                if (i > 0 || st is OpStatus.Unavailable or OpStatus.Timeout) touched = true;
             }
             if (st is not (OpStatus.WrongOwner or OpStatus.Unavailable or OpStatus.Timeout))
                 return touched ? OpStatus.Unavailable : st; // answered with an error; applied nowhere unless touched
@@ -59,6 +76,19 @@ public sealed partial class ClusterClient
             if (!Pause(ref deadline)) return OpStatus.Unavailable;
         }
     }
+
+    /// <summary>Holds the acknowledgement of a write until <see cref="ClusterTiming.OwnerGrace"/> after this process
+    /// learned the map, when the key's chain in it differs from the map before (or none was before): a client still
+    /// reading by the older map, perhaps from an old tail that never saw this write, trusts it for less than that.</summary>
+    private static void WaitOutChainChange(ClusterStore.Routing r, ulong keyHash)
+    {
+        if (r.Previous is { } p && p.Version + 1 == r.Map.Version && r.Map.SameActiveChain(p, keyHash)) return;
+        long until = r.InstalledAt + GraceTicks;
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (now < until) Thread.Sleep(TimeSpan.FromSeconds((double)(until - now) / System.Diagnostics.Stopwatch.Frequency));
+    }
+
+    private static readonly long GraceTicks = (long)(ClusterTiming.OwnerGrace.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
 
     /// <summary>Reads the version the replica holds for the key (0: none). <see cref="OpStatus.Corrupt"/> when its value has no header.</summary>
     private OpStatus ReadVersion(Fast.Remote.RemoteScalioClient? replica, ReadOnlySpan<byte> key, out ulong version)

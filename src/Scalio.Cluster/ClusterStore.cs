@@ -28,8 +28,10 @@ public sealed class ClusterStore : IDisposable
 
     /// <summary>One map with the connections it routes to, and how long it may be trusted (Stopwatch ticks; extended by
     /// each read of etcd that finds it still current, never once a newer map replaced it).</summary>
-    internal sealed class Routing(ClusterMap map, RemoteScalioStore?[] stores, long validUntil)
+    internal sealed class Routing(ClusterMap map, RemoteScalioStore?[] stores, long validUntil, ClusterMap? previous)
     {
+        public readonly ClusterMap? Previous = previous; // the map this one replaced here (null: the first)
+        public readonly long InstalledAt = Stopwatch.GetTimestamp(); // when this process learned the map (after its flip)
         public readonly ClusterMap Map = map;
         public readonly RemoteScalioStore?[] Stores = stores; // by index in Map.Servers; null for joining servers
         public long ValidUntil = validUntil;
@@ -104,7 +106,7 @@ public sealed class ClusterStore : IDisposable
                 stores[i] = e.Store;
             }
         }
-        return new Routing(map, stores, sentAt + LeaseTicks);
+        return new Routing(map, stores, sentAt + LeaseTicks, _routing?.Map);
     }
 
     private static readonly long LeaseTicks = (long)(ClusterTiming.ClientMapLease.TotalSeconds * Stopwatch.Frequency);
