@@ -114,7 +114,7 @@ public sealed class RemoteScalioStore : IDisposable
     }
 
     /// <summary>The local address the OS would use to reach <paramref name="server"/> (a UDP connect sends nothing).</summary>
-    private static string LocalAddressTowards(IPAddress server)
+    internal static string LocalAddressTowards(IPAddress server)
     {
         if (IPAddress.IsLoopback(server)) return server.AddressFamily == AddressFamily.InterNetworkV6 ? "::1" : "127.0.0.1";
         using var probe = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
