@@ -42,6 +42,8 @@ internal static class RemoteYcsbCommand
                 return CliErrors.Fail($"--auth-token-file: {e.Message}");
             }
         }
+        if (historyFile is not null && options.ReadBatch > 1)
+            return CliErrors.Fail("--history records one operation at a time per client: it does not take --read-batch above 1");
         // With a history, updates write tagged (unique) values, so the runner's check of YCSB's deterministic values is off:
         // the linearizability checker judges the values read instead.
         if (historyFile is not null) options = options with { VerifyValues = false };

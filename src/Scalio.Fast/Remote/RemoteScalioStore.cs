@@ -235,8 +235,12 @@ internal sealed class RemoteSession(ScalioClient client, LibfabricConnection lin
 
     public LibfabricConnection Link { get; } = link;
 
+    /// <summary>The batch of <see cref="RemoteScalioClient.BeginBatch"/>, made at its first use.</summary>
+    public ScalioGetBatch? Batch { get; set; }
+
     public void Dispose()
     {
+        Batch?.Dispose();
         Client.Dispose();
         Link.Dispose();
     }

@@ -640,4 +640,5 @@ internal unsafe struct OpSlot
     public byte Kind;       // LibfabricQueuePair.Kind*
     public byte State;
     public byte IsReceive;
+    public byte Unordered;  // WorkFlags.Unordered: not counted in the queue pair's in-flight kinds
 }
