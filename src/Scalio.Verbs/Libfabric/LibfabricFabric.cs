@@ -91,12 +91,11 @@ public sealed class LibfabricOptions
 
     /// <summary>Adaptive mode: after any activity (a completion, a post, a poll that served a peer), the progress thread
     /// polls without sleeping (yielding the core between polls) for this long, in microseconds.</summary>
-    public int BusyPollMicroseconds { get; init; } = Exp("BUSY", 200); // EXP
-    internal static int Exp(string n, int d) => int.TryParse(Environment.GetEnvironmentVariable("SCALIO_EXP_" + n), out int v) ? v : d; // EXP
+    public int BusyPollMicroseconds { get; init; } = 200;
 
     /// <summary>Adaptive mode: once the busy window has passed, the progress thread sleeps this long between polls, in
     /// microseconds (the bound on the extra latency of a peer's READ or atomic against an idle domain).</summary>
-    public int IdlePollMicroseconds { get; init; } = Exp("IDLE", 50); // EXP
+    public int IdlePollMicroseconds { get; init; } = 50;
 
     /// <summary>Adaptive mode: after this long without activity the progress thread falls back to
     /// <see cref="IdleSleepMilliseconds"/> slices (a local post still wakes it at once).</summary>
@@ -112,7 +111,7 @@ public sealed class LibfabricOptions
     /// <summary>With <see cref="CallerDrivesProgress"/>: how long a waiting thread polls the provider before it blocks
     /// and leaves the rest to the progress thread, in microseconds (each poll is a system call or more; on shared
     /// cores a long spin starves the other threads).</summary>
-    public int CallerPollMicroseconds { get; init; } = Exp("CALLER", 100); // EXP
+    public int CallerPollMicroseconds { get; init; } = 100;
 }
 
 /// <summary>Progress defaults, from <c>SCALIO_FABRIC_PROGRESS</c> (<c>adaptive</c>, the default, or <c>backoff</c>).</summary>
