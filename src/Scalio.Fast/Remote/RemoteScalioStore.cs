@@ -199,6 +199,7 @@ public sealed class RemoteScalioStore : IDisposable
             KeepAliveTimeout = n.KeepAliveTimeout,
             ReconnectInterval = n.ReconnectInterval,
             Reconnect = n.Reconnect,
+            QueueDepth = n.QueueDepth,
         };
     }
 
