@@ -129,10 +129,17 @@ public sealed unsafe partial class ScalioClient
         {
             _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, k));
             AwaitCount(first, k);
+            // The re-reads and, for every lock that took, the location READ (it only has to follow the CAS) on one doorbell.
             ulong firstRead = _nextWrId + 1;
             int r = 0;
             for (int i = 0; i < batch.Count; i++)
-                if (lanes[i].Stage == Stage.Miss) ProtocolSteps.ReadBucket(chain + r++, in batch.Steps[i], NextId(), WorkFlags.Signaled, lanes[i].Bucket);
+            {
+                ref var lane = ref lanes[i];
+                if (lane.Stage != Stage.Miss) continue;
+                ProtocolSteps.ReadBucket(chain + r++, in batch.Steps[i], NextId(), WorkFlags.Signaled, lane.Bucket);
+                if (batch.Atomic(i) == lane.VictimHeader)
+                    ProtocolSteps.ReadLocation(chain + r++, in batch.Steps[i], NextId(), WorkFlags.Signaled, lane.SsdBucket);
+            }
             PostReadsAndAwait(chain, r, firstRead);
         }
         for (int i = 0; i < batch.Count; i++)
@@ -151,22 +158,25 @@ public sealed unsafe partial class ScalioClient
         ReleaseGivenBack(batch);
     }
 
-    /// <summary>READ every locked key's location entry on one doorbell.</summary>
+    /// <summary>READ every locked key's location entry on one doorbell (where the lock was not an in-order chain, they
+    /// were read beside the re-reads already), and decode them.</summary>
     private void ReadLocations(ScalioGetBatch batch)
     {
         var lanes = batch.Lanes;
         var chain = batch.Chain;
         int k = 0;
         ulong first = _nextWrId + 1;
+        bool posted = !_qp.CompletesInOrder; // read with the re-reads (LockVictims)
         for (int i = 0; i < batch.Count; i++)
         {
             if (lanes[i].Stage != Stage.Locked) continue;
-            ProtocolSteps.ReadLocation(chain + k++, in batch.Steps[i], NextId(), WorkFlags.Signaled, lanes[i].SsdBucket);
+            if (!posted) ProtocolSteps.ReadLocation(chain + k, in batch.Steps[i], NextId(), WorkFlags.Signaled, lanes[i].SsdBucket);
+            k++;
         }
         if (k == 0) return;
         _counters.RoundTrips += k;
         _counters.BytesMoved += (long)k * Location.EntrySize;
-        PostReadsAndAwait(chain, k, first);
+        if (!posted) PostReadsAndAwait(chain, k, first);
         int pageBytes = batch.DataBytes;
         for (int i = 0; i < batch.Count; i++)
         {
