@@ -17,6 +17,7 @@ var root = new RootCommand("scalio: the Scalio.Fast key-value store for DPU-base
     FiguresCommand.Create(),
     FuzzCommand.Create(),
     ClusterCommand.Create(),
+    RemoteHitBenchCommand.Create(),
 };
 foreach (var data in DataCommand.Create()) root.Subcommands.Add(data);
 try

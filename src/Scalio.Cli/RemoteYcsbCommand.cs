@@ -4,6 +4,7 @@ using Scalio.Checking;
 using Scalio.Fast.Client;
 using Scalio.Fast.Remote;
 using Scalio.Verbs.Libfabric;
+using Scalio.Verbs.Offload;
 using Scalio.Ycsb;
 using Spectre.Console;
 
@@ -18,7 +19,7 @@ internal static class RemoteYcsbCommand
     /// <summary>History client ids each YCSB thread may use (a new one after each failed operation).</summary>
     internal const int HistoryIdsPerThread = 64;
 
-    public static int Run(string connect, YcsbOptions options, string? historyFile, int requestTimeoutMs, string? authTokenFile = null)
+    public static int Run(string connect, YcsbOptions options, string? historyFile, int requestTimeoutMs, string? authTokenFile = null, int offloadDepth = 8)
     {
         IPEndPoint server;
         try
@@ -42,6 +43,8 @@ internal static class RemoteYcsbCommand
                 return CliErrors.Fail($"--auth-token-file: {e.Message}");
             }
         }
+        if (historyFile is not null && options.ReadBatch > 1)
+            return CliErrors.Fail("--history records one operation at a time per client: it does not take --read-batch above 1");
         // With a history, updates write tagged (unique) values, so the runner's check of YCSB's deterministic values is off:
         // the linearizability checker judges the values read instead.
         if (historyFile is not null) options = options with { VerifyValues = false };
@@ -51,6 +54,7 @@ internal static class RemoteYcsbCommand
             store = RemoteScalioStore.Connect(server, new RemoteStoreOptions
             {
                 Client = new ScalioClientOptions { RequestTimeoutMilliseconds = requestTimeoutMs },
+                NvmeTcp = new NvmeTcpOffloadReadPathOptions { QueueDepth = offloadDepth },
                 AuthToken = token,
             });
         }

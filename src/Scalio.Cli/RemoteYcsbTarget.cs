@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Scalio.Checking;
 using Scalio.Fast;
+using Scalio.Fast.Client;
 using Scalio.Fast.Remote;
 using Scalio.Fast.Rpc;
 using Scalio.Ycsb;
@@ -68,7 +69,7 @@ internal sealed class RemoteYcsbTarget(RemoteScalioStore store, HistoryRecorder?
     /// <see cref="RemoteScalioClient"/>): a failed GET is left out of the history, a PUT the server refused is left out,
     /// and a PUT whose connection failed stays incomplete while the thread goes on under a fresh history client id.
     /// </summary>
-    private sealed class Session(RemoteYcsbTarget owner, RemoteScalioClient client, HistoryRecorder? history, int firstId, int ids) : IYcsbSession
+    private sealed class Session(RemoteYcsbTarget owner, RemoteScalioClient client, HistoryRecorder? history, int firstId, int ids) : IYcsbSession, IYcsbBatchSession
     {
         private readonly int _lastId = firstId + ids - 1;
         private int _id = firstId;
@@ -93,6 +94,34 @@ internal sealed class RemoteYcsbTarget(RemoteScalioStore store, HistoryRecorder?
             Interlocked.Increment(ref owner._failedGets);
             _recorder?.Discard(op); // a failed read observed nothing
             return false;
+        }
+
+        public int MaxReadBatch => ScalioGetBatch.MaxCapacity;
+
+        /// <summary>Reads together (<see cref="RemoteScalioClient.Get(ScalioGetBatch)"/>); GETs of a failed batch count as
+        /// failed. Not with a history (the CLI refuses it: a history client's operations do not overlap).</summary>
+        public void ReadBatch(int count, ReadOnlySpan<byte> keys, int keySize, Span<byte> values, int valueSize, Span<bool> found, Span<bool> hits)
+        {
+            if (_recorder is not null) throw new InvalidOperationException("batched reads are not recorded in a history");
+            var batch = client.BeginBatch();
+            var st = OpStatus.Unavailable;
+            if (batch is not null)
+            {
+                for (int j = 0; j < count; j++) batch.Add(keys.Slice(j * keySize, keySize));
+                st = client.Get(batch);
+            }
+            for (int j = 0; j < count; j++)
+            {
+                var kst = st == OpStatus.Ok ? batch!.StatusAt(j) : st;
+                hits[j] = st == OpStatus.Ok && batch!.HitAt(j);
+                found[j] = kst == OpStatus.Ok;
+                if (kst == OpStatus.Ok)
+                {
+                    var v = batch!.ValueAt(j);
+                    v[..Math.Min(v.Length, valueSize)].CopyTo(values.Slice(j * valueSize, valueSize));
+                }
+                else if (kst != OpStatus.NotFound) Interlocked.Increment(ref owner._failedGets);
+            }
         }
 
         public void Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)

@@ -36,7 +36,7 @@ internal static class YcsbCommand
         var history = new Option<string?>("--history") { Description = "With --connect or --cluster: record every operation (load included) to this file in the checker's format (docs/history-format.md; times: CLOCK_MONOTONIC ns); updates then write unique tagged values" };
         var writeErrors = new Option<double>("--inject-write-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD writes (refused, short or unconfirmed, seeded); failed PUTs are counted and answered with an error", DefaultValueFactory = _ => 0 };
         var readErrors = new Option<double>("--inject-read-errors") { Description = "Embedded scalio only: from the run phase on, fail this fraction of SSD reads (seeded)", DefaultValueFactory = _ => 0 };
-        var offloadDepth = new Option<int>("--offload-depth") { Description = "NVMe commands each client connection may have in flight at the emulated offload engine (1..64; each slot holds a 128 KiB buffer)", DefaultValueFactory = _ => 8 };
+        var offloadDepth = new Option<int>("--offload-depth") { Description = "NVMe commands each client connection may have in flight at the emulated offload engine (1..64; each slot holds a 128 KiB buffer); with --connect, the NVMe/TCP reads a thread's batch keeps in flight", DefaultValueFactory = _ => 8 };
         var readBatch = new Option<int>("--read-batch") { Description = "GETs each client thread keeps in flight: consecutive reads run as one batch (one doorbell per protocol step, SSD reads up to the offload queue's depth); 1 (default): one operation at a time. Embedded scalio systems batch; the baselines run one at a time", DefaultValueFactory = _ => 1 };
         var authToken = new Option<string?>("--auth-token-file") { Description = "With --connect: file holding the token of a server started with --auth-token-file (proven by HMAC challenge-response; the token never crosses the wire)" };
         var cluster = ClusterCommand.EtcdOption(false);
@@ -84,7 +84,11 @@ internal static class YcsbCommand
                 return ClusterYcsb.Run(etcd, parse.GetValue(clusterName)!, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history));
             }
             if (parse.GetValue(connect) is { } server)
-                return RemoteYcsbCommand.Run(server, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history), requestTimeoutMs: 10_000, parse.GetValue(authToken));
+            {
+                int remoteDepth = parse.GetValue(offloadDepth);
+                if (remoteDepth is < 1 or > 64) return CliErrors.Fail($"--offload-depth must be 1..64, not {remoteDepth}");
+                return RemoteYcsbCommand.Run(server, options with { Load = !parse.GetValue(skipLoad) }, parse.GetValue(history), requestTimeoutMs: 10_000, parse.GetValue(authToken), remoteDepth);
+            }
             if (parse.GetValue(authToken) is not null) return CliErrors.Fail("--auth-token-file needs --connect (the embedded store has no side channel)");
             double pw = parse.GetValue(writeErrors), pr = parse.GetValue(readErrors);
             if (!(pw >= 0 && pw <= 1) || !(pr >= 0 && pr <= 1))

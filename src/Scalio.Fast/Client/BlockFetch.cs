@@ -97,12 +97,12 @@ public sealed unsafe partial class ScalioClient
         return length;
     }
 
-    /// <summary>Records a hit: an unsignaled WRITE of the current stamp to the slot's access stamp (no round trip).</summary>
+    /// <summary>Records a hit: an unsignaled, unordered WRITE of the current stamp to the slot's access stamp (no round trip, no completion).</summary>
     private void WriteStampUnsignaled(int bucket, int slot)
     {
         // The slot image buffer's stamp field is the source; a later fill rewrites the whole body anyway.
         *(uint*)(_mr.Address + _slotOff + SlotLayout.StampOffset) = Stamp;
-        ProtocolSteps.Touch(_chain, in _steps, NextId(), WorkFlags.None, bucket, slot);
+        ProtocolSteps.Touch(_chain, in _steps, NextId(), WorkFlags.Unordered, bucket, slot); // no order needed: a stamp only guides eviction
         _qp.PostSend(in *_chain);
         _counters.BytesMoved += 4;
     }

@@ -65,7 +65,7 @@ public sealed unsafe partial class ScalioClient
                 hits++;
                 if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_layout.SlotAt(image, hit)[SlotLayout.StampOffset..]) == stamp) continue;
                 *(uint*)(batch.Region.Address + batch.Steps[i].SlotBuffer + SlotLayout.StampOffset) = stamp;
-                ProtocolSteps.Touch(chain + touches++, in batch.Steps[i], NextId(), WorkFlags.None, lane.Bucket, hit);
+                ProtocolSteps.Touch(chain + touches++, in batch.Steps[i], NextId(), WorkFlags.Unordered, lane.Bucket, hit);
                 _counters.BytesMoved += 4;
                 continue;
             }
@@ -102,25 +102,51 @@ public sealed unsafe partial class ScalioClient
         batch.HitCount = hits;
     }
 
-    /// <summary>CAS every victim to FILLING, each chained with a re-read of its bucket, on one doorbell.</summary>
+    /// <summary>CAS every victim to FILLING, each chained with a re-read of its bucket, on one doorbell. On a queue pair
+    /// that does not order atomics (tcp;ofi_rxm), such a chain would run one request at a time: there every CAS goes out
+    /// at once (unordered: they touch different slots), and once all completed every re-read goes out at once.</summary>
     private void LockVictims(ScalioGetBatch batch)
     {
         var lanes = batch.Lanes;
         var chain = batch.Chain;
         int k = 0;
         ulong first = _nextWrId + 1;
+        bool inOrder = _qp.CompletesInOrder;
         for (int i = 0; i < batch.Count; i++)
         {
             ref var lane = ref lanes[i];
             if (lane.Stage != Stage.Miss) continue;
-            ProtocolSteps.LockAndReread(chain + k * ProtocolSteps.LockAndRereadLength, in batch.Steps[i], NextIds(ProtocolSteps.LockAndRereadLength),
-                lane.Bucket, lane.Victim, lane.VictimHeader, lane.Locked);
+            if (inOrder)
+                ProtocolSteps.LockAndReread(chain + k * ProtocolSteps.LockAndRereadLength, in batch.Steps[i], NextIds(ProtocolSteps.LockAndRereadLength),
+                    lane.Bucket, lane.Victim, lane.VictimHeader, lane.Locked);
+            else
+                ProtocolSteps.LockVictim(chain + k, in batch.Steps[i], NextId(), WorkFlags.Signaled | WorkFlags.Unordered, lane.Bucket, lane.Victim, lane.VictimHeader, lane.Locked);
             k++;
         }
         _counters.RoundTrips += k;
         _counters.BytesMoved += (long)k * (8 + _layout.BucketSize);
-        _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, k * ProtocolSteps.LockAndRereadLength));
-        AwaitCount(first, k);
+        if (inOrder)
+        {
+            _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, k * ProtocolSteps.LockAndRereadLength));
+            AwaitCount(first, k);
+        }
+        else
+        {
+            _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, k));
+            AwaitCount(first, k);
+            // The re-reads and, for every lock that took, the location READ (it only has to follow the CAS) on one doorbell.
+            ulong firstRead = _nextWrId + 1;
+            int r = 0;
+            for (int i = 0; i < batch.Count; i++)
+            {
+                ref var lane = ref lanes[i];
+                if (lane.Stage != Stage.Miss) continue;
+                ProtocolSteps.ReadBucket(chain + r++, in batch.Steps[i], NextId(), WorkFlags.Signaled, lane.Bucket);
+                if (batch.Atomic(i) == lane.VictimHeader)
+                    ProtocolSteps.ReadLocation(chain + r++, in batch.Steps[i], NextId(), WorkFlags.Signaled, lane.SsdBucket);
+            }
+            PostReadsAndAwait(chain, r, firstRead);
+        }
         for (int i = 0; i < batch.Count; i++)
         {
             ref var lane = ref lanes[i];
@@ -137,22 +163,25 @@ public sealed unsafe partial class ScalioClient
         ReleaseGivenBack(batch);
     }
 
-    /// <summary>READ every locked key's location entry on one doorbell.</summary>
+    /// <summary>READ every locked key's location entry on one doorbell (where the lock was not an in-order chain, they
+    /// were read beside the re-reads already), and decode them.</summary>
     private void ReadLocations(ScalioGetBatch batch)
     {
         var lanes = batch.Lanes;
         var chain = batch.Chain;
         int k = 0;
         ulong first = _nextWrId + 1;
+        bool posted = !_qp.CompletesInOrder; // read with the re-reads (LockVictims)
         for (int i = 0; i < batch.Count; i++)
         {
             if (lanes[i].Stage != Stage.Locked) continue;
-            ProtocolSteps.ReadLocation(chain + k++, in batch.Steps[i], NextId(), WorkFlags.Signaled, lanes[i].SsdBucket);
+            if (!posted) ProtocolSteps.ReadLocation(chain + k, in batch.Steps[i], NextId(), WorkFlags.Signaled, lanes[i].SsdBucket);
+            k++;
         }
         if (k == 0) return;
         _counters.RoundTrips += k;
         _counters.BytesMoved += (long)k * Location.EntrySize;
-        PostReadsAndAwait(chain, k, first);
+        if (!posted) PostReadsAndAwait(chain, k, first);
         int pageBytes = batch.DataBytes;
         for (int i = 0; i < batch.Count; i++)
         {
@@ -214,6 +243,7 @@ public sealed unsafe partial class ScalioClient
             }
         }
         if (fills > 0) AwaitCount(firstFill, fills);
+        if (fills > 0 && !_qp.CompletesInOrder) PublishFills(batch);
         for (int i = 0; i < batch.Count; i++)
         {
             ref var lane = ref lanes[i];
@@ -225,6 +255,24 @@ public sealed unsafe partial class ScalioClient
             lane.Stage = Stage.Done;
         }
         ReleaseGivenBack(batch);
+    }
+
+    /// <summary>Publishes every written fill on one doorbell: CAS FILLING to VALID, unordered (different slots, each
+    /// WRITE already complete).</summary>
+    private void PublishFills(ScalioGetBatch batch)
+    {
+        var lanes = batch.Lanes;
+        ulong first = _nextWrId + 1;
+        int k = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var lane = ref lanes[i];
+            if (lane.Stage != Stage.Filling) continue;
+            ProtocolSteps.Publish(batch.Chain + k++, in batch.Steps[i], NextId(), WorkFlags.Signaled | WorkFlags.Unordered,
+                lane.Bucket, lane.Victim, lane.Locked, SlotHeader.Next(lane.Locked, SlotState.Valid));
+        }
+        _qp.PostSend(new ReadOnlySpan<WorkRequest>(batch.Chain, k));
+        AwaitCount(first, k);
     }
 
     private NvmeStatus PostBlockRead(ScalioGetBatch batch, int i, IOffloadReadQueue queue)
@@ -248,6 +296,8 @@ public sealed unsafe partial class ScalioClient
         if (!st.IsSuccess)
         {
             if (st.StatusCode == NvmeStatus.LbaOutOfRange.StatusCode) { GiveBack(ref lane, Stage.Alone); return 0; } // torn entry
+            // A transport failure of a queued read: the single path reconnects and reads again (reads are idempotent).
+            if (st == NvmeStatus.HostPathingError || st == NvmeStatus.CommandAbortedByHost) { GiveBack(ref lane, Stage.Alone); return 0; }
             batch.Statuses[i] = OpStatus.IoError;
             GiveBack(ref lane, Stage.Done);
             return 0;
@@ -265,8 +315,16 @@ public sealed unsafe partial class ScalioClient
                 batch.Statuses[i] = OpStatus.Ok;
                 ulong valid = SlotHeader.Next(lane.Locked, SlotState.Valid);
                 _layout.WriteBody(batch.SlotImage(i), key, value[..length], SlotHeader.Version(valid), Stamp);
-                ProtocolSteps.PostFillAndPublish(_qp, batch.Chain, in batch.Steps[i], NextIds(ProtocolSteps.FillAndPublishLength),
-                    lane.Bucket, lane.Victim, length, lane.Locked, valid);
+                if (_qp.CompletesInOrder)
+                    ProtocolSteps.PostFillAndPublish(_qp, batch.Chain, in batch.Steps[i], NextIds(ProtocolSteps.FillAndPublishLength),
+                        lane.Bucket, lane.Victim, length, lane.Locked, valid);
+                else
+                {
+                    // The publish CAS would wait for this WRITE, and the next key's WRITE for that CAS: the publishes go
+                    // out together once every fill is written (PublishFills).
+                    ProtocolSteps.FillSlot(batch.Chain, in batch.Steps[i], NextId(), WorkFlags.Signaled, lane.Bucket, lane.Victim, length);
+                    _qp.PostSend(in *batch.Chain);
+                }
                 _counters.RoundTrips++;
                 _counters.BytesMoved += _layout.ValueOffset + length - SlotLayout.ChecksumOffset + 8;
                 lane.Stage = Stage.Filling;

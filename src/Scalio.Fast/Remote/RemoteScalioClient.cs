@@ -54,6 +54,50 @@ public sealed class RemoteScalioClient : IDisposable
         return st;
     }
 
+    /// <summary>
+    /// Starts a batch of GETs on the current connection (connecting first if needed): an empty batch to fill with
+    /// <see cref="ScalioGetBatch.Add"/> (up to <see cref="ScalioGetBatch.MaxCapacity"/> keys) and run with
+    /// <see cref="Get(ScalioGetBatch)"/>. Null when no connection could be made (the GETs are unavailable). The batch
+    /// belongs to the connection: it is reused by the next call, and gone once the connection is dropped.
+    /// </summary>
+    public ScalioGetBatch? BeginBatch()
+    {
+        var s = _session ?? Reconnect();
+        if (s is null) return null;
+        var batch = s.Batch ??= s.Client.CreateGetBatch(ScalioGetBatch.MaxCapacity);
+        batch.Clear();
+        return batch;
+    }
+
+    /// <summary>
+    /// Runs every GET of <paramref name="batch"/> (from <see cref="BeginBatch"/>) together, each protocol step of all
+    /// keys on one doorbell (<see cref="ScalioClient.Get(ScalioGetBatch)"/>). <see cref="OpStatus.Ok"/>: the batch ran
+    /// and holds each key's status, value and hit. <see cref="OpStatus.Unavailable"/> or <see cref="OpStatus.Timeout"/>:
+    /// the connection failed, no result of the batch holds and the connection is dropped (the next call reconnects).
+    /// </summary>
+    /// <exception cref="ArgumentException">The batch is not this client's current one.</exception>
+    public OpStatus Get(ScalioGetBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var s = _session;
+        if (s is null || !ReferenceEquals(s.Batch, batch))
+            throw new ArgumentException("the batch is not this client's current one (start one with BeginBatch after each failure)", nameof(batch));
+        try
+        {
+            s.Client.Get(batch);
+        }
+        catch (Exception e) when (RemoteScalioStore.IsTransient(e))
+        {
+            return Drop(e, OpStatus.Unavailable);
+        }
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var st = batch.StatusAt(i);
+            if (st is OpStatus.Timeout or OpStatus.Unavailable || (st == OpStatus.IoError && !s.Link.IsPeerConnected)) return Drop(null, Failure(s, st));
+        }
+        return OpStatus.Ok;
+    }
+
     /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>; durable when it returns <see cref="OpStatus.Ok"/>.</summary>
     public OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {

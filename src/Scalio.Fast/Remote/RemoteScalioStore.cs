@@ -114,7 +114,7 @@ public sealed class RemoteScalioStore : IDisposable
     }
 
     /// <summary>The local address the OS would use to reach <paramref name="server"/> (a UDP connect sends nothing).</summary>
-    private static string LocalAddressTowards(IPAddress server)
+    internal static string LocalAddressTowards(IPAddress server)
     {
         if (IPAddress.IsLoopback(server)) return server.AddressFamily == AddressFamily.InterNetworkV6 ? "::1" : "127.0.0.1";
         using var probe = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -199,6 +199,7 @@ public sealed class RemoteScalioStore : IDisposable
             KeepAliveTimeout = n.KeepAliveTimeout,
             ReconnectInterval = n.ReconnectInterval,
             Reconnect = n.Reconnect,
+            QueueDepth = n.QueueDepth,
         };
     }
 
@@ -235,8 +236,12 @@ internal sealed class RemoteSession(ScalioClient client, LibfabricConnection lin
 
     public LibfabricConnection Link { get; } = link;
 
+    /// <summary>The batch of <see cref="RemoteScalioClient.BeginBatch"/>, made at its first use.</summary>
+    public ScalioGetBatch? Batch { get; set; }
+
     public void Dispose()
     {
+        Batch?.Dispose();
         Client.Dispose();
         Link.Dispose();
     }

@@ -33,6 +33,11 @@ public enum WorkFlags : byte
     Signaled = 1,
     /// <summary>Wait for all earlier READ and atomic requests on the queue pair before starting.</summary>
     Fence = 2,
+    /// <summary>Ordered against no other request of the queue pair: it may start before earlier requests complete and
+    /// later ones do not wait for it (the poster orders by waiting for completions itself, or needs no order, as for an
+    /// access stamp). Providers that execute in order ignore it; an unsignaled WRITE of a few bytes may then be sent
+    /// inline with no completion at all (libfabric fi_inject_write), its failure showing on later requests.</summary>
+    Unordered = 4,
 }
 
 /// <summary>

@@ -461,7 +461,7 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain, ICompletionProgre
             if (!_pollGate.TryEnter())
             {
                 // A waiting thread is driving the provider: step back.
-                if (adaptive) _ = Fi.USleep(idlePoll);
+                if (adaptive) WaitPolicy.Sleep(idlePoll * 1000L);
                 else Thread.Yield();
                 continue;
             }
@@ -523,7 +523,7 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain, ICompletionProgre
                 {
                     Thread.Yield(); // (spinning instead for the first quarter of the window measured no better)
                 }
-                else if (quiet < deepIdle || options.IdleSleepMilliseconds == 0) _ = Fi.USleep(idlePoll); // EINTR: just poll sooner
+                else if (quiet < deepIdle || options.IdleSleepMilliseconds == 0) WaitPolicy.Sleep(idlePoll * 1000L); // 1 us timer slack: 50 us, not 100
                 else SleepUntilKicked(options.IdleSleepMilliseconds);
                 continue;
             }
@@ -640,4 +640,5 @@ internal unsafe struct OpSlot
     public byte Kind;       // LibfabricQueuePair.Kind*
     public byte State;
     public byte IsReceive;
+    public byte Unordered;  // WorkFlags.Unordered: not counted in the queue pair's in-flight kinds
 }

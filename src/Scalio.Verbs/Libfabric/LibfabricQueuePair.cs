@@ -186,7 +186,8 @@ public sealed unsafe class LibfabricQueuePair : QueuePair
             Complete(in wr, _state == QueuePairState.Reset ? CompletionStatus.RemoteInvalidRequest : CompletionStatus.Flushed, 0);
             return;
         }
-        if (_deferredCount > 0 || !CanIssue(KindOf(wr.Opcode), (wr.Flags & WorkFlags.Fence) != 0))
+        bool unordered = (wr.Flags & WorkFlags.Unordered) != 0;
+        if (!unordered && (_deferredCount > 0 || !CanIssue(KindOf(wr.Opcode), (wr.Flags & WorkFlags.Fence) != 0)))
         {
             Defer(in wr);
             return;
@@ -235,15 +236,37 @@ public sealed unsafe class LibfabricQueuePair : QueuePair
             return true;
         }
 
+        FidEp* ep = _ep;
+        void* buf = (void*)wr.LocalAddress;
+        nint rc;
+        bool unordered = (wr.Flags & WorkFlags.Unordered) != 0;
+        if (unordered && wr.Opcode == WorkOpcode.Write && (wr.Flags & WorkFlags.Signaled) == 0 && !_options.SignalAll
+            && wr.Length <= _domain.Fabric.InjectSize && ep->rma->inject != null)
+        {
+            // Nobody waits for it and nothing is ordered after it: sent inline, no completion, no delivery ack.
+            lock (_domain.ProviderGate) rc = ep->rma->inject(ep, buf, wr.Length, _peer, address, key);
+            if (rc == 0)
+            {
+                _domain.Kick();
+                return true;
+            }
+            if (rc == -Fi.FI_EAGAIN)
+            {
+                if (!fromDeferred) Defer(in wr);
+                return false;
+            }
+            LastErrorCode = (int)-rc;
+            Fail(in wr, MapError((int)-rc, kind));
+            return true;
+        }
+
         OpSlot* s = _domain.RentSlot(Index);
         s->Id = wr.Id;
         s->Length = wr.Length;
         s->Opcode = wr.Opcode;
         s->Flags = wr.Flags;
         s->Kind = kind;
-        FidEp* ep = _ep;
-        void* buf = (void*)wr.LocalAddress;
-        nint rc;
+        s->Unordered = unordered ? (byte)1 : (byte)0;
         lock (_domain.ProviderGate)
         {
             switch (wr.Opcode)
@@ -289,7 +312,7 @@ public sealed unsafe class LibfabricQueuePair : QueuePair
         }
         if (rc == 0)
         {
-            _inflight[kind]++;
+            if (!unordered) _inflight[kind]++;
             _domain.Kick();
             return true;
         }
@@ -394,7 +417,7 @@ public sealed unsafe class LibfabricQueuePair : QueuePair
                 return;
             }
 
-            _inflight[s->Kind]--;
+            if (s->Unordered == 0) _inflight[s->Kind]--;
             CompletionStatus st;
             if (error != 0)
             {
@@ -535,7 +558,7 @@ public sealed unsafe class LibfabricQueuePair : QueuePair
             }
             else
             {
-                _inflight[s->Kind]--;
+                if (s->Unordered == 0) _inflight[s->Kind]--;
                 SendQueue.Push(new Completion { Id = s->Id, Opcode = s->Opcode, Status = CompletionStatus.Flushed, QueuePairNumber = Number });
             }
         }

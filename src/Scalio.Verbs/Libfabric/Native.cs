@@ -410,7 +410,8 @@ internal unsafe struct FiOpsRma
     public delegate* unmanaged<FidEp*, void*, nuint, void*, ulong, ulong, ulong, void*, nint> write;
     public void* writev;
     public delegate* unmanaged<FidEp*, FiMsgRma*, ulong, nint> writemsg;
-    public void* inject, writedata, injectdata;
+    public delegate* unmanaged<FidEp*, void*, nuint, ulong, ulong, ulong, nint> inject;
+    public void* writedata, injectdata;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -32,6 +32,10 @@ public sealed class NvmeTcpOffloadReadPathOptions
     /// <see cref="NvmeStatus.HostPathingError"/> at once. (The first attempt after a failure goes at once.) Default 1 s.</summary>
     public TimeSpan ReconnectInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Reads one thread may keep in flight through <see cref="IOffloadReadQueue"/> (a batch's misses), 1..64.
+    /// Default 8.</summary>
+    public int QueueDepth { get; init; } = 8;
+
     /// <summary>Reconnect after a transport failure (default true); false leaves the path failed for good.</summary>
     public bool Reconnect { get; init; } = true;
 }
@@ -54,7 +58,7 @@ public sealed class NvmeTcpOffloadReadPathOptions
 /// broken (the target restarted, or closed an idle queue) reconnects at once and is sent once more: reads are
 /// idempotent, so a target restart costs a client no error when the target is back.</para>
 /// </summary>
-public sealed unsafe class NvmeTcpOffloadReadPath : IOffloadReadPath
+public sealed unsafe partial class NvmeTcpOffloadReadPath : IOffloadReadQueue
 {
     private readonly string _host;
     private readonly int _port;
@@ -76,6 +80,8 @@ public sealed unsafe class NvmeTcpOffloadReadPath : IOffloadReadPath
         _options = options;
         _initiator = initiator;
         _timeoutMs = (int)Math.Clamp(options.CommandTimeout.TotalMilliseconds, 1, int.MaxValue);
+        _posted = new Posted[options.QueueDepth];
+        for (int i = 0; i < _posted.Length; i++) _posted[i].Window = new NativeWindow();
         // A blocking wait creates the event's lock object; do it now, so that the first read that blocks (rather
         // than spins) does not allocate it.
         _done.Wait(1);
@@ -106,6 +112,11 @@ public sealed unsafe class NvmeTcpOffloadReadPath : IOffloadReadPath
             throw new ArgumentOutOfRangeException(nameof(options), "CommandTimeout and ConnectTimeout must be positive, ReconnectInterval not negative.");
         }
 
+        if (options.QueueDepth is < 1 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "QueueDepth must be 1..64.");
+        }
+
         NvmeTcpInitiator initiator = ConnectInitiator(host, port, subsystemNqn, options);
         return new NvmeTcpOffloadReadPath(host, port, subsystemNqn, options, initiator);
     }
@@ -132,7 +143,7 @@ public sealed unsafe class NvmeTcpOffloadReadPath : IOffloadReadPath
             CommandTimeout = options.CommandTimeout + TimeSpan.FromSeconds(2),
             ConnectTimeout = options.ConnectTimeout,
             EnableTimeout = options.ConnectTimeout,
-            QueueDepth = 2,
+            QueueDepth = Math.Max(2, options.QueueDepth), // the queued reads; a single Read never overlaps them (one thread)
             // Reads then complete with C2HData SUCCESS: one PDU per read instead of C2HData + CapsuleResp.
             DisableSqFlowControl = true,
         };
@@ -201,29 +212,7 @@ public sealed unsafe class NvmeTcpOffloadReadPath : IOffloadReadPath
     /// <returns>The NVMe status.</returns>
     public NvmeStatus Read(uint nsid, ulong slba, int blocks, int lbaSize, MemoryRegion region, int offset)
     {
-        ArgumentNullException.ThrowIfNull(region);
-        if (region.IsDisposed)
-        {
-            ThrowHelper.ObjectDisposed(nameof(MemoryRegion)); // the receive thread would write through a freed pointer
-        }
-
-        if (blocks is < 1 or > 65536)
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(blocks), "an NVMe read moves 1..65536 blocks");
-        }
-
-        if (lbaSize is not (512 or 4096))
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(lbaSize), "the LBA size is 512 or 4096");
-        }
-
-        long length = (long)blocks * lbaSize;
-        if (offset < 0 || (ulong)offset + (ulong)length > region.Length)
-        {
-            ThrowHelper.ArgumentOutOfRange(nameof(offset), "data buffer lies outside the region");
-        }
-
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        long length = Validate(blocks, lbaSize, region, offset);
         NvmeTcpInitiator? initiator = _initiator;
         bool wasConnected = initiator?.IoQueue is { Failure: null };
         if (!wasConnected)
@@ -249,6 +238,34 @@ public sealed unsafe class NvmeTcpOffloadReadPath : IOffloadReadPath
         }
 
         return status;
+    }
+
+    private long Validate(int blocks, int lbaSize, MemoryRegion region, int offset)
+    {
+        ArgumentNullException.ThrowIfNull(region);
+        if (region.IsDisposed)
+        {
+            ThrowHelper.ObjectDisposed(nameof(MemoryRegion)); // the receive thread would write through a freed pointer
+        }
+
+        if (blocks is < 1 or > 65536)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(blocks), "an NVMe read moves 1..65536 blocks");
+        }
+
+        if (lbaSize is not (512 or 4096))
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(lbaSize), "the LBA size is 512 or 4096");
+        }
+
+        long length = (long)blocks * lbaSize;
+        if (offset < 0 || (ulong)offset + (ulong)length > region.Length)
+        {
+            ThrowHelper.ArgumentOutOfRange(nameof(offset), "data buffer lies outside the region");
+        }
+
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return length;
     }
 
     /// <summary>One read on <paramref name="initiator"/>'s I/O queue; transport failures drop the connection and map to a status.</summary>

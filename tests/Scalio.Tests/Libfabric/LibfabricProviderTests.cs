@@ -111,6 +111,46 @@ public sealed unsafe class LibfabricProviderTests
     }
 
     [LibfabricFact]
+    public void Unordered_requests_do_not_wait_and_an_unordered_unsignaled_write_is_sent_without_a_completion()
+    {
+        using var p = new Pair();
+        Assert.True(p.Fabric.InjectSize >= 8);
+        // Two CAS on different words, the second unordered (tcp;ofi_rxm would otherwise hold it until the first
+        // completes), then an ordered READ: every result is right and the ordered request still completes.
+        *(ulong*)(p.RemoteMr.Address + 0) = 1;
+        *(ulong*)(p.RemoteMr.Address + 8) = 2;
+        Span<WorkRequest> chain =
+        [
+            WorkRequest.CompareSwap(1, p.LocalMr.AddressOf(0), p.LocalMr.LocalKey, 0, p.RemoteMr.RemoteKey, 1, 10),
+            WorkRequest.CompareSwap(2, p.LocalMr.AddressOf(8), p.LocalMr.LocalKey, 8, p.RemoteMr.RemoteKey, 2, 20, WorkFlags.Signaled | WorkFlags.Unordered),
+        ];
+        p.Qp.PostSend(chain);
+        var ids = new HashSet<ulong> { Wait(p.Qp.SendQueue).Id, Wait(p.Qp.SendQueue).Id };
+        Assert.Equal([1UL, 2UL], ids.Order());
+        Assert.Equal(1UL, *(ulong*)(p.LocalMr.Address + 0));
+        Assert.Equal(2UL, *(ulong*)(p.LocalMr.Address + 8));
+        var wc = p.Post(WorkRequest.Read(3, p.LocalMr.AddressOf(16), 16, p.LocalMr.LocalKey, 0, p.RemoteMr.RemoteKey));
+        Assert.Equal(CompletionStatus.Success, wc.Status);
+        Assert.Equal(10UL, *(ulong*)(p.LocalMr.Address + 16));
+        Assert.Equal(20UL, *(ulong*)(p.LocalMr.Address + 24));
+
+        // An unordered unsignaled 8-byte WRITE: no completion ever, the bytes land (served by the peer's progress).
+        *(ulong*)(p.LocalMr.Address + 64) = 0xABCD;
+        p.Qp.PostSend(WorkRequest.Write(4, p.LocalMr.AddressOf(64), 8, p.LocalMr.LocalKey, 256, p.RemoteMr.RemoteKey, WorkFlags.Unordered));
+        *(ulong*)(p.LocalMr.Address + 64) = 0; // sent inline: the buffer is free at once
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Volatile.Read(ref *(ulong*)(p.RemoteMr.Address + 256)) != 0xABCD && DateTime.UtcNow < deadline)
+        {
+            Assert.False(p.Qp.SendQueue.PollBlocking(out var unexpected, timeoutMilliseconds: 1), $"unexpected completion {unexpected.Id}");
+        }
+        Assert.Equal(0xABCDUL, Volatile.Read(ref *(ulong*)(p.RemoteMr.Address + 256)));
+        wc = p.Post(WorkRequest.Read(5, p.LocalMr.AddressOf(128), 8, p.LocalMr.LocalKey, 256, p.RemoteMr.RemoteKey));
+        Assert.Equal(5UL, wc.Id); // the WRITE produced no completion before it
+        Assert.Equal(0xABCDUL, *(ulong*)(p.LocalMr.Address + 128));
+        Assert.Equal(0, p.Qp.SendQueue.Count);
+    }
+
+    [LibfabricFact]
     public void A_chain_keeps_its_order_across_kinds()
     {
         // WRITE, CAS on the written word, READ of it, FETCH_ADD, READ: tcp;ofi_rxm does not order atomics against RMA,

@@ -99,6 +99,69 @@ public sealed class OffloadReadPathTests : IDisposable
     }
 
     [Fact]
+    public void Queued_reads_are_all_in_flight_at_once_and_complete_with_their_tags_and_data()
+    {
+        using var path = Connect(new NvmeTcpOffloadReadPathOptions { CommandTimeout = TimeSpan.FromSeconds(5), QueueDepth = 8 });
+        Assert.Equal(8, path.Depth);
+        _region.Span.Fill(0xEE);
+        _ns.Gate.Reset(); // the target holds every read: posting must not wait for any of them
+        for (int i = 0; i < 8; i++) Assert.Equal(NvmeStatus.Success, path.PostRead(1, (ulong)(100 + 3 * i), 1, 4096, _region, i * 4096, tag: 40 + i));
+        Assert.Equal(8, path.Outstanding);
+        Assert.Throws<InvalidOperationException>(() => path.PostRead(1, 0, 1, 4096, _region, 0, tag: 99));
+        _ns.Gate.Set();
+        var seen = new HashSet<int>();
+        for (int i = 0; i < 8; i++)
+        {
+            Assert.Equal(NvmeStatus.Success, path.WaitCompletion(out int tag));
+            Assert.True(seen.Add(tag), $"tag {tag} completed twice");
+        }
+
+        Assert.Equal(0, path.Outstanding);
+        Assert.Equal(Enumerable.Range(40, 8).ToHashSet(), seen);
+        for (int i = 0; i < 8; i++) Assert.True(_region.Slice(i * 4096, 4096).SequenceEqual(Expected((ulong)(100 + 3 * i), 1)), $"read {i}");
+
+        // An NVMe error completes only its own read.
+        Assert.Equal(NvmeStatus.Success, path.PostRead(1, Blocks, 1, 4096, _region, 0, tag: 1));
+        Assert.Equal(NvmeStatus.Success, path.PostRead(1, 5, 1, 4096, _region, 4096, tag: 2));
+        var statuses = new Dictionary<int, NvmeStatus>();
+        for (int i = 0; i < 2; i++) { var st = path.WaitCompletion(out int tag); statuses[tag] = st; }
+        Assert.Equal(NvmeStatus.LbaOutOfRange, statuses[1]);
+        Assert.Equal(NvmeStatus.Success, statuses[2]);
+
+        // Queued reads allocate nothing on the calling thread.
+        int failures = 0;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int round = 0; round < 200; round++)
+        {
+            for (int i = 0; i < 8; i++)
+                if (!path.PostRead(1, (ulong)(round + i), 1, 4096, _region, i * 4096, i).IsSuccess) failures++;
+            for (int i = 0; i < 8; i++)
+                if (!path.WaitCompletion(out _).IsSuccess) failures++;
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, failures);
+        Assert.True(allocated == 0, $"{allocated} bytes allocated by 1,600 queued reads");
+    }
+
+    [Fact]
+    public void Queued_reads_without_a_response_are_abandoned_together_then_the_path_reconnects()
+    {
+        using var path = Connect(new NvmeTcpOffloadReadPathOptions { CommandTimeout = TimeSpan.FromMilliseconds(300), QueueDepth = 4 });
+        _ns.Gate.Reset();
+        for (int i = 0; i < 3; i++) Assert.Equal(NvmeStatus.Success, path.PostRead(1, (ulong)i, 1, 4096, _region, i * 4096, tag: i));
+        Assert.Equal(NvmeStatus.CommandAbortedByHost, path.WaitCompletion(out int tag));
+        Assert.Equal(-1, tag);
+        Assert.Equal(0, path.Outstanding);
+        Assert.Equal(1, path.Timeouts);
+        _ns.Gate.Set();
+        Assert.Equal(NvmeStatus.Success, path.PostRead(1, 9, 1, 4096, _region, 0, tag: 7)); // reconnects first
+        Assert.Equal(NvmeStatus.Success, path.WaitCompletion(out tag));
+        Assert.Equal(7, tag);
+        Assert.True(_region.Slice(0, 4096).SequenceEqual(Expected(9, 1)));
+    }
+
+    [Fact]
     public void A_read_allocates_nothing_on_the_calling_thread()
     {
         using var path = Connect();

@@ -11,7 +11,7 @@ using Scalio.Verbs.Libfabric;
 namespace Scalio.Tests.Remote;
 
 /// <summary>
-/// The allocation gate on the remote client: a GET hit, a PUT and a GET miss (NVMe/TCP read, fill) through <see cref="RemoteScalioClient"/> over
+/// The allocation gate on the remote client: a GET hit, a PUT, a GET miss (NVMe/TCP read, fill) and a batch of GETs through <see cref="RemoteScalioClient"/> over
 /// tcp;ofi_rxm allocate nothing, counted process-wide (the libfabric progress threads, the server's workers and the
 /// offload target all run in this process here).
 /// </summary>
@@ -49,6 +49,27 @@ public sealed class RemoteAllocationGateTests
                 if (client.Put(key, value) != OpStatus.Ok || client.Get(key, read, out _) != OpStatus.Ok) failures++;
             }, AllocationScope.Process, operations: 30, warmup: 30);
             Assert.True(remote.ReadCounters().OffloadedReads - offloadedBefore >= 30, "the GETs after a PUT should miss and read the offload target");
+
+            // A batch of 8 keys, 4 of them just rewritten (misses: phased locks and publishes, queued NVMe/TCP reads).
+            var keys = new byte[8][];
+            for (int i = 0; i < keys.Length; i++)
+            {
+                keys[i] = System.Text.Encoding.ASCII.GetBytes($"gate-batch-{i:D5}");
+                Assert.Equal(OpStatus.Ok, client.Put(keys[i], value));
+            }
+            offloadedBefore = remote.ReadCounters().OffloadedReads;
+            AllocationGate.AssertAllocationFree("remote batch of 8 GETs, 4 misses", () =>
+            {
+                for (int i = 0; i < 4; i++)
+                    if (client.Put(keys[i], value) != OpStatus.Ok) failures++;
+                var batch = client.BeginBatch();
+                if (batch is null) { failures++; return; }
+                for (int i = 0; i < keys.Length; i++) batch.Add(keys[i]);
+                if (client.Get(batch) != OpStatus.Ok) failures++;
+                for (int i = 0; i < keys.Length; i++)
+                    if (batch.StatusAt(i) != OpStatus.Ok) failures++;
+            }, AllocationScope.Process, operations: 20, warmup: 20);
+            Assert.True(remote.ReadCounters().OffloadedReads - offloadedBefore >= 4 * 20, "the rewritten keys of each batch should miss");
             Assert.Equal(0, failures);
             Assert.True(client.IsConnected);
         }

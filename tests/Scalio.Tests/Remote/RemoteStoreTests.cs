@@ -100,6 +100,50 @@ public sealed class RemoteStoreTests : IDisposable
     }
 
     [LibfabricFact]
+    public void A_remote_batch_returns_hits_misses_and_absent_keys_like_single_gets()
+    {
+        using var remote = RemoteScalioStore.Connect(_endPoint!);
+        using var c = remote.OpenClient();
+        const int keys = 120; // 64 cache slots: most of a batch misses
+        for (int i = 0; i < keys; i++) Assert.Equal(OpStatus.Ok, c.Put(Key(i), Value(i, 3)));
+        for (int round = 0; round < 3; round++)
+        {
+            for (int start = 0; start < keys; start += 40)
+            {
+                var batch = c.BeginBatch();
+                Assert.NotNull(batch);
+                for (int i = start; i < start + 40; i++) batch.Add(Key(i));
+                batch.Add(Key(10_000 + start)); // never stored
+                Assert.Equal(OpStatus.Ok, c.Get(batch));
+                for (int j = 0; j < 40; j++)
+                {
+                    Assert.Equal(OpStatus.Ok, batch.StatusAt(j));
+                    Assert.Equal(Value(start + j, 3), batch.ValueAt(j).ToArray());
+                }
+                Assert.Equal(OpStatus.NotFound, batch.StatusAt(40));
+            }
+        }
+        // The same key twice in one batch, and a batch right after a rewrite: single GETs agree.
+        Assert.Equal(OpStatus.Ok, c.Put(Key(5), Value(5, 4)));
+        var b = c.BeginBatch()!;
+        b.Add(Key(5));
+        b.Add(Key(5));
+        b.Add(Key(6));
+        Assert.Equal(OpStatus.Ok, c.Get(b));
+        Assert.Equal(Value(5, 4), b.ValueAt(0).ToArray());
+        Assert.Equal(Value(5, 4), b.ValueAt(1).ToArray());
+        var read = new byte[64];
+        Assert.Equal(OpStatus.Ok, c.Get(Key(6), read, out int n));
+        Assert.Equal(Value(6, 3), read[..n]);
+        var counters = remote.ReadCounters();
+        Assert.True(counters.OffloadedReads > keys, $"expected misses read through the offload target: {counters.OffloadedReads}");
+        // A batch of another connection is refused with a clear error.
+        using var other = remote.OpenClient();
+        var foreign = other.BeginBatch()!;
+        Assert.Throws<ArgumentException>(() => c.Get(foreign));
+    }
+
+    [LibfabricFact]
     public void A_garbage_client_is_refused_and_a_vanished_client_is_disconnected_while_others_keep_working()
     {
         using (var garbage = new TcpClient())

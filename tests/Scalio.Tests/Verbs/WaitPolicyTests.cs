@@ -34,3 +34,36 @@ public class WaitPolicyTests
         Assert.InRange(pauses, 1, 120);
     }
 }
+
+/// <summary>A waiter on a queue of a manual-progress provider drives the provider all through its wait, between the
+/// policy's pauses, not only during the provider's budget.</summary>
+public class CompletionQueueProgressTests
+{
+    /// <summary>A provider that moves a completion into the queue only when polled for the <c>PollsNeeded</c>-th time.</summary>
+    private sealed class LateProvider(CompletionQueue queue, int pollsNeeded, long budgetTicks) : ICompletionProgress
+    {
+        public int Polls;
+
+        public long DriveBudget => budgetTicks;
+
+        public bool DriveProgress()
+        {
+            if (++Polls == pollsNeeded) queue.Push(new Completion { Id = 77, Status = CompletionStatus.Success });
+            return true;
+        }
+    }
+
+    [Fact]
+    public void A_completion_that_only_the_waiter_can_move_arrives_after_the_drive_budget()
+    {
+        var cq = new CompletionQueue(16);
+        var provider = new LateProvider(cq, pollsNeeded: 60, budgetTicks: 0); // no tight phase at all
+        cq.Progress = provider;
+        var clock = Stopwatch.StartNew();
+        Assert.True(cq.PollBlocking(out var wc, timeoutMilliseconds: 5_000), $"no completion after {provider.Polls} polls");
+        Assert.Equal(77UL, wc.Id);
+        Assert.Equal(60, provider.Polls);
+        // 60 polls paced by the policy (spin, then yields): well under the time-out, and no busy loop of thousands.
+        Assert.True(clock.ElapsedMilliseconds < 2_000, $"took {clock.ElapsedMilliseconds} ms");
+    }
+}
