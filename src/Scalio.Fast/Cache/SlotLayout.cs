@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 
 namespace Scalio.Fast.Cache;
 
+// Offsets and size formula: SlotFormat.cs, compiled into the generator too, so generated schemas and run-time layouts agree.
 /// <summary>
 /// Byte layout of a cache slot and bucket for one key/value schema. A slot:
 /// <code>
@@ -16,36 +17,24 @@ namespace Scalio.Fast.Cache;
 /// </code>
 /// A bucket is <see cref="SlotsPerBucket"/> slots padded to a multiple of 64 bytes and is read with one RDMA READ.
 /// </summary>
-public sealed class SlotLayout
+public sealed partial class SlotLayout
 {
-    /// <summary>Offset of the header word in a slot.</summary>
-    public const int HeaderOffset = 0;
-    /// <summary>Offset of the checksum in a slot.</summary>
-    public const int ChecksumOffset = 8;
-    /// <summary>Offset of the access stamp in a slot.</summary>
-    public const int StampOffset = 12;
-    /// <summary>Offset of the key length (u16) in a slot; the value length (u16) follows.</summary>
-    public const int LengthsOffset = 16;
-    /// <summary>Offset of the key bytes in a slot.</summary>
-    public const int KeyOffset = 20;
-    /// <summary>Largest key or value the slot format can describe.</summary>
-    public const int MaxFieldSize = 16 * 1024;
+    /// <summary>The paper's default schema (16-byte keys, 64-byte values, 8 slots a bucket): the layout Scalio.Generators
+    /// generates for <see cref="Schema.DefaultSchema"/>, as for any user schema.</summary>
+    public static SlotLayout Default => Schema.DefaultSchema.Layout;
 
-    /// <summary>The paper's default schema: 16-byte keys, 64-byte values, 8 slots a bucket.</summary>
-    public static SlotLayout Default { get; } = new(16, 64, 8);
-
-    /// <summary>Creates a layout.</summary>
+    /// <summary>Creates a layout for keys and values of up to the given sizes (the generated schemas call this too).</summary>
     public SlotLayout(int keyCapacity, int valueCapacity, int slotsPerBucket = 8)
     {
         if (keyCapacity < 1 || keyCapacity > MaxFieldSize) throw new ArgumentOutOfRangeException(nameof(keyCapacity), $"key capacity must be 1..{MaxFieldSize} bytes");
         if (valueCapacity < 1 || valueCapacity > MaxFieldSize) throw new ArgumentOutOfRangeException(nameof(valueCapacity), $"value capacity must be 1..{MaxFieldSize} bytes");
-        if (slotsPerBucket < 1 || slotsPerBucket > 64) throw new ArgumentOutOfRangeException(nameof(slotsPerBucket), "a bucket holds 1..64 slots");
+        if (slotsPerBucket < 1 || slotsPerBucket > MaxSlotsPerBucket) throw new ArgumentOutOfRangeException(nameof(slotsPerBucket), $"a bucket holds 1..{MaxSlotsPerBucket} slots");
         KeyCapacity = keyCapacity;
         ValueCapacity = valueCapacity;
         SlotsPerBucket = slotsPerBucket;
-        ValueOffset = KeyOffset + keyCapacity;
-        SlotSize = (ValueOffset + valueCapacity + 7) & ~7;
-        BucketSize = (SlotSize * slotsPerBucket + 63) & ~63;
+        ValueOffset = ValueOffsetFor(keyCapacity);
+        SlotSize = SlotSizeFor(keyCapacity, valueCapacity);
+        BucketSize = BucketSizeFor(SlotSize, slotsPerBucket);
     }
 
     /// <summary>Largest key in bytes.</summary>

@@ -37,7 +37,8 @@ public struct DefaultValue
 /// <summary>
 /// The paper's default schema, 16-byte keys and 64-byte values in buckets of 8 slots, produced by Scalio.Generators
 /// like any user schema: layout constants, <c>Slot</c>/<c>Bucket</c> structs, key hashing, checksums, the on-SSD record
-/// codec and a typed <c>Client</c> are generated. Its layout equals <see cref="Cache.SlotLayout.Default"/>.
+/// codec and a typed <c>Client</c> are generated. Its generated <c>Layout</c> is <see cref="Cache.SlotLayout.Default"/>, the
+/// layout a store runs on unless it is given another.
 /// </summary>
 [ScalioSchema(typeof(DefaultKey), typeof(DefaultValue), SlotsPerBucket = 8)]
 public partial struct DefaultSchema;

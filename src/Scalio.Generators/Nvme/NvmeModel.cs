@@ -53,6 +53,7 @@ internal sealed record NvmeDescriptionModel(
     bool CarriesData,
     bool NeverDigested,
     int MaxDataLength,
+    bool AdminCommandSet,
     EquatableArray<NvmeFieldModel> Fields,
     LocationInfo? Location,
     EquatableArray<NvmeDiagnosticInfo> Diagnostics)
@@ -84,7 +85,8 @@ internal sealed record NvmeDescriptionModel(
     public string UniquenessKey => Kind switch
     {
         NvmeDescriptionKind.Command when Opcode < 0 => string.Empty,
-        NvmeDescriptionKind.Command => "command opcode 0x" + Opcode.ToString("X2") + (FabricsType >= 0 ? " fctype 0x" + FabricsType.ToString("X2") : string.Empty),
+        // Admin and NVM opcodes are separate spaces (Get Log Page and Read are both 02h).
+        NvmeDescriptionKind.Command => (AdminCommandSet ? "admin " : string.Empty) + "command opcode 0x" + Opcode.ToString("X2") + (FabricsType >= 0 ? " fctype 0x" + FabricsType.ToString("X2") : string.Empty),
         NvmeDescriptionKind.Pdu => "PDU type 0x" + PduType.ToString("X2"),
         _ => string.Empty,
     };

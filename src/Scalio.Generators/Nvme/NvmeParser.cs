@@ -34,7 +34,7 @@ internal static class NvmeParser
         if (!TypeDeclarations.IsPartialAll(syntax)) diagnostics.Add(NvmeDiagnosticInfo.Create(NvmeDiagnostics.NotPartial, nameLocation, name));
 
         int opcode = -1, fabricsType = -1, pduType = -1, headerLength = 0, allowedFlags = 0, maxData = 0;
-        bool carriesData = false, neverDigested = false;
+        bool carriesData = false, neverDigested = false, admin = false;
         switch (kind)
         {
             case NvmeDescriptionKind.Command:
@@ -42,6 +42,7 @@ internal static class NvmeParser
                 if (main.ConstructorArguments.Length == 1 && main.ConstructorArguments[0].Value is byte op) opcode = op;
                 else if (main.ConstructorArguments.Length != 0) return null;
                 fabricsType = NamedInt(main, "FabricsType", -1);
+                admin = NamedBool(main, "Admin");
                 if (fabricsType is < -1 or > 255)
                 {
                     diagnostics.Add(NvmeDiagnosticInfo.Create(NvmeDiagnostics.BadPduHeader, nameLocation, name, "FabricsType must be -1 (none) or 0..255"));
@@ -113,7 +114,7 @@ internal static class NvmeParser
 
         return new NvmeDescriptionModel(
             kind, ns, new EquatableArray<string>(containing.ToArray()), TypeDeclarations.DeclarationOf(type), name,
-            opcode, fabricsType, pduType, headerLength, allowedFlags, carriesData, neverDigested, maxData,
+            opcode, fabricsType, pduType, headerLength, allowedFlags, carriesData, neverDigested, maxData, admin,
             new EquatableArray<NvmeFieldModel>(fields.ToArray()),
             LocationInfo.From(nameLocation),
             new EquatableArray<NvmeDiagnosticInfo>(diagnostics.ToArray()));

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Globalization;
 using Microsoft.CodeAnalysis.Diagnostics;
+using Scalio.Fast.Cache;
 using Scalio.Generators.Helpers;
 
 namespace Scalio.Generators.Schema;
@@ -9,16 +10,13 @@ namespace Scalio.Generators.Schema;
 /// <summary>Checks that need more than one schema's symbols: configured limits and duplicates.</summary>
 internal static class SchemaChecks
 {
-    /// <summary>Largest key or value the slot format can describe (SlotLayout.MaxFieldSize).</summary>
-    public const int MaxFieldSize = 16 * 1024;
-
     public static SchemaLimits ReadLimits(AnalyzerConfigOptionsProvider options)
     {
         AnalyzerConfigOptions global = options.GlobalOptions;
         SchemaLimits d = SchemaLimits.Default;
         return new SchemaLimits(
-            Read(global, "build_property.ScalioMaxKeyBytes", d.MaxKeyBytes, MaxFieldSize),
-            Read(global, "build_property.ScalioMaxValueBytes", d.MaxValueBytes, MaxFieldSize),
+            Read(global, "build_property.ScalioMaxKeyBytes", d.MaxKeyBytes, SlotLayout.MaxFieldSize),
+            Read(global, "build_property.ScalioMaxValueBytes", d.MaxValueBytes, SlotLayout.MaxFieldSize),
             Read(global, "build_property.ScalioMaxBucketBytes", d.MaxBucketBytes, int.MaxValue / 2));
     }
 
@@ -45,10 +43,10 @@ internal static class SchemaChecks
         {
             added.Add(new DiagnosticInfo(SchemaDiagnostics.ValueTooLarge.Id, at, Args(model.ValueType, Num(model.ValueSize), Num(limits.MaxValueBytes))));
         }
-        if (model.SlotsPerBucket < 1 || model.SlotsPerBucket > SchemaParser.MaxSlotsPerBucket)
+        if (model.SlotsPerBucket < 1 || model.SlotsPerBucket > SlotLayout.MaxSlotsPerBucket)
         {
             added.Add(new DiagnosticInfo(SchemaDiagnostics.BucketLimits.Id, at, Args(model.DisplayName,
-                $"SlotsPerBucket is {Num(model.SlotsPerBucket)}, but a bucket holds 1..{Num(SchemaParser.MaxSlotsPerBucket)} slots")));
+                $"SlotsPerBucket is {Num(model.SlotsPerBucket)}, but a bucket holds 1..{Num(SlotLayout.MaxSlotsPerBucket)} slots")));
         }
         else if (model.KeySize > 0 && model.ValueSize > 0 && model.BucketSize > limits.MaxBucketBytes)
         {

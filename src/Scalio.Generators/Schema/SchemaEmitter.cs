@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Scalio.Fast.Cache;
 using Scalio.Generators.Helpers;
 
 namespace Scalio.Generators.Schema;
@@ -47,11 +48,11 @@ internal static class SchemaEmitter
         Constant(w, "KeyCapacity", m.KeySize, "Key size in bytes: the size of <see cref=\"" + Cref(key) + "\"/>.");
         Constant(w, "ValueCapacity", m.ValueSize, "Value size in bytes: the size of <see cref=\"" + Cref(value) + "\"/>.");
         Constant(w, "SlotsPerBucket", m.SlotsPerBucket, "Slots in a cache bucket.");
-        Constant(w, "HeaderOffset", SchemaModel.HeaderOffset, "Offset of the 8-byte header word in a slot (state, fingerprint, lease, version; changed only by CAS).");
-        Constant(w, "ChecksumOffset", SchemaModel.ChecksumOffset, "Offset of the 4-byte checksum in a slot.");
-        Constant(w, "StampOffset", SchemaModel.StampOffset, "Offset of the 4-byte access stamp in a slot.");
-        Constant(w, "LengthsOffset", SchemaModel.LengthsOffset, "Offset of the key length (u16) in a slot; the value length (u16) follows.");
-        Constant(w, "KeyOffset", SchemaModel.KeyOffset, "Offset of the key bytes in a slot.");
+        Constant(w, "HeaderOffset", SlotLayout.HeaderOffset, "Offset of the 8-byte header word in a slot (state, fingerprint, lease, version; changed only by CAS).");
+        Constant(w, "ChecksumOffset", SlotLayout.ChecksumOffset, "Offset of the 4-byte checksum in a slot.");
+        Constant(w, "StampOffset", SlotLayout.StampOffset, "Offset of the 4-byte access stamp in a slot.");
+        Constant(w, "LengthsOffset", SlotLayout.LengthsOffset, "Offset of the key length (u16) in a slot; the value length (u16) follows.");
+        Constant(w, "KeyOffset", SlotLayout.KeyOffset, "Offset of the key bytes in a slot.");
         Constant(w, "ValueOffset", m.ValueOffset, "Offset of the value bytes in a slot.");
         Constant(w, "SlotSize", m.SlotSize, "Slot size in bytes (a multiple of 8).");
         Constant(w, "BucketSize", m.BucketSize, "Bucket size in bytes (a multiple of the 64-byte cache line), fetched with one RDMA READ.");
@@ -99,7 +100,8 @@ internal static class SchemaEmitter
 
     private static void EmitLayout(CodeWriter w, string key, string value)
     {
-        w.Line("/// <summary>The slot layout of this schema; building it checks the computed sizes and offsets against the runtime's.</summary>");
+        w.Line("/// <summary>The slot layout of this schema, the one a store of this schema runs on; building it checks that the runtime");
+        w.Line("/// lays out <see cref=\"Slot\"/> and <see cref=\"Bucket\"/> at the generated offsets and agrees with the generated sizes.</summary>");
         w.Line("public static " + SlotLayoutType + " Layout { get; } = CreateScalioLayout();");
         w.Line();
         w.Line("private static " + SlotLayoutType + " CreateScalioLayout()");
@@ -108,17 +110,27 @@ internal static class SchemaEmitter
         SizeCheck(w, value, "ValueCapacity", "value");
         w.Line("Slot probe = default;");
         w.Line("ref byte start = ref " + Unsafe + ".As<Slot, byte>(ref probe);");
+        w.Line("var layout = new " + SlotLayoutType + "(KeyCapacity, ValueCapacity, SlotsPerBucket);");
         w.Line("if (" + Unsafe + ".SizeOf<Slot>() != SlotSize || " + Unsafe + ".SizeOf<Bucket>() != BucketSize");
-        w.Line("    || (int)" + Unsafe + ".ByteOffset(ref start, ref " + Unsafe + ".As<" + key + ", byte>(ref probe.Key)) != KeyOffset");
-        w.Line("    || (int)" + Unsafe + ".ByteOffset(ref start, ref " + Unsafe + ".As<" + value + ", byte>(ref probe.Value)) != ValueOffset");
+        w.Line("    || layout.SlotSize != SlotSize || layout.BucketSize != BucketSize || layout.ValueOffset != ValueOffset");
+        OffsetCheck(w, "ulong", "Header", "HeaderOffset");
+        OffsetCheck(w, "uint", "Checksum", "ChecksumOffset");
+        OffsetCheck(w, "uint", "Stamp", "StampOffset");
+        OffsetCheck(w, "ushort", "KeyLength", "LengthsOffset");
+        OffsetCheck(w, "ushort", "ValueLength", "LengthsOffset + 2");
+        OffsetCheck(w, key, "Key", "KeyOffset");
+        OffsetCheck(w, value, "Value", "ValueOffset");
         w.Line("    || !global::System.BitConverter.IsLittleEndian)");
         w.Open();
-        w.Line("throw new global::System.InvalidOperationException(\"the runtime does not lay out the generated Slot/Bucket at the generated offsets (or the host is big-endian)\");");
+        w.Line("throw new global::System.InvalidOperationException($\"the runtime does not lay out the generated Slot/Bucket at the generated offsets, or its slot layout ({layout}) differs from the generated one (or the host is big-endian)\");");
         w.Close();
-        w.Line("return new " + SlotLayoutType + "(KeyCapacity, ValueCapacity, SlotsPerBucket);");
+        w.Line("return layout;");
         w.Close();
         w.Line();
     }
+
+    private static void OffsetCheck(CodeWriter w, string type, string field, string offset)
+        => w.Line("    || (int)" + Unsafe + ".ByteOffset(ref start, ref " + Unsafe + ".As<" + type + ", byte>(ref probe." + field + ")) != " + offset);
 
     private static void EmitKeyFunctions(CodeWriter w, string key)
     {

@@ -1,3 +1,4 @@
+using Scalio.Fast.Cache;
 using Scalio.Generators.Helpers;
 
 namespace Scalio.Generators.Schema;
@@ -30,29 +31,15 @@ internal sealed record SchemaModel(
     LocationInfo? Location,
     EquatableArray<DiagnosticInfo> Diagnostics)
 {
-    /// <summary>Offset of the header word in a slot (fixed by the slot format, as are the offsets below).</summary>
-    public const int HeaderOffset = 0;
-
-    /// <summary>Offset of the checksum in a slot.</summary>
-    public const int ChecksumOffset = 8;
-
-    /// <summary>Offset of the access stamp in a slot.</summary>
-    public const int StampOffset = 12;
-
-    /// <summary>Offset of the key and value lengths (u16 each) in a slot.</summary>
-    public const int LengthsOffset = 16;
-
-    /// <summary>Offset of the key bytes in a slot (fixed by the slot format).</summary>
-    public const int KeyOffset = 20;
-
     /// <summary>Length prefix of an on-SSD record (key length u16, value length u16).</summary>
     public const int RecordHeaderSize = 4;
 
-    public int ValueOffset => KeyOffset + KeySize;
+    // The layout comes from the runtime's own slot format (SlotFormat.cs, linked into this project).
+    public int ValueOffset => SlotLayout.ValueOffsetFor(KeySize);
 
-    public int SlotSize => (ValueOffset + ValueSize + 7) & ~7;
+    public int SlotSize => SlotLayout.SlotSizeFor(KeySize, ValueSize);
 
-    public int BucketSize => (SlotSize * SlotsPerBucket + 63) & ~63;
+    public int BucketSize => SlotLayout.BucketSizeFor(SlotSize, SlotsPerBucket);
 
     public int RecordSize => RecordHeaderSize + KeySize + ValueSize;
 }

@@ -10,7 +10,6 @@ namespace Scalio.Generators.Schema;
 /// <summary>Turns a [ScalioSchema] declaration into a <see cref="SchemaModel"/>. Runs per schema, symbols stay here.</summary>
 internal static class SchemaParser
 {
-    public const int MaxSlotsPerBucket = 64;
     public const int DefaultSlotsPerBucket = 8;
 
     private static readonly SymbolDisplayFormat FullyQualified = SymbolDisplayFormat.FullyQualifiedFormat

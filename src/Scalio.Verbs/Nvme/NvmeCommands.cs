@@ -125,7 +125,7 @@ public partial struct NvmeFlushCommand
 }
 
 /// <summary>Identify (admin opcode 06h): NVM Express Base 2.0 §5.17; CNS in CDW10 bits 7:0, CNTID in bits 31:16.</summary>
-[NvmeCommand(AdminOpcode.Identify)]
+[NvmeCommand(AdminOpcode.Identify, Admin = true)]
 [NvmeField("Nsid", 4, 4, Description = "Namespace Identifier (NSID)")]
 [NvmeField("SglAddress", 24, 8, Description = "SGL Entry 1 Address (or PRP Entry 1)")]
 [NvmeField("SglLength", 32, 4, Description = "SGL Entry 1 Length")]
@@ -139,8 +139,63 @@ public partial struct NvmeIdentifyCommand
 {
 }
 
+/// <summary>Get Log Page (admin opcode 02h): NVM Express Base 2.0 §5.16; LID and NUMDL in CDW10, NUMDU in CDW11, the log page offset in CDW12-13.</summary>
+[NvmeCommand(AdminOpcode.GetLogPage, Admin = true)]
+[NvmeField("Nsid", 4, 4, Description = "Namespace Identifier (NSID)")]
+[NvmeField("SglAddress", 24, 8, Description = "SGL Entry 1 Address (or PRP Entry 1)")]
+[NvmeField("SglLength", 32, 4, Description = "SGL Entry 1 Length")]
+[NvmeField("SglIdentifier", 39, 1, Description = "SGL Entry 1 Identifier: type in bits 7:4, subtype in bits 3:0")]
+[NvmeField("LogPageId", 40, 4, Bit = 0, Bits = 8, Description = "Log Page Identifier (LID), CDW10")]
+[NvmeField("DwordCountLower", 40, 4, Bit = 16, Bits = 16, Description = "Number of Dwords Lower (NUMDL), zero-based with NUMDU, CDW10")]
+[NvmeField("DwordCountUpper", 44, 4, Bit = 0, Bits = 16, Description = "Number of Dwords Upper (NUMDU), CDW11")]
+[NvmeField("LogPageOffset", 48, 8, Description = "Log Page Offset (LPOL, LPOU) in bytes, CDW12-13")]
+public partial struct NvmeGetLogPageCommand
+{
+}
+
+/// <summary>Abort (admin opcode 08h): NVM Express Base 2.0 §5.1; SQID in CDW10 bits 15:0, the CID to abort in bits 31:16.</summary>
+[NvmeCommand(AdminOpcode.Abort, Admin = true)]
+[NvmeField("SubmissionQueueId", 40, 2, Description = "Submission Queue Identifier (SQID) of the command to abort")]
+[NvmeField("AbortedCommandId", 42, 2, Description = "Command Identifier (CID) of the command to abort")]
+public partial struct NvmeAbortCommand
+{
+}
+
+/// <summary>Set Features (admin opcode 09h): NVM Express Base 2.0 §5.27; FID in CDW10 bits 7:0, SV in bit 31, the value in CDW11.</summary>
+[NvmeCommand(AdminOpcode.SetFeatures, Admin = true)]
+[NvmeField("FeatureId", 40, 4, Bit = 0, Bits = 8, Description = "Feature Identifier (FID), CDW10")]
+[NvmeField("Save", 40, 4, Bit = 31, Bits = 1, Description = "Save (SV), CDW10")]
+[NvmeField("Value", 44, 4, Description = "Feature-specific value, CDW11")]
+public partial struct NvmeSetFeaturesCommand
+{
+}
+
+/// <summary>Get Features (admin opcode 0Ah): NVM Express Base 2.0 §5.15; FID in CDW10 bits 7:0, SEL in bits 10:8.</summary>
+[NvmeCommand(AdminOpcode.GetFeatures, Admin = true)]
+[NvmeField("FeatureId", 40, 4, Bit = 0, Bits = 8, Description = "Feature Identifier (FID), CDW10")]
+[NvmeField("Select", 40, 4, Bit = 8, Bits = 3, Description = "Select (SEL): 0 current, 1 default, 2 saved, 3 supported capabilities, CDW10")]
+[NvmeField("Value", 44, 4, Description = "Feature-specific value, CDW11")]
+public partial struct NvmeGetFeaturesCommand
+{
+}
+
+/// <summary>
+/// An admin command given by its raw dwords (any opcode), for callers that build commands this file does not describe
+/// (NvmeTcpInitiator.AdminCommandAsync): NVM Express Base 2.0, Figure "Common Command Format".
+/// </summary>
+[NvmeCommand]
+[NvmeField("Nsid", 4, 4, Description = "Namespace Identifier (NSID)")]
+[NvmeField("Sgl", 24, SglDescriptor.Size, Type = typeof(SglDescriptor), Description = "Data Pointer (DPTR) as SGL Entry 1")]
+[NvmeField("Cdw10", 40, 4, Description = "Command Dword 10")]
+[NvmeField("Cdw11", 44, 4, Description = "Command Dword 11")]
+[NvmeField("Cdw12", 48, 4, Description = "Command Dword 12")]
+[NvmeField("Cdw13", 52, 4, Description = "Command Dword 13")]
+public partial struct NvmeAdminCommand
+{
+}
+
 /// <summary>Keep Alive (admin opcode 18h): NVM Express Base 2.0 §5.25; no command-specific fields.</summary>
-[NvmeCommand(AdminOpcode.KeepAlive)]
+[NvmeCommand(AdminOpcode.KeepAlive, Admin = true)]
 public partial struct NvmeKeepAliveCommand
 {
 }
@@ -159,6 +214,13 @@ public partial struct NvmeKeepAliveCommand
 [NvmeField("ConnectAttributes", 46, 1, Description = "Connect Attributes (CATTR): bit 2 disables SQ flow control")]
 [NvmeField("KeepAliveTimeout", 48, 4, Description = "Keep Alive Timeout (KATO) in milliseconds")]
 public partial struct NvmeConnectCommand
+{
+}
+
+/// <summary>Any Fabrics command (opcode 7Fh) before its type is known: NVM Express Base 2.0 §6.1, Figure "Fabrics Command"; FCTYPE in byte 4.</summary>
+[NvmeCommand(AdminOpcode.Fabrics)]
+[NvmeField("FabricsType", 4, 1, Description = "Fabrics Command Type (FCTYPE)")]
+public partial struct NvmeFabricsCommand
 {
 }
 

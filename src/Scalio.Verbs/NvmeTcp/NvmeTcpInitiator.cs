@@ -391,18 +391,18 @@ public sealed class NvmeTcpInitiator : IAsyncDisposable, IDisposable
         }
 
         NvmeTcpHostQueue.CommandSlot slot = await _admin.RentAsync(cancellationToken).ConfigureAwait(false);
-        Span<byte> sqe = slot.Sqe;
-        sqe.Slice(0, SubmissionQueueEntry.WireSize).Clear();
-        sqe[0] = opcode;
-        sqe[1] = NvmeTcpWire.PsdtSgl;
-        BinaryPrimitives.WriteUInt16LittleEndian(sqe.Slice(2), slot.Cid);
-        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(4), nsid);
-        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(32), (uint)readDestination.Length);
-        sqe[39] = NvmeTcpWire.SglTransport;
-        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(40), cdw10);
-        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(44), cdw11);
-        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(48), cdw12);
-        BinaryPrimitives.WriteUInt32LittleEndian(sqe.Slice(52), cdw13);
+        new NvmeAdminCommand
+        {
+            Opcode = opcode,
+            Flags = NvmeTcpWire.PsdtSgl,
+            CommandId = slot.Cid,
+            Nsid = nsid,
+            Sgl = SglDescriptor.TransportDataBlock((uint)readDestination.Length),
+            Cdw10 = cdw10,
+            Cdw11 = cdw11,
+            Cdw12 = cdw12,
+            Cdw13 = cdw13,
+        }.WriteTo(slot.Sqe);
         slot.ReadDestination = readDestination;
         return await _admin.SubmitAsync(slot, default).ConfigureAwait(false);
     }

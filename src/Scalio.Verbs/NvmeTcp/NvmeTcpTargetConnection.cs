@@ -292,13 +292,13 @@ internal sealed class NvmeTcpTargetConnection
         }
 
         ReadOnlySpan<byte> sqe = hdr.Slice(8, SubmissionQueueEntry.WireSize);
-        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
+        SubmissionQueueEntry entry = SubmissionQueueEntry.Read(sqe);
         if (!digestOk)
         {
-            return Respond(cid, TransientTransportError, 0, 0);
+            return Respond(entry.CommandId, TransientTransportError, 0, 0);
         }
 
-        return HandleCommand(sqe, _data.AsSpan(0, length));
+        return HandleCommand(in entry, sqe, _data.AsSpan(0, length));
     }
 
     private static NvmeStatus TransientTransportError => new(NvmeStatusCodeType.Generic, 0x22);
@@ -327,28 +327,29 @@ internal sealed class NvmeTcpTargetConnection
         return true;
     }
 
-    private bool HandleCommand(ReadOnlySpan<byte> sqe, ReadOnlySpan<byte> data)
+    private bool HandleCommand(in SubmissionQueueEntry entry, ReadOnlySpan<byte> sqe, ReadOnlySpan<byte> data)
     {
-        byte opcode = sqe[0];
-        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
+        byte opcode = entry.Opcode;
+        ushort cid = entry.CommandId;
         _sqHead = (ushort)((_sqHead + 1) % _sqSize);
         bool fabrics = opcode == AdminOpcode.Fabrics;
+        byte fabricsType = fabrics ? NvmeFabricsCommand.Read(sqe).FabricsType : (byte)0;
         if (_qid == Unconnected)
         {
             // A refused host gets nothing on this connection, not even another Connect attempt.
-            return fabrics && sqe[4] == FabricsCommandType.Connect && !_refused
+            return fabrics && fabricsType == FabricsCommandType.Connect && !_refused
                 ? OnConnect(sqe, data)
                 : Respond(cid, NvmeStatus.CommandSequenceError, 0, 0);
         }
 
-        if ((sqe[1] & 0xC0) != NvmeTcpWire.PsdtSgl || (sqe[1] & 0x03) != 0)
+        if (entry.Psdt != DataPointerKind.SglMetadataBuffer || entry.Fuse != FusedOperation.Normal)
         {
             return Respond(cid, NvmeStatus.InvalidField, 0, 0); // fabrics commands use SGLs (PSDT 01b), no fused operations
         }
 
         if (fabrics)
         {
-            return sqe[4] switch
+            return fabricsType switch
             {
                 FabricsCommandType.Connect => Respond(cid, NvmeStatus.CommandSequenceError, 0, 0),
                 FabricsCommandType.PropertyGet when IsAdmin => OnPropertyGet(sqe),
@@ -390,9 +391,9 @@ internal sealed class NvmeTcpTargetConnection
 
         return opcode switch
         {
-            NvmOpcode.Read => OnRead(sqe, data.Length),
-            NvmOpcode.Write => OnWrite(sqe, data),
-            NvmOpcode.Flush => OnFlush(sqe),
+            NvmOpcode.Read => OnRead(in entry, data.Length),
+            NvmOpcode.Write => OnWrite(in entry, data),
+            NvmOpcode.Flush => OnFlush(in entry),
             _ => Respond(cid, NvmeStatus.InvalidOpcode, 0, 0),
         };
     }
@@ -558,43 +559,43 @@ internal sealed class NvmeTcpTargetConnection
 
     private bool OnSetFeatures(ReadOnlySpan<byte> sqe)
     {
-        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
-        uint cdw10 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(40));
-        uint cdw11 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(44));
+        NvmeSetFeaturesCommand cmd = NvmeSetFeaturesCommand.Read(sqe);
+        ushort cid = cmd.CommandId;
+        uint value = cmd.Value;
         TargetController c = _controller!;
-        if ((cdw10 & 0x8000_0000) != 0)
+        if (cmd.Save)
         {
             return Respond(cid, NvmeStatus.FeatureNotSaveable, 0, 0); // SV: nothing here survives a reset
         }
 
-        switch ((byte)cdw10)
+        switch (cmd.FeatureId)
         {
             case FeatureId.NumberOfQueues:
-                if ((cdw11 & 0xFFFF) == 0xFFFF || (cdw11 >> 16) == 0xFFFF)
+                if ((value & 0xFFFF) == 0xFFFF || (value >> 16) == 0xFFFF)
                 {
                     return Respond(cid, NvmeStatus.InvalidField, 0, 0); // 65536 queues is reserved
                 }
 
                 return Respond(cid, NvmeStatus.Success, QueuesGranted | (QueuesGranted << 16), 0);
             case FeatureId.AsyncEventConfiguration:
-                c.AsyncEventConfig = cdw11 & (0xFFu | AsyncEventsSupported); // SMART warning bits and the notices we announce
+                c.AsyncEventConfig = value & (0xFFu | AsyncEventsSupported); // SMART warning bits and the notices we announce
                 return Respond(cid, NvmeStatus.Success, 0, 0);
             case FeatureId.KeepAliveTimer:
-                c.KeepAliveMs = cdw11;
+                c.KeepAliveMs = value;
                 return Respond(cid, NvmeStatus.Success, 0, 0);
             case FeatureId.Arbitration:
-                c.Arbitration = cdw11;
+                c.Arbitration = value;
                 return Respond(cid, NvmeStatus.Success, 0, 0);
             case FeatureId.PowerManagement:
-                return Respond(cid, (cdw11 & 0x1F) == 0 ? NvmeStatus.Success : NvmeStatus.InvalidField, 0, 0); // one power state (NPSS 0)
+                return Respond(cid, (value & 0x1F) == 0 ? NvmeStatus.Success : NvmeStatus.InvalidField, 0, 0); // one power state (NPSS 0)
             case FeatureId.TemperatureThreshold:
-                c.TemperatureThreshold = cdw11 & 0xFFFF;
+                c.TemperatureThreshold = value & 0xFFFF;
                 return Respond(cid, NvmeStatus.Success, 0, 0);
             case FeatureId.ErrorRecovery:
-                c.ErrorRecovery = cdw11;
+                c.ErrorRecovery = value;
                 return Respond(cid, NvmeStatus.Success, 0, 0);
             case FeatureId.WriteAtomicity:
-                c.WriteAtomicity = cdw11 & 1;
+                c.WriteAtomicity = value & 1;
                 return Respond(cid, NvmeStatus.Success, 0, 0);
             case FeatureId.VolatileWriteCache:
                 return Respond(cid, NvmeStatus.FeatureNotChangeable, 0, 0); // the namespaces' caching is fixed; Flush makes data durable
@@ -605,11 +606,11 @@ internal sealed class NvmeTcpTargetConnection
 
     private bool OnGetFeatures(ReadOnlySpan<byte> sqe)
     {
-        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
-        uint cdw10 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(40));
+        NvmeGetFeaturesCommand cmd = NvmeGetFeaturesCommand.Read(sqe);
+        ushort cid = cmd.CommandId;
         TargetController c = _controller!;
-        byte fid = (byte)cdw10;
-        int select = (int)((cdw10 >> 8) & 0x7);
+        byte fid = cmd.FeatureId;
+        int select = cmd.Select;
         bool changeable = fid is FeatureId.Arbitration or FeatureId.PowerManagement or FeatureId.TemperatureThreshold or FeatureId.ErrorRecovery
             or FeatureId.NumberOfQueues or FeatureId.WriteAtomicity or FeatureId.AsyncEventConfiguration or FeatureId.KeepAliveTimer;
         if (!changeable && fid != FeatureId.VolatileWriteCache)
@@ -658,9 +659,10 @@ internal sealed class NvmeTcpTargetConnection
 
     private bool OnAbort(ReadOnlySpan<byte> sqe)
     {
-        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
-        ushort sqid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(40));
-        ushort victim = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(42));
+        NvmeAbortCommand cmd = NvmeAbortCommand.Read(sqe);
+        ushort cid = cmd.CommandId;
+        ushort sqid = cmd.SubmissionQueueId;
+        ushort victim = cmd.AbortedCommandId;
         if (sqid == 0)
         {
             for (int i = 0; i < _aerCount; i++)
@@ -678,29 +680,28 @@ internal sealed class NvmeTcpTargetConnection
 
     private bool OnGetLogPage(ReadOnlySpan<byte> sqe, int inCapsule)
     {
-        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
+        NvmeGetLogPageCommand cmd = NvmeGetLogPageCommand.Read(sqe);
+        ushort cid = cmd.CommandId;
         if (_controller is null || !_controller.Ready)
         {
             return Respond(cid, NvmeStatus.CommandSequenceError, 0, 0);
         }
 
-        if (sqe[39] != NvmeTcpWire.SglTransport || inCapsule != 0)
+        if (cmd.SglIdentifier != NvmeTcpWire.SglTransport || inCapsule != 0)
         {
             return Respond(cid, SglTypeInvalid, 0, 0);
         }
 
-        uint cdw10 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(40));
-        uint cdw11 = BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(44));
-        ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(sqe.Slice(48)); // LPOL, LPOU
-        long length = (((long)(cdw11 & 0xFFFF) << 16) | (cdw10 >> 16)) * 4 + 4; // NUMD is zero-based, in dwords
-        if (BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(32)) != length)
+        ulong offset = cmd.LogPageOffset;
+        long length = (((long)cmd.DwordCountUpper << 16) | cmd.DwordCountLower) * 4 + 4; // NUMD is zero-based, in dwords
+        if (cmd.SglLength != length)
         {
             return Respond(cid, NvmeStatus.DataSglLengthInvalid, 0, 0);
         }
 
         Span<byte> page = _identify;
         int size;
-        switch ((byte)cdw10)
+        switch (cmd.LogPageId)
         {
             case LogPageId.ErrorInformation:
                 size = NvmeLogPages.ErrorEntrySize; // ELPE 0: one entry
@@ -840,9 +841,8 @@ internal sealed class NvmeTcpTargetConnection
         return SendC2HData(cid, data, success: false) && Respond(cid, NvmeStatus.Success, 0, 0);
     }
 
-    private bool CheckTransfer(ReadOnlySpan<byte> sqe, out SubmissionQueueEntry entry, out int length, out NvmeStatus status)
+    private bool CheckTransfer(in SubmissionQueueEntry entry, out int length, out NvmeStatus status)
     {
-        entry = SubmissionQueueEntry.Read(sqe);
         status = _target.Executor.GetDataTransfer(in entry, out _, out length);
         if (!status.IsSuccess)
         {
@@ -855,7 +855,7 @@ internal sealed class NvmeTcpTargetConnection
             return false;
         }
 
-        if (BinaryPrimitives.ReadUInt32LittleEndian(sqe.Slice(32)) != (uint)length)
+        if (entry.Sgl.Length != (uint)length)
         {
             status = NvmeStatus.DataSglLengthInvalid;
             return false;
@@ -864,15 +864,15 @@ internal sealed class NvmeTcpTargetConnection
         return true;
     }
 
-    private bool OnRead(ReadOnlySpan<byte> sqe, int inCapsule)
+    private bool OnRead(in SubmissionQueueEntry entry, int inCapsule)
     {
-        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
-        if (sqe[39] != NvmeTcpWire.SglTransport || inCapsule != 0)
+        ushort cid = entry.CommandId;
+        if (entry.Sgl.Identifier != NvmeTcpWire.SglTransport || inCapsule != 0)
         {
             return Respond(cid, SglTypeInvalid, 0, 0);
         }
 
-        if (!CheckTransfer(sqe, out SubmissionQueueEntry entry, out int length, out NvmeStatus status))
+        if (!CheckTransfer(in entry, out int length, out NvmeStatus status))
         {
             return Respond(cid, status, 0, 0);
         }
@@ -945,18 +945,18 @@ internal sealed class NvmeTcpTargetConnection
         return true;
     }
 
-    private bool OnWrite(ReadOnlySpan<byte> sqe, ReadOnlySpan<byte> data)
+    private bool OnWrite(in SubmissionQueueEntry entry, ReadOnlySpan<byte> data)
     {
-        ushort cid = BinaryPrimitives.ReadUInt16LittleEndian(sqe.Slice(2));
-        if (!CheckTransfer(sqe, out SubmissionQueueEntry entry, out int length, out NvmeStatus status))
+        ushort cid = entry.CommandId;
+        if (!CheckTransfer(in entry, out int length, out NvmeStatus status))
         {
             return Respond(cid, status, 0, 0);
         }
 
-        byte sgl = sqe[39];
+        byte sgl = entry.Sgl.Identifier;
         if (sgl == NvmeTcpWire.SglInCapsule)
         {
-            if (data.Length != length || BinaryPrimitives.ReadUInt64LittleEndian(sqe.Slice(24)) != 0)
+            if (data.Length != length || entry.Sgl.Address != 0)
             {
                 return Respond(cid, NvmeStatus.DataSglLengthInvalid, 0, 0);
             }
@@ -1072,9 +1072,8 @@ internal sealed class NvmeTcpTargetConnection
         return Respond(cid, status, 0, 0);
     }
 
-    private bool OnFlush(ReadOnlySpan<byte> sqe)
+    private bool OnFlush(in SubmissionQueueEntry entry)
     {
-        SubmissionQueueEntry entry = SubmissionQueueEntry.Read(sqe);
         NvmeStatus status = _target.Execute(in entry, default, _qid, _sqHead, out _);
         return Respond(entry.CommandId, status, 0, 0);
     }

@@ -36,13 +36,14 @@ public class SchemaCompileTests
         """;
 
     [Theory]
-    [InlineData(8, 8, 8)]
-    [InlineData(16, 64, 8)]
-    [InlineData(24, 100, 4)]
-    [InlineData(33, 1000, 1)]
-    [InlineData(128, 512, 16)]
-    [InlineData(256, 4096, 8)]
-    public void Generated_code_compiles_without_warnings_and_constants_match_SlotLayout(int keyBytes, int valueBytes, int slots)
+    // key, value, slots -> value offset, slot size, bucket size (worked out by hand, as in SlotLayoutTests)
+    [InlineData(8, 8, 8, 28, 40, 320)]
+    [InlineData(16, 64, 8, 36, 104, 832)]
+    [InlineData(24, 100, 4, 44, 144, 576)]
+    [InlineData(33, 1000, 1, 53, 1056, 1088)]
+    [InlineData(128, 512, 16, 148, 664, 10624)]
+    [InlineData(256, 4096, 8, 276, 4376, 35008)]
+    public void Generated_code_compiles_without_warnings_and_constants_match_SlotLayout(int keyBytes, int valueBytes, int slots, int valueOffset, int slotSize, int bucketSize)
     {
         var (output, generatorDiagnostics, run) = GeneratorHarness.Run(FixedSchema(keyBytes, valueBytes, slots));
 
@@ -60,6 +61,10 @@ public class SchemaCompileTests
         Assert.Equal(expected.ValueOffset, Const(schema, "ValueOffset"));
         Assert.Equal(expected.SlotSize, Const(schema, "SlotSize"));
         Assert.Equal(expected.BucketSize, Const(schema, "BucketSize"));
+        Assert.Equal((valueOffset, slotSize, bucketSize), (Const(schema, "ValueOffset"), Const(schema, "SlotSize"), Const(schema, "BucketSize")));
+        Type slot = schema.GetNestedType("Slot")!;
+        Assert.Equal(slotSize, System.Runtime.InteropServices.Marshal.SizeOf(slot));
+        Assert.Equal(valueOffset, (int)System.Runtime.InteropServices.Marshal.OffsetOf(slot, "Value"));
 
         var layout = (SlotLayout)schema.GetProperty("Layout")!.GetValue(null)!;
         Assert.Equal(expected.ToString(), layout.ToString());

@@ -8,16 +8,16 @@ namespace Scalio.Tests.Generators;
 /// <summary>The work-request step generator run with CSharpGeneratorDriver over in-memory declarations.</summary>
 public class WorkRequestStepGeneratorTests
 {
-    // The declaration types are internal to Scalio.Fast; a test compilation declares its own (same metadata names).
+    // The step enums are compiled from the product's own file (declared once); the other declaration types are
+    // internal to Scalio.Fast, so a test compilation declares them itself (same metadata names).
+    private static readonly string Vocabulary = File.ReadAllText(Path.Combine(RepositoryPaths.Root(), "src", "Scalio.Fast", "Client", "StepVocabulary.cs"));
+
     private const string Declarations = """
         #pragma warning disable CS1591, CS9113, CS0649
         using System;
         using System.Collections.Generic;
         namespace Scalio.Fast.Client
         {
-            internal enum StepOperation { Read = 0, Write = 1, CompareSwap = 2 }
-            internal enum StepBuffer { Bucket = 0, Atomic = 1, Location = 2, SlotBody = 3 }
-            internal enum StepTarget { Bucket = 0, SlotHeader = 1, SlotBody = 2, LocationEntry = 3 }
             [AttributeUsage(AttributeTargets.Class)] internal sealed class WorkRequestStepsAttribute : Attribute;
             [AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
             internal sealed class ProtocolStepAttribute(string name, StepOperation operation, StepBuffer buffer, StepTarget target) : Attribute;
@@ -34,7 +34,7 @@ public class WorkRequestStepGeneratorTests
 
     private static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriver Driver) Run(string source, bool track = false)
     {
-        CSharpCompilation input = GeneratorHarness.Compile(Declarations, source);
+        CSharpCompilation input = GeneratorHarness.Compile(Vocabulary, Declarations, source);
         GeneratorDriver driver = CSharpGeneratorDriver.Create(
             [new StepsGenerator().AsSourceGenerator()],
             parseOptions: GeneratorHarness.ParseOptions,
@@ -101,7 +101,7 @@ public class WorkRequestStepGeneratorTests
         Assert.Equal(id, diagnostic.Id);
         Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
         Assert.Contains(message, diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
-        Assert.Equal("Source1.cs", diagnostic.Location.GetLineSpan().Path); // the declaration, not the marker
+        Assert.Equal("Source2.cs", diagnostic.Location.GetLineSpan().Path); // the declaration, not the marker
         Assert.True(diagnostic.Location.GetLineSpan().StartLinePosition.Line >= 3);
         Assert.False(string.IsNullOrEmpty(diagnostic.Descriptor.HelpLinkUri));
         Assert.Empty(driver.GetRunResult().GeneratedTrees);
@@ -132,7 +132,7 @@ public class WorkRequestStepGeneratorTests
             [StepChain("C", "R")]
             internal static unsafe partial class S;
             """;
-        CSharpCompilation first = GeneratorHarness.Compile(Declarations, source, "namespace Other; public class U { public int X; }");
+        CSharpCompilation first = GeneratorHarness.Compile(Vocabulary, Declarations, source, "namespace Other; public class U { public int X; }");
         GeneratorDriver driver = CSharpGeneratorDriver.Create(
             [new StepsGenerator().AsSourceGenerator()],
             parseOptions: GeneratorHarness.ParseOptions,

@@ -253,4 +253,73 @@ public class LayoutTests
         System.Runtime.InteropServices.MemoryMarshal.Write(b, in d);
         return b;
     }
+
+    [Fact]
+    public void Admin_commands_the_target_decodes_place_their_dwords()
+    {
+        // NVMe Base 2.0 §5.16 Get Log Page: CDW10 = LID 7:0 | NUMDL 31:16, CDW11 = NUMDU 15:0, CDW12-13 = LPO.
+        var log = new byte[64];
+        log[0] = AdminOpcode.GetLogPage;
+        log[1] = 0x40;
+        log[2] = 0x34; log[3] = 0x12;
+        log[32] = 0x00; log[33] = 0x02; // SGL length 512
+        log[39] = 0x5A;
+        log[40] = 0x02; log[42] = 0x7F; log[43] = 0x00; // LID 02h (SMART), NUMDL 007Fh
+        log[44] = 0x01; // NUMDU 1
+        log[48] = 0x10; log[55] = 0x80; // LPO 8000_0000_0000_0010h
+        NvmeGetLogPageCommand getLog = NvmeGetLogPageCommand.Read(log);
+        Assert.Equal((ushort)0x1234, getLog.CommandId);
+        Assert.Equal(0x02, getLog.LogPageId);
+        Assert.Equal((ushort)0x007F, getLog.DwordCountLower);
+        Assert.Equal((ushort)1, getLog.DwordCountUpper);
+        Assert.Equal(0x8000_0000_0000_0010UL, getLog.LogPageOffset);
+        Assert.Equal(512u, getLog.SglLength);
+        Assert.Equal(0x5A, getLog.SglIdentifier);
+        Assert.False(NvmeGetLogPageCommand.TryRead(Bytes(new SubmissionQueueEntry { Opcode = AdminOpcode.Identify }), out _));
+
+        // §5.1 Abort: CDW10 = SQID 15:0 | CID 31:16.
+        var abort = new byte[64];
+        abort[0] = AdminOpcode.Abort;
+        abort[40] = 0x03; abort[42] = 0xCD; abort[43] = 0xAB;
+        NvmeAbortCommand a = NvmeAbortCommand.Read(abort);
+        Assert.Equal((ushort)3, a.SubmissionQueueId);
+        Assert.Equal((ushort)0xABCD, a.AbortedCommandId);
+
+        // §5.27 Set Features: CDW10 = FID 7:0 | SV bit 31; §5.15 Get Features: SEL 10:8; CDW11 the value.
+        var set = new byte[64];
+        set[0] = AdminOpcode.SetFeatures;
+        set[40] = 0x07; set[43] = 0x80;
+        set[44] = 0x0F; set[46] = 0x0F;
+        NvmeSetFeaturesCommand sf = NvmeSetFeaturesCommand.Read(set);
+        Assert.Equal(0x07, sf.FeatureId);
+        Assert.True(sf.Save);
+        Assert.Equal(0x000F_000Fu, sf.Value);
+        var get = new byte[64];
+        get[0] = AdminOpcode.GetFeatures;
+        get[40] = 0x0B; get[41] = 0x03;
+        NvmeGetFeaturesCommand gf = NvmeGetFeaturesCommand.Read(get);
+        Assert.Equal(0x0B, gf.FeatureId);
+        Assert.Equal(3, gf.Select);
+
+        // §6.1 Fabrics commands: FCTYPE in byte 4.
+        var fabrics = new byte[64];
+        fabrics[0] = AdminOpcode.Fabrics;
+        fabrics[4] = FabricsCommandType.PropertyGet;
+        Assert.Equal(FabricsCommandType.PropertyGet, NvmeFabricsCommand.Read(fabrics).FabricsType);
+
+        // A raw admin command: CDW10-13 at bytes 40-55, a transport SGL of the read length.
+        var raw = new byte[64];
+        new NvmeAdminCommand
+        {
+            Opcode = 0xC1, Flags = 0x40, CommandId = 0x0102, Nsid = 0xFFFF_FFFF,
+            Sgl = SglDescriptor.TransportDataBlock(4096), Cdw10 = 0x0A0B0C0D, Cdw11 = 0x11, Cdw12 = 0x12, Cdw13 = 0x13,
+        }.WriteTo(raw);
+        byte[] expected = new byte[64];
+        expected[0] = 0xC1; expected[1] = 0x40; expected[2] = 0x02; expected[3] = 0x01;
+        expected[4] = 0xFF; expected[5] = 0xFF; expected[6] = 0xFF; expected[7] = 0xFF;
+        expected[33] = 0x10; expected[39] = 0x5A;
+        expected[40] = 0x0D; expected[41] = 0x0C; expected[42] = 0x0B; expected[43] = 0x0A;
+        expected[44] = 0x11; expected[48] = 0x12; expected[52] = 0x13;
+        Assert.Equal(expected, raw);
+    }
 }

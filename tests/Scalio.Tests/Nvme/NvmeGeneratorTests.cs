@@ -264,11 +264,20 @@ public sealed class NvmeGeneratorTests
     [InlineData("[NvmeCommand(0x01, FabricsType = 1)] public partial struct FabricsWithoutOpcode { }", "SCALIO105")]
     [InlineData("[NvmeCommand(0x55)] public partial struct First { } [NvmeCommand(0x55)] public partial struct Second { }", "SCALIO106")]
     [InlineData("[NvmeTcpPdu(0x21, 24)] public partial struct P1 { } [NvmeTcpPdu(0x21, 24)] public partial struct P2 { }", "SCALIO106")]
+    [InlineData("[NvmeCommand(0x02, Admin = true)] public partial struct Log1 { } [NvmeCommand(0x02, Admin = true)] public partial struct Log2 { }", "SCALIO106")]
     public void Each_diagnostic_fires_on_its_bad_description(string source, string id)
     {
         (_, ImmutableArray<Diagnostic> diagnostics) = Run("namespace Bad { " + source + " }");
         Assert.Contains(diagnostics, d => d.Id == id && d.Severity == DiagnosticSeverity.Error);
         Assert.All(diagnostics, d => Assert.False(string.IsNullOrEmpty(d.Descriptor.HelpLinkUri)));
+    }
+
+    [Fact]
+    public void An_admin_opcode_may_equal_an_nvm_opcode()
+    {
+        // Get Log Page (admin 02h) and Read (NVM 02h) are different commands, not duplicates.
+        (_, ImmutableArray<Diagnostic> diagnostics) = Run("namespace Ok { [NvmeCommand(0x02, Admin = true)] public partial struct GetLog { } [NvmeCommand(0x02)] public partial struct Read { } }");
+        Assert.DoesNotContain(diagnostics, d => d.Id == "SCALIO106");
     }
 
     [Fact]

@@ -25,6 +25,9 @@ public sealed class NvmeCommandAttribute : Attribute
 
     /// <summary>Fabrics Command Type (byte 4) for opcode 7Fh, or -1 for a non-Fabrics command.</summary>
     public int FabricsType { get; set; } = -1;
+
+    /// <summary>An Admin Command Set opcode, whose values overlap the NVM Command Set's (Get Log Page and Read are both 02h).</summary>
+    public bool Admin { get; set; }
 }
 
 /// <summary>
