@@ -81,10 +81,6 @@ public sealed class ScalioStoreOptions
     /// <summary>Lease after which a stuck FILLING slot may be reclaimed, in milliseconds.</summary>
     public int LeaseMilliseconds { get; init; } = 1000;
 
-    /// <summary>Baselines only (LEED+Ditto): the server fills its cache when it serves a GET request
-    /// (see <see cref="ScalioServerOptions.FillCacheOnGet"/>).</summary>
-    public bool ServerFillsCacheOnGet { get; init; }
-
     /// <summary>Checker harness only: a deliberately wrong write path (see <see cref="Server.BrokenWriteMode"/>).</summary>
     internal BrokenWriteMode BrokenWriteMode { get; init; }
 
@@ -172,8 +168,6 @@ public sealed class ScalioStore : IDisposable
                 BatchIdleTimeout = o.BatchIdleTimeout,
                 BatchDrainGrace = o.BatchDrainGrace,
                 LeaseMilliseconds = o.LeaseMilliseconds,
-                BrokenWriteMode = o.BrokenWriteMode,
-                FillCacheOnGet = o.ServerFillsCacheOnGet,
                 ReceivesPerConnection = o.MaxRequestsInFlightPerClient,
             });
             _target = new OffloadTarget(_fabric, _devices, o.TargetOnServerCpu

@@ -84,7 +84,6 @@ public sealed unsafe partial class ScalioServer : IDisposable
         _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics || _domain is Scalio.Verbs.Libfabric.LibfabricDomain);
         _clockBase = Stopwatch.GetTimestamp();
         _budget = _options.CpuCores > 0 ? new CpuBudget(_options.CpuCores) : null;
-        _brokenCommit = SelectBrokenCommit();
         _workers = new Worker[_options.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -149,7 +148,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
         set => _budget = value;
     }
 
-    /// <summary>SSD read commands issued by the server CPU (rewrites, cleaning, recovery, LEED-style reads).</summary>
+    /// <summary>SSD read commands issued by the server CPU (rewrites, cleaning, recovery, server-side GETs).</summary>
     public long SsdReads => _store.ServerReads;
 
     /// <summary>SSD write commands issued by the server CPU (batches, superblock, checkpoints).</summary>
