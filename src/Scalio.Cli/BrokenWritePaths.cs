@@ -1,12 +1,16 @@
 using Scalio.Baselines;
+using Scalio.Fast.Cache;
+using Scalio.Fast.Client;
 using Scalio.Fast.Server;
+using Scalio.Verbs;
 using Scalio.Verbs.Nvme;
 
 namespace Scalio.Cli;
 
 /// <summary>
-/// The deliberately wrong server write paths of <c>scalio check --broken</c>, injected into a server through its commit
-/// seam (<see cref="ScalioServer.CommitPath"/>) so the product's write path carries none of them.
+/// The deliberately wrong write paths of <c>scalio check --broken</c>, injected into a server through its commit seam
+/// (<see cref="ScalioServer.CommitPath"/>) and into clients through their publish seam (<see cref="IFillPublishPath"/>),
+/// so the product's paths carry none of them.
 /// </summary>
 internal static class BrokenWritePaths
 {
@@ -22,6 +26,9 @@ internal static class BrokenWritePaths
             _ => null,
         };
     }
+
+    /// <summary>How clients publish their fills under <paramref name="mode"/>: the unguarded publish, or null (the real CAS).</summary>
+    public static IFillPublishPath? ClientPublish(BrokenWriteMode mode) => mode == BrokenWriteMode.UnguardedFill ? UnguardedFill.Instance : null;
 
     /// <summary>
     /// DESIGN.md counterexample 1 ("write-to-cache-first"): every PUT's new value is published VALID in the cache before
@@ -67,6 +74,29 @@ internal static class BrokenWritePaths
             server.Store.Commit(device, batch);
             long due = SsdPerformanceModel.TakeDeferredCompletion();
             for (int i = 0; i < batch.Count; i++) ScalioServer.Reply(b, i, batch.Status(i), due);
+        }
+    }
+
+    /// <summary>Publishes with a plain WRITE of the VALID header instead of a CAS from the filler's FILLING header, so a
+    /// fill that a write orphaned meanwhile still becomes VALID with the value read before the write.</summary>
+    private sealed unsafe class UnguardedFill : IFillPublishPath
+    {
+        public static readonly UnguardedFill Instance = new();
+
+        public void Publish(ScalioClient client, int bucket, int slot, ulong valid, int valueLength)
+        {
+            var mr = client.Buffer;
+            WorkRequest* chain = client.Chain;
+            ulong first = client.ReserveIds(2);
+            ProtocolSteps.FillSlot(chain, in client.Steps, first, WorkFlags.None, bucket, slot, valueLength);
+            int staging = client.HeaderStagingOffset;
+            *(ulong*)(mr.Address + staging) = valid;
+            chain[1] = WorkRequest.Write(first + 1, mr.AddressOf(staging), 8, mr.LocalKey, (ulong)client.RemoteSlotOffset(bucket, slot), client.CacheKey);
+            client.QueuePair.PostSend(new ReadOnlySpan<WorkRequest>(chain, 2));
+            ref var counters = ref client.MutableCounters;
+            counters.RoundTrips++;
+            counters.BytesMoved += client.Layout.ValueOffset + valueLength - SlotLayout.ChecksumOffset + 8;
+            client.AwaitCompletion(first + 1);
         }
     }
 }

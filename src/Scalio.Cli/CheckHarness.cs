@@ -219,7 +219,7 @@ internal static class CheckHarness
                 ScalioClient client;
                 try
                 {
-                    client = new ScalioClient(fabric.CreateDomain(), server, target, clientOptions, options.Broken);
+                    client = new ScalioClient(fabric.CreateDomain(), server, target, clientOptions, BrokenWritePaths.ClientPublish(options.Broken));
                 }
                 catch (Exception e)
                 {
