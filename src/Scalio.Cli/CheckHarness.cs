@@ -109,8 +109,8 @@ internal static class CheckHarness
                 PageSize = 4096,
                 Workers = 2,
                 LeaseMilliseconds = options.LeaseMilliseconds,
-                BrokenWriteMode = options.Broken,
             });
+            BrokenWritePaths.Inject(server, options.Broken);
             injector.TargetRemoteKey = server.CacheRegion.RemoteKey;
             target = new OffloadTarget(fabric, devices, new OffloadTargetOptions { Threads = 2, Faults = offloadDelays });
 
@@ -219,7 +219,7 @@ internal static class CheckHarness
                 ScalioClient client;
                 try
                 {
-                    client = new ScalioClient(fabric.CreateDomain(), server, target, clientOptions, options.Broken);
+                    client = new ScalioClient(fabric.CreateDomain(), server, target, clientOptions, BrokenWritePaths.ClientPublish(options.Broken));
                 }
                 catch (Exception e)
                 {

@@ -200,7 +200,7 @@ internal static class FabricServer
                 Console.Out.Flush();
                 stop.Wait();
                 var c = store.ReadCounters();
-                long progress = server.Domain is Scalio.Verbs.Libfabric.LibfabricDomain ld ? ld.ProgressThreadCpuNanoseconds : -1;
+                long progress = server.Domain.ProgressThreadCpuNanoseconds;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"stopping: {server.RemoteClientsAccepted} client connection(s) accepted, {server.RemoteClientsDisconnected} disconnected, {server.RemoteClientsRefused} refused ({server.RemoteClientsDeniedAdmission} failed admission, {server.RemoteClientsOverLimit} over --max-connections); " +
                     $"{server.RequestsForbidden} reader PUT/DELETE refused; peak requests in flight per client {server.PeakRequestsInFlightPerConnection} (--max-inflight {store.Options.MaxRequestsInFlightPerClient}); " +

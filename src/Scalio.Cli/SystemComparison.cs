@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Scalio.Fast;
-using Scalio.Fast.Baselines;
+using Scalio.Baselines;
 using Scalio.Fast.Cache;
 using Scalio.Ycsb;
 
@@ -315,7 +315,7 @@ public static class SystemComparison
         string? dir = settings.DataDirectory is null ? null
             : settings.SubdirectoryPerSystem ? Path.Combine(settings.DataDirectory, Name(system)) : settings.DataDirectory;
         if (dir is not null) Directory.CreateDirectory(dir);
-        return new ScalioStore(new ScalioStoreOptions
+        var store = new ScalioStore(new ScalioStoreOptions
         {
             ExpectedRecords = n + n / 4,
             CacheFraction = settings.CacheFraction * n / (n + n / 4),
@@ -327,9 +327,10 @@ public static class SystemComparison
             OffloadQueueDepth = settings.OffloadQueueDepth,
             TargetOnServerCpu = system == YcsbSystem.ScalioNoOffload,
             BatchSize = system == YcsbSystem.Scalio ? settings.BatchSize : 1,
-            ServerFillsCacheOnGet = system == YcsbSystem.LeedDitto,
             Layout = SlotLayout.Default,
         });
+        if (system == YcsbSystem.LeedDitto) DittoServerFill.Enable(store);
+        return store;
     }
 
     /// <summary>The YCSB target of a system on a store opened by <see cref="OpenStore"/>.</summary>

@@ -81,12 +81,9 @@ public sealed class ScalioStoreOptions
     /// <summary>Lease after which a stuck FILLING slot may be reclaimed, in milliseconds.</summary>
     public int LeaseMilliseconds { get; init; } = 1000;
 
-    /// <summary>Baselines only (LEED+Ditto): the server fills its cache when it serves a GET request
-    /// (see <see cref="ScalioServerOptions.FillCacheOnGet"/>).</summary>
-    public bool ServerFillsCacheOnGet { get; init; }
-
-    /// <summary>Checker harness only: a deliberately wrong write path (see <see cref="Server.BrokenWriteMode"/>).</summary>
-    internal BrokenWriteMode BrokenWriteMode { get; init; }
+    /// <summary>Checker harness only: how clients publish their fills instead of the real CAS (a deliberately wrong
+    /// path, <see cref="IFillPublishPath"/>); null: the real one.</summary>
+    internal IFillPublishPath? FillPublishPath { get; init; }
 
     /// <summary>Wraps each namespace (device index, namespace) before the store uses it, e.g. in a
     /// <see cref="FaultyNamespace"/> to inject I/O errors; the store disposes what it returns. Null: none.</summary>
@@ -172,8 +169,6 @@ public sealed class ScalioStore : IDisposable
                 BatchIdleTimeout = o.BatchIdleTimeout,
                 BatchDrainGrace = o.BatchDrainGrace,
                 LeaseMilliseconds = o.LeaseMilliseconds,
-                BrokenWriteMode = o.BrokenWriteMode,
-                FillCacheOnGet = o.ServerFillsCacheOnGet,
                 ReceivesPerConnection = o.MaxRequestsInFlightPerClient,
             });
             _target = new OffloadTarget(_fabric, _devices, o.TargetOnServerCpu
@@ -234,7 +229,7 @@ public sealed class ScalioStore : IDisposable
     {
         if (Options.ServerDomain is not null)
             throw new InvalidOperationException("this store's server runs on another fabric (ServerDomain): its clients connect from other processes (RemoteScalioStore)");
-        var client = new ScalioClient(_fabric.CreateDomain(), _server, _target, Options.Client, Options.BrokenWriteMode);
+        var client = new ScalioClient(_fabric.CreateDomain(), _server, _target, Options.Client, Options.FillPublishPath);
         lock (_clients) _clients.Add(client);
         return client;
     }

@@ -15,9 +15,9 @@ public sealed unsafe partial class ScalioClient
         ulong valid = SlotHeader.Next(locked, SlotState.Valid);
         var slotImage = _mr.Slice(_slotOff, _layout.SlotSize);
         _layout.WriteBody(slotImage, key, value, SlotHeader.Version(valid), Stamp);
-        if (_unguardedFill)
+        if (_fillPublish is { } publish)
         {
-            PublishUnguarded(bucket, victim, valid, value.Length);
+            publish.Publish(this, bucket, victim, valid, value.Length); // injected by the checker harness only
             return;
         }
         int bodyLength = _layout.ValueOffset + value.Length - SlotLayout.ChecksumOffset;
@@ -32,22 +32,5 @@ public sealed unsafe partial class ScalioClient
             // GET (it was current when we read it, after we locked), but it must not be cached.
             TryFree(bucket, victim, seen);
         }
-    }
-
-    /// <summary>
-    /// CHECKER HARNESS ONLY (<see cref="BrokenWriteMode.UnguardedFill"/>): publishes with a plain WRITE of the VALID
-    /// header instead of a CAS from our FILLING header, so a fill that a write orphaned meanwhile still becomes VALID
-    /// with the value read before the write. Never used by a correctly configured client.
-    /// </summary>
-    private void PublishUnguarded(int bucket, int slot, ulong valid, int valueLength)
-    {
-        ulong first = NextIds(2);
-        ProtocolSteps.FillSlot(_chain, in _steps, first, WorkFlags.None, bucket, slot, valueLength);
-        *(ulong*)(_mr.Address + _atomicOff + 8) = valid;
-        _chain[1] = WorkRequest.Write(first + 1, _mr.AddressOf(_atomicOff + 8), 8, _mr.LocalKey, (ulong)SlotOffset(bucket, slot), _server.CacheKey);
-        _qp.PostSend(new ReadOnlySpan<WorkRequest>(_chain, 2));
-        _counters.RoundTrips++;
-        _counters.BytesMoved += _layout.ValueOffset + valueLength - SlotLayout.ChecksumOffset + 8;
-        Await(first + 1);
     }
 }

@@ -53,11 +53,11 @@ public sealed unsafe partial class ScalioClient : IDisposable
     private ClientCounters _counters;
     private bool _disposed;
 
-    private readonly bool _unguardedFill;
+    private readonly IFillPublishPath? _fillPublish;
 
     internal ScalioClient(ProtectionDomain domain, ScalioServer server, OffloadTarget target, ScalioClientOptions? options = null,
-        BrokenWriteMode brokenWriteMode = BrokenWriteMode.None)
-        : this(domain, server.Describe(), CreateQueuePair(domain), qp => server.Accept(qp), () => new OffloadInitiator(domain, target), options, brokenWriteMode)
+        IFillPublishPath? fillPublish = null)
+        : this(domain, server.Describe(), CreateQueuePair(domain), qp => server.Accept(qp), () => new OffloadInitiator(domain, target), options, fillPublish)
     {
     }
 
@@ -75,7 +75,7 @@ public sealed unsafe partial class ScalioClient : IDisposable
     public ScalioClient(ProtectionDomain domain, QueuePair queuePair, ServerDescriptor server, IOffloadReadPath readPath, ScalioClientOptions? options = null)
         : this(domain ?? throw new ArgumentNullException(nameof(domain)), server ?? throw new ArgumentNullException(nameof(server)),
             queuePair ?? throw new ArgumentNullException(nameof(queuePair)), null,
-            () => readPath ?? throw new ArgumentNullException(nameof(readPath)), options, BrokenWriteMode.None)
+            () => readPath ?? throw new ArgumentNullException(nameof(readPath)), options, null)
     {
     }
 
@@ -83,9 +83,9 @@ public sealed unsafe partial class ScalioClient : IDisposable
         => domain.CreateQueuePair(domain.CreateCompletionQueue(256), domain.CreateCompletionQueue(16), new QueuePairOptions { MaxReceives = 2 });
 
     private ScalioClient(ProtectionDomain domain, ServerDescriptor server, QueuePair qp, Action<QueuePair>? connect, Func<IOffloadReadPath> readPath,
-        ScalioClientOptions? options, BrokenWriteMode brokenWriteMode)
+        ScalioClientOptions? options, IFillPublishPath? fillPublish)
     {
-        _unguardedFill = brokenWriteMode == BrokenWriteMode.UnguardedFill;
+        _fillPublish = fillPublish;
         _domain = domain;
         _server = server;
         _layout = _server.Layout;

@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Rpc;
-using Scalio.Verbs.Libfabric;
 using Scalio.Verbs.Nvme;
 
 namespace Scalio.Fast.Diagnostics;
@@ -90,8 +89,9 @@ public sealed class ScalioServerMetrics : IDisposable
             _meter.CreateObservableCounter("scalio.nic.commands", () => target.Commands, "{command}", "NVMe commands the emulated offload target executed for in-process clients");
             _meter.CreateObservableCounter("scalio.nic.time", () => target.BusyNanoseconds / 1e9, "s", "CPU time of the emulated offload target (a MODEL of offload hardware; not server CPU)");
         }
-        if (server.Domain is LibfabricDomain fabric)
+        if (server.Domain.HasProgressThread)
         {
+            var fabric = server.Domain;
             _meter.CreateObservableCounter("scalio.fabric.progress.cpu.time", () => Math.Max(0, fabric.ProgressThreadCpuNanoseconds) / 1e9, "s",
                 "CPU time of the libfabric progress thread, which serves clients' one-sided READs and atomics");
         }

@@ -9,7 +9,7 @@ public enum RpcOp : byte
     Put = 1,
     /// <summary>Remove a key (durable before the reply).</summary>
     Delete = 2,
-    /// <summary>Read through the server CPU (LEED-style; Scalio clients read one-sided instead).</summary>
+    /// <summary>Read through the server CPU (a server-side GET; Scalio clients read one-sided instead).</summary>
     Get = 3,
 }
 

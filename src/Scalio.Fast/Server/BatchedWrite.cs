@@ -129,8 +129,8 @@ public sealed unsafe partial class ScalioServer
                 q.Spare = null;
                 Interlocked.Add(ref _pendingWrites, -count);
             }
-            if (_brokenCommit is null) CommitAndReply(device, b);
-            else _brokenCommit(device, b); // checker harness only: chosen at construction, one test per batch
+            if (_commitPath is null) CommitAndReply(device, b);
+            else _commitPath.Commit(this, device, b); // injected by the checker harness only; one test per batch
             b.Batch.Clear();
             Array.Clear(b.Connections);
             lock (q.Gate) q.Spare = b;
@@ -151,7 +151,7 @@ public sealed unsafe partial class ScalioServer
     }
 
     /// <summary>The correct order: durable write and published location, then invalidation, then the reply.</summary>
-    private void CommitAndReply(int device, PendingBatch b)
+    internal void CommitAndReply(int device, PendingBatch b)
     {
         var batch = b.Batch;
         int n = batch.Count;
@@ -166,7 +166,7 @@ public sealed unsafe partial class ScalioServer
     }
 
     /// <summary>Answers entry <paramref name="i"/> of a committed batch once the (modelled) device completed.</summary>
-    private static void Reply(PendingBatch b, int i, OpStatus status, long due)
+    internal static void Reply(PendingBatch b, int i, OpStatus status, long due)
     {
         var conn = b.Connections[i]!;
         int slot = b.Slots[i];
@@ -176,7 +176,7 @@ public sealed unsafe partial class ScalioServer
     }
 
     /// <summary>A batch plus who to reply to.</summary>
-    private sealed class PendingBatch : IDisposable
+    internal sealed class PendingBatch : IDisposable
     {
         public readonly WriteBatch Batch;
         public readonly Connection?[] Connections;

@@ -11,7 +11,7 @@ public sealed unsafe partial class ScalioServer
     /// orphaned: a false match costs one wasted fill, never a stale value). Header changes go through
     /// <see cref="ServerAtomics"/>; a failed CAS re-examines the slot, for as long as it takes.
     /// </summary>
-    private void Invalidate(in KeyHash hash, ReadOnlySpan<byte> key)
+    internal void Invalidate(in KeyHash hash, ReadOnlySpan<byte> key)
     {
         int bucket = hash.CacheBucket(_options.CacheBuckets);
         ushort fp = hash.Fingerprint;

@@ -23,7 +23,7 @@ public sealed partial class ScalioServer
 
     /// <summary>
     /// Starts accepting clients of other processes on <paramref name="endPoint"/> (a TCP side channel; port 0 picks a
-    /// free port), for a server whose domain is a <see cref="LibfabricDomain"/>. Each client must first pass admission
+    /// free port), for a server whose domain is <see cref="ProtectionDomain.ReachableFromOtherProcesses"/> (libfabric). Each client must first pass admission
     /// (the token of <paramref name="options"/>, when set); only then is its hello answered with the cache region, the
     /// location index region and the encoded <see cref="ServerDescriptor"/> (which names <paramref name="offloadTarget"/>
     /// and carries the server clock); its queue pair is then served by a worker like an in-process client's.
@@ -36,22 +36,21 @@ public sealed partial class ScalioServer
         ArgumentNullException.ThrowIfNull(endPoint);
         options ??= new ServerListenOptions();
         options.Validate();
-        if (_domain is not LibfabricDomain lf)
-            throw new InvalidOperationException("only a server on a libfabric domain accepts clients of other processes (the loopback fabric is in-process)");
+        if (!_domain.ReachableFromOtherProcesses)
+            throw new InvalidOperationException("only a server on a fabric that reaches other processes (libfabric) accepts their clients (the loopback fabric is in-process)");
         lock (_remoteGate)
         {
             if (_stopping) throw new InvalidOperationException("the server is stopping");
             if (_listener is not null) throw new InvalidOperationException("the server is already listening");
             _offloadTarget = offloadTarget;
             _listenOptions = options;
-            var regions = new[] { lf.Describe(_cache), lf.Describe(_store.IndexRegion) };
-            _listener = new LibfabricListener(lf, endPoint, _ => (regions, RemoteDescriptor().Encode()))
+            _listener = _domain.CreateListener(endPoint, [_cache, _store.IndexRegion], () => RemoteDescriptor().Encode(), new ListenerSettings
             {
                 HelloTimeoutMilliseconds = (int)options.HandshakeTimeout.TotalMilliseconds,
                 MaxHelloBytes = options.MaxHelloBytes,
                 Token = options.Token,
                 ReaderToken = options.ReaderToken,
-            };
+            });
             _acceptCancel = new CancellationTokenSource();
             _acceptLoop = Task.Run(() => AcceptLoop(_listener, _acceptCancel.Token));
             _monitor = new Thread(MonitorPeers) { IsBackground = true, Name = "scalio-server-peers" };

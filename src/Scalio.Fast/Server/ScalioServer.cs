@@ -50,8 +50,9 @@ public sealed unsafe partial class ScalioServer : IDisposable
     /// <summary>
     /// Creates a server in <paramref name="domain"/> (any provider; the server owns the domain from here on and disposes
     /// it) over the given devices and starts its workers. On a provider whose atomics are not coherent with the CPU's
-    /// (libfabric) slot headers change through fabric atomics. Clients in other processes connect after
-    /// <see cref="Listen"/> (libfabric domains only).
+    /// (<see cref="ProtectionDomain.CpuAtomicsCoherentWithPeers"/>, e.g. libfabric) slot headers change through fabric
+    /// atomics. Clients in other processes connect after <see cref="Listen"/> (domains
+    /// <see cref="ProtectionDomain.ReachableFromOtherProcesses"/> only).
     /// </summary>
     public ScalioServer(ProtectionDomain domain, IReadOnlyList<NvmeNamespace> devices, ScalioServerOptions? options = null)
     {
@@ -81,10 +82,9 @@ public sealed unsafe partial class ScalioServer : IDisposable
         _drainGraceTicks = Math.Min(_idleTicks, (long)(_options.BatchDrainGrace.TotalSeconds * Stopwatch.Frequency));
         _queues = new DeviceQueue[devices.Count];
         for (int d = 0; d < _queues.Length; d++) _queues[d] = new DeviceQueue(_options.BatchSize, _layout.KeyCapacity, _layout.ValueCapacity);
-        _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics || _domain is Scalio.Verbs.Libfabric.LibfabricDomain);
+        _atomics = new ServerAtomics(_domain, _cache, useFabric: _options.ForceFabricAtomics || !_domain.CpuAtomicsCoherentWithPeers);
         _clockBase = Stopwatch.GetTimestamp();
         _budget = _options.CpuCores > 0 ? new CpuBudget(_options.CpuCores) : null;
-        _brokenCommit = SelectBrokenCommit();
         _workers = new Worker[_options.Workers];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -149,7 +149,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
         set => _budget = value;
     }
 
-    /// <summary>SSD read commands issued by the server CPU (rewrites, cleaning, recovery, LEED-style reads).</summary>
+    /// <summary>SSD read commands issued by the server CPU (rewrites, cleaning, recovery, server-side GETs).</summary>
     public long SsdReads => _store.ServerReads;
 
     /// <summary>SSD write commands issued by the server CPU (batches, superblock, checkpoints).</summary>
@@ -204,8 +204,8 @@ public sealed unsafe partial class ScalioServer : IDisposable
     public void Accept(QueuePair clientQueuePair)
     {
         if (_stopping) ThrowHelper.InvalidOperation("the server is stopping");
-        if (_domain is Scalio.Verbs.Libfabric.LibfabricDomain)
-            ThrowHelper.InvalidOperation("this server runs on libfabric: clients connect through Listen (RemoteScalioStore), not with loopback queue pairs");
+        if (_domain.ReachableFromOtherProcesses)
+            ThrowHelper.InvalidOperation("this server's fabric reaches other processes: clients connect through Listen (RemoteScalioStore), not with loopback queue pairs");
         lock (_workers)
         {
             var worker = _workers[_nextWorker++ % _workers.Length];

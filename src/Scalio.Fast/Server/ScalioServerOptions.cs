@@ -40,19 +40,12 @@ public sealed class ScalioServerOptions
     /// <summary>Age after which a FILLING or ORPHAN slot may be reclaimed by readers, in milliseconds.</summary>
     public int LeaseMilliseconds { get; init; } = 1000;
 
-    /// <summary>Baselines only (LEED+Ditto): a GET request makes the server CPU fill its own cache from the SSD
-    /// after reading it, so later reads of the key hit one-sided. Scalio clients never send GET requests.</summary>
-    public bool FillCacheOnGet { get; init; }
-
     /// <summary>MODEL of a smaller server (<see cref="CpuBudget"/>): the serving work of all workers together may use at
     /// most this many core-seconds per second; 0 (default) leaves it unlimited.</summary>
     public double CpuCores { get; init; }
 
     /// <summary>Change slot headers through the fabric's own atomics even when the provider declares CPU atomics coherent.</summary>
     public bool ForceFabricAtomics { get; init; }
-
-    /// <summary>Checker harness only: a deliberately wrong write ordering (see <see cref="BrokenWriteMode"/>).</summary>
-    internal BrokenWriteMode BrokenWriteMode { get; init; }
 
     /// <summary>Checks the options and throws a clear error when they do not make sense.</summary>
     public void Validate()

@@ -1,15 +1,12 @@
 using Scalio.Verbs;
-using Scalio.Verbs.Libfabric;
 
 namespace Scalio.Fast.Server;
 
 /// <summary>
 /// How the server changes slot header words. On a real RDMA NIC, CPU atomics are not atomic with respect to the
-/// NIC's atomics, so the server must go through the fabric (a queue pair connected to itself); on the loopback
-/// provider, which declares its atomics coherent with the CPU's, an interlocked instruction is the same thing.
-/// On libfabric (tcp;ofi_rxm, whose atomics the target's provider emulates under its own lock) the server's
-/// queue pair is a second endpoint of the server's own domain, connected to an endpoint of the same domain: the
-/// compare-swap travels through the provider like a client's and is executed by the same code under the same lock.
+/// NIC's atomics, so the server must go through the fabric (a queue pair of its domain connected to another,
+/// <see cref="ProtectionDomain.ConnectToSelf"/>); on a provider that declares its atomics coherent with the CPU's
+/// (<see cref="ProtectionDomain.CpuAtomicsCoherentWithPeers"/>: loopback) an interlocked instruction is the same thing.
 /// </summary>
 internal sealed unsafe class ServerAtomics : IDisposable
 {
@@ -23,32 +20,7 @@ internal sealed unsafe class ServerAtomics : IDisposable
     {
         _cache = cache;
         if (!useFabric) return;
-        if (domain is LibfabricDomain lf)
-        {
-            var target = lf.CreateLibfabricQueuePair();
-            var self = lf.CreateLibfabricQueuePair();
-            try
-            {
-                target.Connect(self.LocalAddress.Span, []);
-                self.Connect(target.LocalAddress.Span, [lf.Describe(cache)]);
-            }
-            catch
-            {
-                self.Dispose();
-                target.Dispose();
-                throw;
-            }
-            _self = self;
-            _target = target;
-        }
-        else
-        {
-            var a = domain.CreateQueuePair(domain.CreateCompletionQueue(16), domain.CreateCompletionQueue(16));
-            var b = domain.CreateQueuePair(domain.CreateCompletionQueue(16), domain.CreateCompletionQueue(16));
-            LoopbackFabric.Connect(a, b);
-            _self = a;
-            _target = b;
-        }
+        (_self, _target) = domain.ConnectToSelf([cache]);
         _result = domain.Allocate(8, MemoryAccess.LocalWrite, 8);
     }
 

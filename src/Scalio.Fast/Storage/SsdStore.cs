@@ -110,7 +110,7 @@ internal sealed unsafe class SsdStore : IDisposable
 
     [ThreadStatic] private static byte[]? t_valueScratch;
 
-    /// <summary>Reads a key with the server CPU (the LEED path, and tests): the bucket block, then for an indirect record
+    /// <summary>Reads a key with the server CPU (server-side GETs, and tests): the bucket block, then for an indirect record
     /// its value-log record (2 reads). <paramref name="scratch"/> is page-sized; the value of an indirect record is
     /// returned from a per-thread buffer, valid until this thread's next read.</summary>
     public OpStatus Read(in KeyHash hash, ReadOnlySpan<byte> key, Span<byte> scratch, out ReadOnlySpan<byte> value)

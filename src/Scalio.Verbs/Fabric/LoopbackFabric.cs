@@ -115,4 +115,16 @@ internal sealed class LoopbackDomain : ProtectionDomain
 
     public override QueuePair CreateQueuePair(CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairOptions? options = null)
         => new LoopbackQueuePair(this, sendQueue, receiveQueue, options ?? new QueuePairOptions());
+
+    // Requests execute in the posting thread: a fabric atomic is a CPU atomic on the same word.
+    public override bool CpuAtomicsCoherentWithPeers => true;
+
+    public override (QueuePair Initiator, QueuePair Target) ConnectToSelf(IReadOnlyList<MemoryRegion> reachable)
+    {
+        ArgumentNullException.ThrowIfNull(reachable);
+        var a = CreateQueuePair(CreateCompletionQueue(16), CreateCompletionQueue(16));
+        var b = CreateQueuePair(CreateCompletionQueue(16), CreateCompletionQueue(16));
+        LoopbackFabric.Connect(a, b); // a peer reaches every region of the domain by its key
+        return (a, b);
+    }
 }

@@ -1,4 +1,6 @@
+using System.Net;
 using System.Runtime.InteropServices;
+using Scalio.Verbs.Libfabric;
 
 namespace Scalio.Verbs;
 
@@ -115,6 +117,39 @@ public abstract unsafe class ProtectionDomain : IDisposable
 
     /// <summary>Creates an unconnected queue pair whose completions go to the given queues.</summary>
     public abstract QueuePair CreateQueuePair(CompletionQueue sendQueue, CompletionQueue receiveQueue, QueuePairOptions? options = null);
+
+    /// <summary>True when the CPU's atomic instructions on this domain's registered memory are atomic with respect to
+    /// peers' fabric atomics on it (the loopback provider runs both as CPU atomics). False on a NIC, or a software
+    /// provider that serves atomics under its own lock: a word that peers compare-swap must then be changed locally
+    /// through the fabric as well (<see cref="ConnectToSelf"/>).</summary>
+    public virtual bool CpuAtomicsCoherentWithPeers => false;
+
+    /// <summary>Creates two queue pairs of this domain, each with its own completion queues, connected to each other, so
+    /// this process can run fabric requests (atomics above all) on its own regions as a peer does. The caller owns both.</summary>
+    /// <param name="reachable">Regions of this domain the initiator's requests target.</param>
+    public abstract (QueuePair Initiator, QueuePair Target) ConnectToSelf(IReadOnlyList<MemoryRegion> reachable);
+
+    /// <summary>True when clients of other processes connect to this domain, through a listener
+    /// (<see cref="CreateListener"/>); false for an in-process fabric, whose queue pairs are connected directly.</summary>
+    public virtual bool ReachableFromOtherProcesses => false;
+
+    /// <summary>Opens the side channel through which clients of other processes connect queue pairs to this domain:
+    /// each admitted client is sent <paramref name="exported"/> and the bytes <paramref name="descriptor"/> returns.</summary>
+    /// <param name="endPoint">Side-channel address (port 0: any free port).</param>
+    /// <param name="exported">Regions of this domain every admitted client may reach.</param>
+    /// <param name="descriptor">Makes the application's descriptor sent to each admitted client.</param>
+    /// <param name="settings">Admission and limits of the handshake.</param>
+    /// <exception cref="NotSupportedException">The domain is not <see cref="ReachableFromOtherProcesses"/>.</exception>
+    public virtual LibfabricListener CreateListener(IPEndPoint endPoint, IReadOnlyList<MemoryRegion> exported, Func<byte[]> descriptor, ListenerSettings settings)
+        => throw new NotSupportedException("this fabric is in-process: its queue pairs are connected directly, not through a listener");
+
+    /// <summary>True when a thread of the provider drives it and serves peers' one-sided requests (the role of a NIC);
+    /// its CPU time is <see cref="ProgressThreadCpuNanoseconds"/>.</summary>
+    public virtual bool HasProgressThread => false;
+
+    /// <summary>CPU time the provider's progress thread has used so far, in nanoseconds; -1 when there is none
+    /// (<see cref="HasProgressThread"/>) or it is not known.</summary>
+    public virtual long ProgressThreadCpuNanoseconds => -1;
 
     /// <summary>Deregisters every region (owned memory is freed).</summary>
     public void Dispose()

@@ -18,7 +18,7 @@ public readonly record struct RemoteRegion(uint RemoteKey, ulong FabricKey, ulon
 /// (software providers only move data, and serve peers' RMA and atomics, when their owner polls), moves completions
 /// into the queue pairs' <see cref="CompletionQueue"/>s and issues requests held back for ordering or back-pressure.
 /// </summary>
-public sealed unsafe class LibfabricDomain : ProtectionDomain, ICompletionProgress
+public sealed unsafe partial class LibfabricDomain : ProtectionDomain, ICompletionProgress
 {
     private const int ChunkShift = 10, ChunkSize = 1 << ChunkShift;
 
@@ -425,7 +425,7 @@ public sealed unsafe class LibfabricDomain : ProtectionDomain, ICompletionProgre
     /// <summary>CPU time the domain's progress thread has used so far, in nanoseconds (-1 when unknown). On a server it
     /// serves peers' one-sided READs and atomics (tcp;ofi_rxm has no NIC to do it), so it is server CPU on the GET path,
     /// reported apart from the workers' serving time.</summary>
-    public long ProgressThreadCpuNanoseconds
+    public override long ProgressThreadCpuNanoseconds
     {
         get
         {

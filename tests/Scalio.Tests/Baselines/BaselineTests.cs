@@ -1,7 +1,7 @@
 using System.Text;
+using Scalio.Baselines;
 using Scalio.Cli;
 using Scalio.Fast;
-using Scalio.Fast.Baselines;
 using Scalio.Fast.Rpc;
 using Scalio.Ycsb;
 
@@ -9,10 +9,12 @@ namespace Scalio.Tests.Baselines;
 
 public sealed class BaselineTests
 {
-    private static ScalioStore Open(bool fill) => new(new ScalioStoreOptions
+    private static ScalioStore Open(bool fill)
     {
-        ExpectedRecords = 4_000, CacheFraction = 0.25, BatchSize = 1, ServerFillsCacheOnGet = fill,
-    });
+        var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 4_000, CacheFraction = 0.25, BatchSize = 1 });
+        if (fill) DittoServerFill.Enable(store);
+        return store;
+    }
 
     private static byte[] Key(int i) => Encoding.ASCII.GetBytes($"key{i:D8}");
 
@@ -80,7 +82,7 @@ public sealed class BaselineTests
     {
         using var store = Open(fill: false);
         var e = Assert.Throws<ArgumentException>(() => new LeedClient(store, LeedMode.LeedDitto));
-        Assert.Contains("ServerFillsCacheOnGet", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DittoServerFill.Enable", e.Message, StringComparison.Ordinal);
     }
 
     [Theory(Timeout = 30_000)]
@@ -147,10 +149,8 @@ public sealed class BaselineTests
     public async Task Baseline_client_hot_path_allocates_nothing(LeedMode mode)
     {
         await Task.Yield();
-        using var store = new ScalioStore(new ScalioStoreOptions
-        {
-            ExpectedRecords = 4_000, CacheBuckets = 2, BatchSize = 1, ServerFillsCacheOnGet = mode == LeedMode.LeedDitto,
-        });
+        using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 4_000, CacheBuckets = 2, BatchSize = 1 });
+        if (mode == LeedMode.LeedDitto) DittoServerFill.Enable(store);
         using var c = new LeedClient(store, mode);
         var keys = new byte[400][];
         var value = new byte[store.Layout.ValueCapacity];

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Scalio.Checking;
 using Scalio.Cli;
-using Scalio.Fast.Server;
 
 namespace Scalio.Tests.Protocol;
 

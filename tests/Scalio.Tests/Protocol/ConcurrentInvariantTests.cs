@@ -130,7 +130,7 @@ public class ConcurrentInvariantTests
             ExpectedRecords = 1000,
             CacheBuckets = 1,
             Fabric = new LoopbackOptions { Faults = faults },
-            BrokenWriteMode = (Scalio.Fast.Server.BrokenWriteMode)mode,
+            FillPublishPath = Scalio.Cli.BrokenWritePaths.ClientPublish((Scalio.Cli.BrokenWriteMode)mode),
         });
         faults.TargetRemoteKey = store.Server.CacheRegion.RemoteKey;
         var history = Hammer(store, threads: 6, keys: 4, ms: mode == BrokenMode.None ? 1500 : 2500);

@@ -1,7 +1,7 @@
-namespace Scalio.Fast.Server;
+namespace Scalio.Cli;
 
 /// <summary>
-/// Deliberately wrong write paths, reachable only from the checker harness (internal; <c>scalio check --broken</c>)
+/// Deliberately wrong write paths, of the checker harness (<c>scalio check --broken</c>), injected through internal seams of the server and client
 /// to show that the linearizability checker catches the bugs the real protocol avoids. Never used by the store.
 /// </summary>
 internal enum BrokenWriteMode

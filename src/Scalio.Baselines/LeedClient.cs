@@ -3,9 +3,10 @@ using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
+using Scalio.Fast;
 using Scalio.Verbs;
 
-namespace Scalio.Fast.Baselines;
+namespace Scalio.Baselines;
 
 /// <summary>Which baseline a <see cref="LeedClient"/> plays.</summary>
 public enum LeedMode
@@ -15,8 +16,8 @@ public enum LeedMode
     Leed,
     /// <summary>LEED+Ditto: GETs first READ the cache bucket one-sided (a hit ends there, Ditto-style, SOSP 2023);
     /// a miss is a two-sided request after which the server CPU fills its cache; writes go through the server CPU,
-    /// which invalidates the key's cached slots. The store must be opened with
-    /// <see cref="ScalioStoreOptions.ServerFillsCacheOnGet"/>.</summary>
+    /// which invalidates the key's cached slots. The store's server must fill its cache
+    /// (<see cref="DittoServerFill.Enable"/>).</summary>
     LeedDitto,
 }
 
@@ -46,8 +47,8 @@ public sealed unsafe class LeedClient : IDisposable
     public LeedClient(ScalioStore store, LeedMode mode, int requestTimeoutMilliseconds = 10_000)
     {
         ArgumentNullException.ThrowIfNull(store);
-        if (mode == LeedMode.LeedDitto && !store.Options.ServerFillsCacheOnGet)
-            throw new ArgumentException("LEED+Ditto needs a store opened with ServerFillsCacheOnGet = true (the server fills the cache on a miss)", nameof(mode));
+        if (mode == LeedMode.LeedDitto && !DittoServerFill.IsEnabled(store))
+            throw new ArgumentException("LEED+Ditto needs a store whose server fills its cache on a miss: call DittoServerFill.Enable(store) first", nameof(mode));
         if (mode is not (LeedMode.Leed or LeedMode.LeedDitto)) throw new ArgumentOutOfRangeException(nameof(mode));
         ArgumentOutOfRangeException.ThrowIfLessThan(requestTimeoutMilliseconds, 1);
         Mode = mode;
