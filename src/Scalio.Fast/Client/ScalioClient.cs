@@ -63,7 +63,7 @@ public sealed unsafe partial class ScalioClient : IDisposable
 
     /// <summary>
     /// A client of a server in another process (or anywhere): <paramref name="queuePair"/> is already connected to the
-    /// server (e.g. through <c>LibfabricConnector</c>, which also delivers the regions and the encoded
+    /// server (e.g. through <c>LibfabricFabric.Connect</c>, which also delivers the regions and the encoded
     /// <paramref name="server"/> descriptor), and <paramref name="readPath"/> reaches the offload target that serves the
     /// SSDs for the miss path. The client owns all three (and the domain) and disposes them.
     /// </summary>

@@ -160,18 +160,17 @@ public sealed class RemoteScalioStore : IDisposable
     /// <summary>One connection: domain, queue pair and side channel, descriptor, read path, client.</summary>
     internal RemoteSession OpenSession()
     {
-        var domain = _fabric.CreateDomain();
         LibfabricConnection? link = null;
         IOffloadReadPath? readPath = null;
         try
         {
-            link = LibfabricConnector.Connect(domain, Server, options: new QueuePairOptions { MaxReceives = 2 },
-                timeoutMilliseconds: (int)Options.ConnectTimeout.TotalMilliseconds, token: Options.AuthToken);
+            link = _fabric.Connect(Server, new QueuePairOptions { MaxReceives = 2 },
+                (int)Options.ConnectTimeout.TotalMilliseconds, Options.AuthToken);
             var descriptor = link.PeerClock is { } clock
                 ? ServerDescriptor.Decode(link.Peer.Descriptor, clock)
                 : ServerDescriptor.Decode(link.Peer.Descriptor, link.HelloSentTimestamp, link.ReplyReceivedTimestamp);
             readPath = Options.ReadPath is { } factory ? factory(descriptor) : OpenNvmeTcp(descriptor, NvmeTcpOptions(Options));
-            var client = new ScalioClient(domain, link.QueuePair, descriptor, readPath, Options.Client);
+            var client = new ScalioClient(link.Domain, link.QueuePair, descriptor, readPath, Options.Client);
             Volatile.Write(ref _descriptor, descriptor);
             return new RemoteSession(client, link);
         }
@@ -179,7 +178,6 @@ public sealed class RemoteScalioStore : IDisposable
         {
             readPath?.Dispose();
             link?.Dispose();
-            domain.Dispose();
             throw;
         }
     }

@@ -178,6 +178,14 @@ public sealed class LibfabricConnection : IDisposable
     /// <summary>The connected queue pair.</summary>
     public LibfabricQueuePair QueuePair { get; }
 
+    /// <summary>The protection domain of <see cref="QueuePair"/>.</summary>
+    public ProtectionDomain Domain => QueuePair.Domain;
+
+    private ProtectionDomain? _ownedDomain;
+
+    /// <summary>Makes this connection dispose <paramref name="domain"/> after its queue pair.</summary>
+    internal void OwnDomain(ProtectionDomain domain) => _ownedDomain = domain;
+
     /// <summary>The role admission granted: on the server, what the client proved; on the client, what the server granted.</summary>
     public BootstrapRole Role { get; init; } = BootstrapRole.Writer;
 
@@ -212,6 +220,7 @@ public sealed class LibfabricConnection : IDisposable
     {
         QueuePair.Dispose();
         _socket.Dispose();
+        _ownedDomain?.Dispose();
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Runtime.InteropServices;
 
 namespace Scalio.Verbs.Libfabric;
@@ -340,6 +341,26 @@ public sealed unsafe class LibfabricFabric : IDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return new LibfabricDomain(this);
+    }
+
+    /// <summary>
+    /// Connects to a server's side channel in a protection domain of its own (see
+    /// <see cref="LibfabricConnector.Connect"/>); the connection owns the domain and disposes it last.
+    /// </summary>
+    public LibfabricConnection Connect(IPEndPoint server, QueuePairOptions? options = null, int timeoutMilliseconds = 10_000, AuthToken? token = null)
+    {
+        var domain = CreateDomain();
+        try
+        {
+            var link = LibfabricConnector.Connect(domain, server, options: options, timeoutMilliseconds: timeoutMilliseconds, token: token);
+            link.OwnDomain(domain);
+            return link;
+        }
+        catch
+        {
+            domain.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Connects two unconnected queue pairs of this provider that live in this process (possibly in different domains).</summary>

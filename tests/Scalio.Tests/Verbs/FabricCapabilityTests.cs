@@ -88,5 +88,12 @@ public sealed class FabricCapabilityTests
         foreach (var name in new[] { "LeedClient", "LeedMode", "DittoFill", "DittoServerFill", "BrokenWriteMode" })
             Assert.DoesNotContain(name, defined);
         Assert.Contains("LeedClient", typeof(Scalio.Baselines.LeedClient).Assembly.GetTypes().Select(t => t.Name));
+
+        // Compiled references too (a `var` can bind a type no source names): the product never refers to a provider's domain.
+        var referenced = new List<string>();
+        foreach (var h in md.TypeReferences) referenced.Add(md.GetString(md.GetTypeReference(h).Name));
+        Assert.Contains("ProtectionDomain", referenced); // the scan sees the fabric types the product does use
+        foreach (var name in new[] { "LibfabricDomain", "LoopbackDomain" })
+            Assert.DoesNotContain(name, referenced);
     }
 }
