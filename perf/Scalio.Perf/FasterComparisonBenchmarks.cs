@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 using FASTER.core;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 using Scalio.Ycsb;
 
 namespace Scalio.Perf;

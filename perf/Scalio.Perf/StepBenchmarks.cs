@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 using Scalio.Tests.Gate;
 
 namespace Scalio.Perf;

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Scalio.Fast;
 using Scalio.Fast.Hosting;
-using Scalio.Fast.Rpc;
 
 namespace HostedStore;
 

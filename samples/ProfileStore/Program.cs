@@ -1,7 +1,6 @@
 using System.Globalization;
 using Scalio.Fast;
 using Scalio.Fast.Client;
-using Scalio.Fast.Rpc;
 
 namespace ProfileStore;
 

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using Scalio.Fast;
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
 
 namespace Scalio.Baselines;

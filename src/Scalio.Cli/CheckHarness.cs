@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Scalio.Checking;
 using Scalio.Fast.Client;
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 using Scalio.Fast.Server;
 using Scalio.Verbs;
 using Scalio.Verbs.Nvme;

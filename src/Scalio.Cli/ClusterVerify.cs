@@ -2,7 +2,7 @@ using System.CommandLine;
 using Scalio.Checking;
 using Scalio.Cluster;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 
 namespace Scalio.Cli;
 

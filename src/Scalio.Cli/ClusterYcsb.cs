@@ -3,7 +3,7 @@ using Scalio.Checking;
 using Scalio.Cluster;
 using Scalio.Fast.Client;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 using Scalio.Ycsb;
 
 namespace Scalio.Cli;

@@ -6,7 +6,6 @@ using Scalio.Fast;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
 using Scalio.Verbs.Libfabric;
 
 namespace Scalio.Cli;

@@ -3,7 +3,6 @@ using System.Globalization;
 using Scalio.Checking;
 using Scalio.Fast;
 using Scalio.Fast.Client;
-using Scalio.Fast.Rpc;
 using Scalio.Verbs.Nvme;
 using Scalio.Ycsb;
 

@@ -5,7 +5,7 @@ using System.Net;
 using System.Text;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 using Scalio.Fast.Server;
 using Scalio.Verbs;
 using Scalio.Verbs.Libfabric;

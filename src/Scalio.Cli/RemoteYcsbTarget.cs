@@ -3,7 +3,6 @@ using Scalio.Checking;
 using Scalio.Fast;
 using Scalio.Fast.Client;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
 using Scalio.Ycsb;
 
 namespace Scalio.Cli;

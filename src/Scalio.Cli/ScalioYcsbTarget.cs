@@ -1,6 +1,5 @@
 using Scalio.Fast;
 using Scalio.Fast.Client;
-using Scalio.Fast.Rpc;
 using Scalio.Ycsb;
 
 namespace Scalio.Cli;

@@ -4,7 +4,6 @@ using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Cli;
 

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Globalization;
 using Scalio.Fast;
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 using Scalio.Ycsb;
 
 namespace Scalio.Cli;

@@ -622,8 +622,8 @@ public sealed class LeedYcsbTarget : IYcsbTarget
             long hits = client.Counters.Hits;
             var st = client.Get(key, value, out _);
             LastReadWasHit = client.Counters.Hits != hits;
-            if (st == Fast.Rpc.OpStatus.Ok) return true;
-            if (st == Fast.Rpc.OpStatus.NotFound) return false;
+            if (st == Fast.OpStatus.Ok) return true;
+            if (st == Fast.OpStatus.NotFound) return false;
             throw new ScalioException($"GET failed: {st}");
         }
 
@@ -631,9 +631,9 @@ public sealed class LeedYcsbTarget : IYcsbTarget
 
         public void Insert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Check(client.Put(key, value));
 
-        private static void Check(Fast.Rpc.OpStatus st)
+        private static void Check(Fast.OpStatus st)
         {
-            if (st != Fast.Rpc.OpStatus.Ok) throw new ScalioException($"PUT failed: {st}");
+            if (st != Fast.OpStatus.Ok) throw new ScalioException($"PUT failed: {st}");
         }
 
         public void Dispose() => client.Dispose();

@@ -1,4 +1,4 @@
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 
 namespace Scalio.Cluster;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 
 namespace Scalio.Cluster;
 

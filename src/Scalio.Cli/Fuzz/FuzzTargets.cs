@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Scalio.Checking;
 using Scalio.Fast.Cache;
+using Scalio.Fast;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
 using Scalio.Fast.Storage;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Fast.Client;
 

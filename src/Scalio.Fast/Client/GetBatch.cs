@@ -1,5 +1,4 @@
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
 using Scalio.Verbs.Nvme;

@@ -1,5 +1,4 @@
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Fast.Client;
 

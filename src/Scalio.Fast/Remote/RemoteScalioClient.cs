@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Scalio.Fast.Client;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Fast.Remote;
 

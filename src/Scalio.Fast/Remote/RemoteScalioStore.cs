@@ -43,7 +43,7 @@ public sealed class RemoteStoreOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a session keeps trying to reconnect (with backoff) before an operation gives up with
-    /// <see cref="Rpc.OpStatus.Unavailable"/>; the next operation tries again.</summary>
+    /// <see cref="OpStatus.Unavailable"/>; the next operation tries again.</summary>
     public TimeSpan ReconnectTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>First wait between reconnection attempts; doubled after each failure up to <see cref="MaxBackoff"/>.</summary>
@@ -65,7 +65,7 @@ public sealed class RemoteStoreOptions
 /// A Scalio store served by a server in another process (or on another machine) over libfabric: the connector and
 /// the factory of client sessions. Each session (<see cref="OpenClient"/>, one per thread) has its own libfabric
 /// domain, queue pair and side channel to the server, and its own NVMe/TCP connection to the offload target for the
-/// miss path; when the server goes away a session reports <see cref="Rpc.OpStatus.Unavailable"/> and reconnects with
+/// miss path; when the server goes away a session reports <see cref="OpStatus.Unavailable"/> and reconnects with
 /// bounded backoff on its next operation.
 /// </summary>
 public sealed class RemoteScalioStore : IDisposable
@@ -123,7 +123,7 @@ public sealed class RemoteScalioStore : IDisposable
     }
 
     /// <summary>What the server admitted this client as: <see cref="BootstrapRole.Reader"/> (its token is the server's
-    /// reader token: PUT and DELETE return <see cref="Rpc.OpStatus.Forbidden"/>) or <see cref="BootstrapRole.Writer"/>.</summary>
+    /// reader token: PUT and DELETE return <see cref="OpStatus.Forbidden"/>) or <see cref="BootstrapRole.Writer"/>.</summary>
     public BootstrapRole Role { get; private set; } = BootstrapRole.Writer;
 
     /// <summary>The server's side-channel address.</summary>

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Scalio.Fast.Rpc;
 
 /// <summary>Operation of a two-sided request to the server.</summary>
-public enum RpcOp : byte
+internal enum RpcOp : byte
 {
     /// <summary>Store a value (durable before the reply).</summary>
     Put = 1,
@@ -13,32 +13,6 @@ public enum RpcOp : byte
     Get = 3,
 }
 
-/// <summary>Status of an operation, as returned to the caller.</summary>
-public enum OpStatus : byte
-{
-    /// <summary>Done.</summary>
-    Ok = 0,
-    /// <summary>The key is not stored.</summary>
-    NotFound = 1,
-    /// <summary>The request was malformed or over the schema's limits.</summary>
-    InvalidArgument = 2,
-    /// <summary>The SSD bucket or device has no room; nothing acknowledged was lost.</summary>
-    StorageFull = 3,
-    /// <summary>A block failed its checksum: the data is not returned.</summary>
-    Corrupt = 4,
-    /// <summary>The device reported an I/O error.</summary>
-    IoError = 5,
-    /// <summary>The operation did not finish in time (peer dead or overloaded).</summary>
-    Timeout = 6,
-    /// <summary>The server is shutting down or the connection is gone.</summary>
-    Unavailable = 7,
-    /// <summary>The client's credential does not allow the operation (a reader's PUT or DELETE); nothing was changed.</summary>
-    Forbidden = 8,
-    /// <summary>The server does not own the key under its current cluster map (a sharded cluster: the key is moving to,
-    /// or has moved to, another server); nothing was changed. The caller refreshes its map and retries.</summary>
-    WrongOwner = 9,
-}
-
 /// <summary>
 /// Wire format of requests and replies (little-endian):
 /// <code>
@@ -46,7 +20,7 @@ public enum OpStatus : byte
 /// reply:   status (1) | reserved (3) | value length (4) | request id (8) | value
 /// </code>
 /// </summary>
-public static class RpcFormat
+internal static class RpcFormat
 {
     /// <summary>Bytes before the key in a request.</summary>
     public const int RequestHeaderSize = 16;

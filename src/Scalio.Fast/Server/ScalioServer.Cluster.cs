@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 
 namespace Scalio.Fast.Server;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Scalio.Fast.Rpc;
 using Scalio.Verbs;
 
 namespace Scalio.Fast.Server;

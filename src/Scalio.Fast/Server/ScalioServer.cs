@@ -127,7 +127,7 @@ public sealed unsafe partial class ScalioServer : IDisposable
     }
 
     /// <summary>Well-formed requests of <paramref name="op"/> handled (malformed ones count in <see cref="BadRequests"/>).</summary>
-    public long RequestsOf(RpcOp op) => (uint)op < (uint)_requestsByOp.Length ? Volatile.Read(ref _requestsByOp[(int)op]) : 0;
+    internal long RequestsOf(RpcOp op) => (uint)op < (uint)_requestsByOp.Length ? Volatile.Read(ref _requestsByOp[(int)op]) : 0;
 
     /// <summary>Malformed or over-limit requests refused.</summary>
     public long BadRequests => Volatile.Read(ref _badRequests);

@@ -80,7 +80,7 @@ public sealed class ServerListenOptions
     public Scalio.Verbs.Libfabric.AuthToken? Token { get; init; }
 
     /// <summary>Token that admits clients as readers: GET only, their PUT and DELETE are refused with
-    /// <see cref="Rpc.OpStatus.Forbidden"/>. Needs <see cref="Token"/> and must differ from it; null: no readers.</summary>
+    /// <see cref="OpStatus.Forbidden"/>. Needs <see cref="Token"/> and must differ from it; null: no readers.</summary>
     public Scalio.Verbs.Libfabric.AuthToken? ReaderToken { get; init; }
 
     /// <summary>Most clients connected plus handshaking at once; more are closed at accept with a "busy" challenge.</summary>

@@ -4,7 +4,7 @@ using System.IO.Hashing;
 namespace Scalio.Fast.Storage;
 
 /// <summary>Outcome of looking a key up in a bucket block image.</summary>
-public enum BlockLookup : byte
+internal enum BlockLookup : byte
 {
     /// <summary>The key is in the block; its value was returned.</summary>
     Found,
@@ -35,7 +35,7 @@ public enum BlockLookup : byte
 /// stands in for a bucket whose last block failed its checksum when the cleaner had to move it: it verifies (so the
 /// log stays scannable) but every lookup in it reports <see cref="BlockLookup.Corrupt"/>, never data.
 /// </summary>
-public static class BucketBlock
+internal static class BucketBlock
 {
     /// <summary>Magic number at offset 0 ("SCB1" little-endian).</summary>
     public const uint Magic = 0x31424353;

@@ -1,4 +1,3 @@
-using Scalio.Fast.Rpc;
 using Scalio.Verbs.Nvme;
 
 namespace Scalio.Fast.Storage;

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
-using Scalio.Fast.Rpc;
 using Scalio.Verbs.Nvme;
 
 namespace Scalio.Fast.Storage;

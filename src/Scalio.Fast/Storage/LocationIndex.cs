@@ -11,7 +11,7 @@ namespace Scalio.Fast.Storage;
 /// The server writes word 1 then word 0; a reader may see a torn pair, which the block's own bucket id and
 /// sequence reject (the reader then re-reads the entry).
 /// </summary>
-public readonly record struct Location(int Device, int Pages, ulong Page, ulong Sequence)
+internal readonly record struct Location(int Device, int Pages, ulong Page, ulong Sequence)
 {
     /// <summary>Bytes per entry.</summary>
     public const int EntrySize = 16;

@@ -5,7 +5,7 @@ using System.Runtime.CompilerServices;
 namespace Scalio.Fast.Storage;
 
 /// <summary>Outcome of checking a value-log record image against the pointer that named it.</summary>
-public enum ValueCheck : byte
+internal enum ValueCheck : byte
 {
     /// <summary>The record is the one the pointer names; the value was returned.</summary>
     Ok,
@@ -30,7 +30,7 @@ public enum ValueCheck : byte
 /// <param name="Sequence">Sequence number of the record.</param>
 /// <param name="ValueLength">Length of the value in bytes.</param>
 /// <param name="Checksum">Checksum stored in the record's header.</param>
-public readonly record struct ValuePointer(ulong Page, int Pages, ulong Sequence, int ValueLength, uint Checksum)
+internal readonly record struct ValuePointer(ulong Page, int Pages, ulong Sequence, int ValueLength, uint Checksum)
 {
     /// <summary>Bytes of a pointer in a bucket block.</summary>
     public const int Size = 24;
@@ -72,7 +72,7 @@ public readonly record struct ValuePointer(ulong Page, int Pages, ulong Sequence
 /// length; a record the cleaner moved or whose pages were reused shows another sequence (or fails its checksum while
 /// the location index has moved on) and the reader retries from the location index.
 /// </summary>
-public static class ValueRecord
+internal static class ValueRecord
 {
     /// <summary>Magic number at offset 0 ("SCV1" little-endian).</summary>
     public const uint Magic = 0x31564353;

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Fast.Storage;
 

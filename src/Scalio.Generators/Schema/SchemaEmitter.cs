@@ -10,7 +10,7 @@ internal static class SchemaEmitter
 {
     private const string SlotLayoutType = "global::Scalio.Fast.Cache.SlotLayout";
     private const string ClientType = "global::Scalio.Fast.Client.ScalioClient";
-    private const string StatusType = "global::Scalio.Fast.Rpc.OpStatus";
+    private const string StatusType = "global::Scalio.Fast.OpStatus";
     private const string MemoryMarshal = "global::System.Runtime.InteropServices.MemoryMarshal";
     private const string Interop = "global::System.Runtime.InteropServices";
     private const string Unsafe = "global::System.Runtime.CompilerServices.Unsafe";

@@ -2,7 +2,6 @@ using System.Text;
 using Scalio.Baselines;
 using Scalio.Cli;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 using Scalio.Ycsb;
 
 namespace Scalio.Tests.Baselines;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Scalio.Cluster;
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 using Scalio.Tests.Remote;
 using Scalio.Verbs.Libfabric;
 using Xunit.Abstractions;

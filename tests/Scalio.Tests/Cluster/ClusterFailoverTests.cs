@@ -4,7 +4,7 @@ using System.Text;
 using Scalio.Checking;
 using Scalio.Cluster;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 using Scalio.Tests.Remote;
 using Xunit.Abstractions;
 

@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using Scalio.Fast;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
 using Scalio.Verbs.Nvme;

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Scalio.Fast.Diagnostics;
+using Scalio.Fast;
 using Scalio.Fast.Rpc;
 
 namespace Scalio.Tests.Gate;

@@ -1,5 +1,4 @@
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Schema;
 
 namespace Scalio.Tests.Generators;

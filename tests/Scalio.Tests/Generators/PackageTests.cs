@@ -91,7 +91,6 @@ public class PackageTests : IClassFixture<PackageTests.PackedScalio>
         await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
             using Scalio.Fast;
             using Scalio.Fast.Client;
-            using Scalio.Fast.Rpc;
             using Scalio.Fast.Schema;
 
             using var store = new ScalioStore(new ScalioStoreOptions { Layout = ItemSchema.Layout, ExpectedRecords = 400, CacheFraction = 1.0 });

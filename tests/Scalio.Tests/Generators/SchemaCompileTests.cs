@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 using Scalio.Fast;
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Tests.Generators;
 

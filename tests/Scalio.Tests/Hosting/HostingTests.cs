@@ -5,7 +5,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Scalio.Fast;
 using Scalio.Fast.Hosting;
-using Scalio.Fast.Rpc;
 using static Scalio.Tests.Storage.StorageTestKit;
 
 namespace Scalio.Tests.Hosting;

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Scalio.Fast.Hosting;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
+using Scalio.Fast;
 using Scalio.Tests.Libfabric;
 using Scalio.Tests.Remote;
 using static Scalio.Tests.Storage.StorageTestKit;

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 using Scalio.Tests.Remote;
 using Scalio.Tests.Storage;
 using Scalio.Verbs.NvmeTcp;

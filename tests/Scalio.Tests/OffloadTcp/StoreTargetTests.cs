@@ -3,7 +3,6 @@ using Scalio.Fast;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
 using Scalio.Fast.OffloadTcp;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using Scalio.Tests.Storage;
 using Scalio.Verbs;

@@ -5,7 +5,6 @@ using System.Text.RegularExpressions;
 using Scalio.Cli;
 using Scalio.Fast;
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using Scalio.Tests.Storage;
 using Scalio.Verbs;

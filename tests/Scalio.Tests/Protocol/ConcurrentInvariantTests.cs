@@ -2,7 +2,6 @@ using System.Text;
 using Scalio.Checking;
 using Scalio.Fast;
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 using Scalio.Verbs;
 
 namespace Scalio.Tests.Protocol;

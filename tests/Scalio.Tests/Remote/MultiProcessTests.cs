@@ -4,7 +4,6 @@ using System.Text.RegularExpressions;
 using Scalio.Fast;
 using Scalio.Fast.Client;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
 using Scalio.Tests.Libfabric;
 
 namespace Scalio.Tests.Remote;

@@ -2,7 +2,6 @@ using System.Net;
 using Scalio.Fast;
 using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
 using Scalio.Tests.Gate;
 using Scalio.Tests.Libfabric;

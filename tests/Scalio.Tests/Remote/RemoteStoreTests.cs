@@ -4,7 +4,6 @@ using Scalio.Fast;
 using Scalio.Fast.Client;
 using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
 using Scalio.Tests.Libfabric;
 using Scalio.Verbs.Libfabric;

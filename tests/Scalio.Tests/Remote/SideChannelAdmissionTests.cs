@@ -6,7 +6,6 @@ using System.Net.Sockets;
 using Scalio.Fast;
 using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Remote;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
 using Scalio.Tests.Libfabric;
 using Scalio.Tests.Storage;

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Scalio.Fast.Remote;
+using Scalio.Fast;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
 using Scalio.Tests.Libfabric;

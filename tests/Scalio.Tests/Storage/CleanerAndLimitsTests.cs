@@ -1,6 +1,5 @@
 using Scalio.Fast;
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using static Scalio.Tests.Storage.StorageTestKit;
 

@@ -1,5 +1,4 @@
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 using static Scalio.Tests.Storage.StorageTestKit;
 
 namespace Scalio.Tests.Storage;

@@ -1,6 +1,5 @@
 using Scalio.Checking;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 using Scalio.Verbs.Nvme;
 using static Scalio.Tests.Storage.StorageTestKit;
 

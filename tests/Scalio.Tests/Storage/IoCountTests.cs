@@ -1,6 +1,5 @@
 using Xunit.Abstractions;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 using static Scalio.Tests.Storage.StorageTestKit;
 
 namespace Scalio.Tests.Storage;

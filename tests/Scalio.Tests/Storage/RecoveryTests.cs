@@ -1,6 +1,5 @@
 using Scalio.Fast;
 using Scalio.Fast.Cache;
-using Scalio.Fast.Rpc;
 using static Scalio.Tests.Storage.StorageTestKit;
 
 namespace Scalio.Tests.Storage;

@@ -1,7 +1,6 @@
 using Scalio.Fast;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
-using Scalio.Fast.Rpc;
 using Scalio.Tests.Gate;
 using static Scalio.Tests.Storage.StorageTestKit;
 

@@ -3,7 +3,6 @@ using Xunit.Abstractions;
 using Scalio.Fast;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
-using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using static Scalio.Tests.Storage.StorageTestKit;
 

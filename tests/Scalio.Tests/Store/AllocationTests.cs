@@ -1,6 +1,5 @@
 using System.Text;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Tests.Store;
 

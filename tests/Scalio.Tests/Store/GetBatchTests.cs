@@ -2,7 +2,6 @@ using System.Text;
 using Scalio.Checking;
 using Scalio.Fast;
 using Scalio.Fast.Client;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Tests.Store;
 

@@ -1,7 +1,6 @@
 using System.Text;
 using Scalio.Checking;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Tests.Store;
 

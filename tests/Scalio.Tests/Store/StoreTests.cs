@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 
 namespace Scalio.Tests.Store;
 

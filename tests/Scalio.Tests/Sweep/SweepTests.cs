@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using Scalio.Cli;
 using Scalio.Fast;
-using Scalio.Fast.Rpc;
 using Scalio.Verbs.Nvme;
 
 namespace Scalio.Tests.Sweep;
