@@ -110,8 +110,8 @@ public sealed class CompletionQueue
     /// Waits for one completion by the one <see cref="WaitPolicy"/> (spin, then yield, then sleep in short slices) until
     /// <paramref name="timeoutMilliseconds"/> passes (-1: forever); false on time-out. It never blocks on a wait object,
     /// so whoever completes the request pays no wake-up. On a queue of a provider with manual progress (libfabric,
-    /// <c>LibfabricOptions.CallerDrivesProgress</c>) the waiting thread drives the provider at every poll: without pausing
-    /// for the provider's time budget, then between the policy's pauses (a completion that needs the provider to move
+    /// <c>LibfabricOptions.CallerDrivesProgress</c>) the waiting thread drives the provider at every poll: only spinning or
+    /// yielding the core between polls for the provider's time budget, then between the policy's pauses (a completion that needs the provider to move
     /// it never waits for another thread to be scheduled).
     /// </summary>
     public bool PollBlocking(out Completion completion, int timeoutMilliseconds = -1)
@@ -129,7 +129,12 @@ public sealed class CompletionQueue
             if (progress is not null && progress.DriveProgress())
             {
                 if (TryPoll(out completion)) return true;
-                if (now < driveEnd) continue;
+                if (now < driveEnd)
+                {
+                    // Between polls, a thread this core owes (the peer serving us, a receive thread) runs first.
+                    waiter.PauseShort();
+                    continue;
+                }
             }
             waiter.Pause();
         }

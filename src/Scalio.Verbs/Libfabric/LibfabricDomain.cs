@@ -453,6 +453,8 @@ public sealed unsafe partial class LibfabricDomain : ProtectionDomain, ICompleti
         long busyMargin = Stopwatch.Frequency / 200_000; // 5 us
         int sinceBaseline = 0;
         long callerGrace = Stopwatch.Frequency / 10_000; // 100 us
+        long stepBack = Math.Max(0, options.CallerStepBackMicroseconds) * 1000L;
+        if (stepBack > 0) callerGrace = Stopwatch.Frequency * stepBack / 1_000_000_000;
         _lastActivity = Stopwatch.GetTimestamp();
         while (!_stop)
         {
@@ -461,7 +463,7 @@ public sealed unsafe partial class LibfabricDomain : ProtectionDomain, ICompleti
             if (!_pollGate.TryEnter())
             {
                 // A waiting thread is driving the provider: step back.
-                if (adaptive) WaitPolicy.Sleep(idlePoll * 1000L);
+                if (adaptive) WaitPolicy.Sleep(stepBack > 0 ? stepBack : idlePoll * 1000L);
                 else Thread.Yield();
                 continue;
             }
@@ -523,6 +525,7 @@ public sealed unsafe partial class LibfabricDomain : ProtectionDomain, ICompleti
                 {
                     Thread.Yield(); // (spinning instead for the first quarter of the window measured no better)
                 }
+                else if (callerPolls && stepBack > 0) WaitPolicy.Sleep(stepBack); // the waiter drives: poll rarely
                 else if (quiet < deepIdle || options.IdleSleepMilliseconds == 0) WaitPolicy.Sleep(idlePoll * 1000L); // 1 us timer slack: 50 us, not 100
                 else SleepUntilKicked(options.IdleSleepMilliseconds);
                 continue;

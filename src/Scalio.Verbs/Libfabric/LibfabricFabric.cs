@@ -113,6 +113,16 @@ public sealed class LibfabricOptions
     /// and leaves the rest to the progress thread, in microseconds (each poll is a system call or more; on shared
     /// cores a long spin starves the other threads).</summary>
     public int CallerPollMicroseconds { get; init; } = 100;
+
+    /// <summary>
+    /// Adaptive mode with <see cref="CallerDrivesProgress"/>: while a waiting thread has driven the provider within this
+    /// many microseconds, the progress thread polls only once per this period, and does not busy-poll between that
+    /// thread's waits (0: 100 µs, polling every <see cref="IdlePollMicroseconds"/>). For a client, whose one-sided
+    /// operations are all waited for by the thread that posted them: a progress thread polling beside it takes a core
+    /// from the server on a small machine and contends for the provider's lock. Not for a domain that serves peers'
+    /// READs and atomics (a server), whose waiting threads may stop polling at any time.
+    /// </summary>
+    public int CallerStepBackMicroseconds { get; init; }
 }
 
 /// <summary>Progress defaults, from <c>SCALIO_FABRIC_PROGRESS</c> (<c>adaptive</c>, the default, or <c>backoff</c>).</summary>
@@ -215,6 +225,7 @@ public sealed unsafe class LibfabricFabric : IDisposable
         if (options.CompletionQueueSize < 16 || options.CompletionQueueSize > 1 << 22) throw new ArgumentOutOfRangeException(nameof(options), "CompletionQueueSize must be between 16 and 4M");
         if (options.BusyPollMicroseconds is < 0 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(options), "BusyPollMicroseconds must be between 0 and 1000000");
         if (options.CallerPollMicroseconds is < 0 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(options), "CallerPollMicroseconds must be between 0 and 1000000");
+        if (options.CallerStepBackMicroseconds is < 0 or > 100_000) throw new ArgumentOutOfRangeException(nameof(options), "CallerStepBackMicroseconds must be between 0 and 100000");
         if (options.IdlePollMicroseconds is < 1 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(options), "IdlePollMicroseconds must be between 1 and 1000000");
         if (options.DeepIdleMilliseconds is < 0 or > 3_600_000) throw new ArgumentOutOfRangeException(nameof(options), "DeepIdleMilliseconds must be between 0 and 3600000");
         if (!Enum.IsDefined(options.ProgressMode)) throw new ArgumentOutOfRangeException(nameof(options), $"ProgressMode {(int)options.ProgressMode} is not a LibfabricProgressMode");

@@ -6,22 +6,24 @@ namespace Scalio.Tests.Libfabric;
 /// <summary>The progress strategies (<see cref="LibfabricProgressMode"/>, caller-driven progress) give the same results.</summary>
 public sealed class LibfabricProgressTests
 {
-    public static TheoryData<LibfabricProgressMode, bool> Modes => new()
+    public static TheoryData<LibfabricProgressMode, bool, int> Modes => new()
     {
-        { LibfabricProgressMode.Backoff, false },
-        { LibfabricProgressMode.Adaptive, false },
-        { LibfabricProgressMode.Adaptive, true },
-        { LibfabricProgressMode.Backoff, true },
+        { LibfabricProgressMode.Backoff, false, 0 },
+        { LibfabricProgressMode.Adaptive, false, 0 },
+        { LibfabricProgressMode.Adaptive, true, 0 },
+        { LibfabricProgressMode.Backoff, true, 0 },
+        { LibfabricProgressMode.Adaptive, true, 1000 }, // the remote client's setting: the progress thread steps back
     };
 
     [LibfabricTheory]
     [MemberData(nameof(Modes))]
-    public void Read_cas_and_send_work_under_every_strategy(LibfabricProgressMode mode, bool callerDrives)
+    public void Read_cas_and_send_work_under_every_strategy(LibfabricProgressMode mode, bool callerDrives, int stepBack)
     {
         // Short idle windows, so the domains go idle between the steps and wake up again.
         using var fabric = LibfabricFabric.Open(new LibfabricOptions
         {
             ProgressMode = mode, CallerDrivesProgress = callerDrives, BusyPollMicroseconds = 20, DeepIdleMilliseconds = 5, CallerPollMicroseconds = 10,
+            CallerStepBackMicroseconds = stepBack,
         });
         using var a = fabric.CreateDomain();
         using var b = fabric.CreateDomain();
@@ -60,6 +62,8 @@ public sealed class LibfabricProgressTests
         Assert.Throws<ArgumentOutOfRangeException>(() => LibfabricFabric.Open(new LibfabricOptions { BusyPollMicroseconds = -1 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => LibfabricFabric.Open(new LibfabricOptions { IdlePollMicroseconds = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => LibfabricFabric.Open(new LibfabricOptions { CallerPollMicroseconds = -5 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LibfabricFabric.Open(new LibfabricOptions { CallerStepBackMicroseconds = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LibfabricFabric.Open(new LibfabricOptions { CallerStepBackMicroseconds = 100_001 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => LibfabricFabric.Open(new LibfabricOptions { ProgressMode = (LibfabricProgressMode)7 }));
     }
 }
