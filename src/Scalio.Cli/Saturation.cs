@@ -15,7 +15,7 @@ namespace Scalio.Cli;
 /// <param name="SsdWrites">SSD writes in the phase.</param>
 /// <param name="Seconds">Length of the phase.</param>
 /// <param name="Threads">Requests kept in flight (one per connection).</param>
-public readonly record struct SaturationResult(string Kind, long Operations, long ServerRequests, long ServerCpuNanoseconds,
+internal readonly record struct SaturationResult(string Kind, long Operations, long ServerRequests, long ServerCpuNanoseconds,
     long SsdWrites, double Seconds, int Threads)
 {
     /// <summary>Serving CPU µs per client operation (a GET hit costs the server nothing and is counted too).</summary>
@@ -40,7 +40,7 @@ public readonly record struct SaturationResult(string Kind, long Operations, lon
 /// their own deterministic values; GETs (for systems whose server serves GETs: LEED reads, LEED+Ditto miss-fills) read
 /// uniformly chosen records, which mostly miss a cache of a tenth of the records.
 /// </summary>
-public static class Saturation
+internal static class Saturation
 {
     /// <summary>Requests kept in flight (one per connection; enough writers that batches of 8 fill on every device).</summary>
     public const int Outstanding = 64;

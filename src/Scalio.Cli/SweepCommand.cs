@@ -26,7 +26,7 @@ namespace Scalio.Cli;
 /// <param name="ProjectedOpsPerSecond">Projection onto the paper's hardware with this many SSDs (8 cores, 500K IOPS each),
 /// from <paramref name="CalibratedCpuMicrosPerOp"/> and the SSD I/Os per op of this run.</param>
 /// <param name="Bottleneck">Which bound binds the projection.</param>
-public sealed record SweepPoint(string System, string Workload, int Ssds, double OpsPerSecond, double P50Micros, double P99Micros,
+internal sealed record SweepPoint(string System, string Workload, int Ssds, double OpsPerSecond, double P50Micros, double P99Micros,
     double HitRatio, double SsdReadsPerOp, double SsdWritesPerOp, double ServerCpuMicrosPerOp, double CalibratedCpuMicrosPerOp, double IopsUsed, double IopsCap,
     double ProjectedOpsPerSecond, string Bottleneck)
 {
@@ -47,7 +47,7 @@ public sealed record SweepPoint(string System, string Workload, int Ssds, double
 /// <param name="HitRatio">Cache hit ratio of the GETs.</param>
 /// <param name="OpsPerSecond">Measured throughput.</param>
 /// <param name="SsdReadsPerOp">SSD reads per operation.</param>
-public sealed record HitRatioPoint(string System, double CacheFraction, double HitRatio, double OpsPerSecond, double SsdReadsPerOp);
+internal sealed record HitRatioPoint(string System, double CacheFraction, double HitRatio, double OpsPerSecond, double SsdReadsPerOp);
 
 /// <summary>
 /// <c>scalio sweep</c>: the shapes of the paper's Figures 10 and 11 on this machine. For each system, workload and SSD

@@ -8,7 +8,7 @@ using Scalio.Ycsb;
 namespace Scalio.Cli;
 
 /// <summary>A system <c>scalio ycsb --system</c> can run (DESIGN.md, "Baselines").</summary>
-public enum YcsbSystem
+internal enum YcsbSystem
 {
     /// <summary>Scalio with batched write (the configured batch size).</summary>
     Scalio,
@@ -24,7 +24,7 @@ public enum YcsbSystem
 }
 
 /// <summary>How the stores of a comparison are sized (the same for every system).</summary>
-public sealed record StoreSettings
+internal sealed record StoreSettings
 {
     /// <summary>Records loaded (the store is sized for 1.25x this, leaving room for inserts).</summary>
     public long Records { get; init; } = 200_000;
@@ -91,7 +91,7 @@ public sealed record StoreSettings
 /// <param name="K">The scale-down factor.</param>
 /// <param name="HostLeedMicrosPerGet">LEED's serving CPU per GET request at saturation on this host, µs.</param>
 /// <param name="Paper">The paper's server.</param>
-public sealed record ScaleDown(int K, double HostLeedMicrosPerGet, PaperHardware Paper)
+internal sealed record ScaleDown(int K, double HostLeedMicrosPerGet, PaperHardware Paper)
 {
     /// <summary>The calibration phases' LEED µs per GET, sorted (the median is <see cref="HostLeedMicrosPerGet"/>).</summary>
     public IReadOnlyList<double> CalibrationSamples { get; init; } = [];
@@ -150,7 +150,7 @@ public sealed record ScaleDown(int K, double HostLeedMicrosPerGet, PaperHardware
 /// scaling (<see cref="CoreScale"/>). The paper's LEED saturates its 8 Arm cores at about 800K QPS (the talk: "achieves
 /// 800K QPS under a 4-SSD configuration", then "fails to scale up: overloaded Arm cores"), so 8 cores / 800K op/s =
 /// 10 µs per op.</param>
-public sealed record PaperHardware(int ServerCores = 8, int Ssds = 7, double IopsPerSsd = 500_000, double LeedMicrosPerOp = 10.0)
+internal sealed record PaperHardware(int ServerCores = 8, int Ssds = 7, double IopsPerSsd = 500_000, double LeedMicrosPerOp = 10.0)
 {
     /// <summary>The paper's server.</summary>
     public static PaperHardware Paper { get; } = new();
@@ -168,7 +168,7 @@ public sealed record PaperHardware(int ServerCores = 8, int Ssds = 7, double Iop
 /// <param name="CoreBound">cores / server CPU seconds per op.</param>
 /// <param name="SsdBound">total IOPS / SSD I/Os per op.</param>
 /// <param name="OpsPerSecond">The smaller of the two bounds.</param>
-public readonly record struct Projection(double CoreBound, double SsdBound, double OpsPerSecond)
+internal readonly record struct Projection(double CoreBound, double SsdBound, double OpsPerSecond)
 {
     /// <summary>No projection (every figure NaN): e.g. a scaled projection without a LEED anchor.</summary>
     public static Projection None { get; } = new(double.NaN, double.NaN, double.NaN);
@@ -202,7 +202,7 @@ public readonly record struct Projection(double CoreBound, double SsdBound, doub
 /// Arm cores as LEED's does, and it folds in that our LEED does 1 SSD read per GET where the paper's does 2 (its value
 /// log) — it maps "a LEED operation here" onto "a LEED operation there". The raw projection is always shown beside it.
 /// </summary>
-public static class CoreScale
+internal static class CoreScale
 {
     /// <summary>Factor = paper LEED µs/op ÷ measured LEED µs/op; NaN without a LEED measurement.</summary>
     public static double Factor(double measuredLeedMicrosPerOp, PaperHardware hardware)
@@ -234,7 +234,7 @@ public static class CoreScale
 /// <param name="OpsRatio">ops/s divided by LEED+Ditto's.</param>
 /// <param name="ServerCpuRatio">server CPU µs/op divided by LEED+Ditto's.</param>
 /// <param name="ProjectedRatio">projected ops/s divided by LEED+Ditto's.</param>
-public sealed record SystemResult(YcsbSystem System, YcsbResult Result, Projection Projection, double OpsRatio, double ServerCpuRatio, double ProjectedRatio)
+internal sealed record SystemResult(YcsbSystem System, YcsbResult Result, Projection Projection, double OpsRatio, double ServerCpuRatio, double ProjectedRatio)
 {
     /// <summary>Rounds the row summarizes.</summary>
     public int Rounds { get; init; } = 1;
@@ -269,7 +269,7 @@ public sealed record SystemResult(YcsbSystem System, YcsbResult Result, Projecti
 }
 
 /// <summary>Runs several systems on the same workload, one after the other in one process, and compares them.</summary>
-public static class SystemComparison
+internal static class SystemComparison
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
@@ -563,7 +563,7 @@ public static class SystemComparison
 }
 
 /// <summary>Drives a LEED or LEED+Ditto baseline (<see cref="LeedClient"/>) from the YCSB runner.</summary>
-public sealed class LeedYcsbTarget : IYcsbTarget
+internal sealed class LeedYcsbTarget : IYcsbTarget
 {
     private readonly ScalioStore _store;
     private readonly LeedMode _mode;
