@@ -29,6 +29,9 @@ public sealed partial class ScalioRemoteStoreHost : ScalioResourceHost<RemoteSca
     /// <exception cref="ObjectDisposedException">The host has stopped.</exception>
     public RemoteScalioStore Store => Resource;
 
+    /// <summary>The clients' meter (null until connected, or when <see cref="ScalioRemoteStoreSettings.Metrics"/> is false).</summary>
+    public ScalioClientMetrics? Metrics => _metrics;
+
     /// <inheritdoc/>
     protected override RemoteScalioStore Create()
     {

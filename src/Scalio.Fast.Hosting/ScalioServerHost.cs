@@ -33,6 +33,9 @@ public sealed partial class ScalioServerHost : ScalioResourceHost<ScalioFabricSe
     /// <exception cref="ObjectDisposedException">The host has stopped.</exception>
     public ScalioFabricServer Server => Resource;
 
+    /// <summary>The server's meter (null until started, or when <see cref="ScalioStoreSettings.Metrics"/> is false).</summary>
+    public ScalioServerMetrics? Metrics => _metrics;
+
     /// <inheritdoc/>
     protected override ScalioFabricServer Create()
     {

@@ -28,6 +28,12 @@ public sealed partial class ScalioStoreHost : ScalioResourceHost<ScalioStore>
     /// <exception cref="ObjectDisposedException">The host has stopped.</exception>
     public ScalioStore Store => Resource;
 
+    /// <summary>The server's meter (null until opened, or when <see cref="ScalioStoreSettings.Metrics"/> is false).</summary>
+    public ScalioServerMetrics? ServerMetrics => _metrics;
+
+    /// <summary>The clients' meter (null until opened, or when <see cref="ScalioStoreSettings.Metrics"/> is false).</summary>
+    public ScalioClientMetrics? ClientMetrics => _clientMetrics;
+
     /// <inheritdoc/>
     protected override ScalioStore Create()
     {

@@ -82,3 +82,9 @@ internal static class ClientInstruments
         if (BatchSize.Enabled) BatchSize.Record(size);
     }
 }
+
+/// <summary>Numbers the meters of store instances (the <c>scalio.instance</c> meter tag), process-wide.</summary>
+internal static class MeterInstances
+{
+    internal static int Count;
+}

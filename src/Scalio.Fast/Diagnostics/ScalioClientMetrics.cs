@@ -59,7 +59,12 @@ public sealed class ScalioClientMetrics : IDisposable
     private ScalioClientMetrics(Func<ClientCounters> read, Func<long>? reconnects)
     {
         _read = read;
-        _meter = new Meter(MeterName, typeof(ScalioClientMetrics).Assembly.GetName().Version?.ToString());
+        _meter = new Meter(new MeterOptions(MeterName)
+        {
+            Version = typeof(ScalioClientMetrics).Assembly.GetName().Version?.ToString(),
+            // Two stores in one process publish the same instruments: this tag keeps their series apart.
+            Tags = [new("scalio.instance", Interlocked.Increment(ref MeterInstances.Count).ToString(System.Globalization.CultureInfo.InvariantCulture))],
+        });
 
         // Tag sets are built once: a collection then allocates only its measurements.
         var outcomeTags = new KeyValuePair<string, object?>[3][][];

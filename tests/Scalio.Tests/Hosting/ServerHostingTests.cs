@@ -20,7 +20,7 @@ namespace Scalio.Tests.Hosting;
 /// </summary>
 public sealed class ServerHostingTests
 {
-    private static IHost BuildServer(Dictionary<string, string?> settings, List<MetricSnapshot> exported)
+    private static IHost BuildServer(Dictionary<string, string?> settings, List<Metric> exported)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(settings);
@@ -32,14 +32,22 @@ public sealed class ServerHostingTests
         return builder.Build();
     }
 
-    private static long Sum(List<MetricSnapshot> exported, string name, params (string Key, string Value)[] tags)
+    /// <summary>The meter instance tag of a store's meter: the other tests of the process have stores (and meters) too.</summary>
+    private static string? Instance(System.Diagnostics.Metrics.Meter? meter)
+    {
+        foreach (var t in meter?.Tags ?? []) if (t.Key == "scalio.instance") return t.Value as string;
+        return null;
+    }
+
+    private static long Sum(List<Metric> exported, string? instance, string name, params (string Key, string Value)[] tags)
     {
         long total = 0;
         foreach (var m in exported)
         {
             if (m.Name != name) continue;
+            if (instance is not null && !HasInstance(m, instance)) continue;
             long sum = 0; // over the matching series of one export; exports are cumulative, so the latest is the largest
-            foreach (var p in m.MetricPoints)
+            foreach (ref readonly var p in m.GetMetricPoints())
             {
                 if (!Matches(p, tags)) continue;
                 sum += m.MetricType == MetricType.Histogram ? p.GetHistogramCount() : m.MetricType == MetricType.LongSum ? p.GetSumLong() : (long)p.GetSumDouble();
@@ -49,7 +57,13 @@ public sealed class ServerHostingTests
         return total;
     }
 
-    private static bool Matches(MetricPoint p, (string Key, string Value)[] tags)
+    private static bool HasInstance(Metric m, string instance)
+    {
+        foreach (var t in m.MeterTags ?? []) if (t.Key == "scalio.instance" && (t.Value as string) == instance) return true;
+        return false;
+    }
+
+    private static bool Matches(in MetricPoint p, (string Key, string Value)[] tags)
     {
         int found = 0;
         foreach (var t in p.Tags)
@@ -70,7 +84,7 @@ public sealed class ServerHostingTests
         const int keys = 64;
         try
         {
-            var exported = new List<MetricSnapshot>();
+            var exported = new List<Metric>();
             using (var host = BuildServer(settings, exported))
             {
                 await host.StartAsync();
@@ -88,21 +102,26 @@ public sealed class ServerHostingTests
                     Assert.Equal(OpStatus.Ok, c.Get(batch));
                 });
                 Assert.True(host.Services.GetRequiredService<MeterProvider>().ForceFlush(10_000));
+                string? client = Instance(host.Services.GetRequiredService<ScalioRemoteStoreHost>().Metrics?.Meter);
+                string? server = Instance(host.Services.GetRequiredService<ScalioServerHost>().Metrics?.Meter);
+                Assert.NotNull(client);
+                Assert.NotNull(server);
 
-                Assert.Equal(keys, Sum(exported, "scalio.client.operations", ("op", "put"), ("status", "ok")));
-                Assert.Equal(2 * keys + 8, Sum(exported, "scalio.client.operations", ("op", "get"), ("status", "ok")));
-                Assert.Equal(1, Sum(exported, "scalio.client.operations", ("op", "get"), ("status", "not_found")));
-                Assert.True(Sum(exported, "scalio.client.cache.lookups", ("result", "hit")) >= keys, "second-round GETs should hit");
-                Assert.True(Sum(exported, "scalio.client.cache.lookups", ("result", "miss")) > 0);
-                Assert.True(Sum(exported, "scalio.client.round_trips") > 3 * keys);
-                Assert.Equal(1, Sum(exported, "scalio.client.batches"));
-                Assert.Equal(1, Sum(exported, "scalio.client.batch.size"));
+                Assert.Equal(keys, Sum(exported, client, "scalio.client.operations", ("op", "put"), ("status", "ok")));
+                Assert.Equal(2 * keys + 8, Sum(exported, client, "scalio.client.operations", ("op", "get"), ("status", "ok")));
+                Assert.Equal(1, Sum(exported, client, "scalio.client.operations", ("op", "get"), ("status", "not_found")));
+                Assert.True(Sum(exported, client, "scalio.client.cache.lookups", ("result", "hit")) >= keys, "second-round GETs should hit");
+                Assert.True(Sum(exported, client, "scalio.client.cache.lookups", ("result", "miss")) > 0);
+                Assert.True(Sum(exported, client, "scalio.client.round_trips") > 3 * keys);
+                Assert.Equal(1, Sum(exported, client, "scalio.client.batches"));
+                // The histograms are process-wide (every client of the test process records into them, other tests' too).
+                Assert.True(Sum(exported, null, "scalio.client.batch.size") >= 1, "the batch's size was not recorded");
                 // One operation in 16 per client is timed: 64 PUTs + 129 single GETs give 12 samples.
-                Assert.Equal((keys + 2 * keys + 1) / 16, Sum(exported, "scalio.client.operation.duration"));
-                Assert.Equal(keys, Sum(exported, "scalio.server.requests", ("op", "put")));
-                Assert.True(Sum(exported, "scalio.server.batches") > 0);
-                Assert.True(Sum(exported, "scalio.nic.commands") > 0, "misses read the SSDs through the emulated NIC");
-                Assert.Equal(1 + 1, Sum(exported, "scalio.server.connections", ("event", "accepted"))); // Connect's probe and the client
+                Assert.True(Sum(exported, null, "scalio.client.operation.duration") >= (keys + 2 * keys + 1) / 16, "too few operations timed");
+                Assert.Equal(keys, Sum(exported, server, "scalio.server.requests", ("op", "put")));
+                Assert.True(Sum(exported, server, "scalio.server.batches") > 0);
+                Assert.True(Sum(exported, server, "scalio.nic.commands") > 0, "misses read the SSDs through the emulated NIC");
+                Assert.Equal(1 + 1, Sum(exported, server, "scalio.server.connections", ("event", "accepted"))); // Connect's probe and the client
 
                 await host.StopAsync();
                 Assert.Throws<ObjectDisposedException>(() => host.Services.GetRequiredService<ScalioServerHost>().Server);
@@ -151,7 +170,7 @@ public sealed class ServerHostingTests
     [Fact(Timeout = 60_000)]
     public async Task Embedded_store_exports_its_client_metrics_through_opentelemetry()
     {
-        var exported = new List<MetricSnapshot>();
+        var exported = new List<Metric>();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Scalio:ExpectedRecords"] = "1000" });
         builder.Services.AddScalioStore(builder.Configuration.GetSection("Scalio"));
@@ -168,11 +187,15 @@ public sealed class ServerHostingTests
             for (int i = 0; i < 20; i++) Assert.Equal(OpStatus.NotFound, c.Get(Key($"e{i}"), buf, out _));
         });
         Assert.True(host.Services.GetRequiredService<MeterProvider>().ForceFlush(10_000));
-        Assert.Equal(20, Sum(exported, "scalio.client.operations", ("op", "put"), ("status", "ok")));
-        Assert.Equal(20, Sum(exported, "scalio.client.operations", ("op", "delete"), ("status", "ok")));
-        Assert.Equal(20, Sum(exported, "scalio.client.operations", ("op", "get"), ("status", "not_found")));
-        Assert.Equal(20, Sum(exported, "scalio.server.requests", ("op", "delete")));
-        Assert.Equal(20, Sum(exported, "scalio.client.cache.lookups", ("result", "miss")));
+        var storeHost = host.Services.GetRequiredService<ScalioStoreHost>();
+        string? client = Instance(storeHost.ClientMetrics?.Meter), server = Instance(storeHost.ServerMetrics?.Meter);
+        Assert.NotNull(client);
+        Assert.NotNull(server);
+        Assert.Equal(20, Sum(exported, client, "scalio.client.operations", ("op", "put"), ("status", "ok")));
+        Assert.Equal(20, Sum(exported, client, "scalio.client.operations", ("op", "delete"), ("status", "ok")));
+        Assert.Equal(20, Sum(exported, client, "scalio.client.operations", ("op", "get"), ("status", "not_found")));
+        Assert.Equal(20, Sum(exported, server, "scalio.server.requests", ("op", "delete")));
+        Assert.Equal(20, Sum(exported, client, "scalio.client.cache.lookups", ("result", "miss")));
         await host.StopAsync();
     }
 }
