@@ -6,6 +6,7 @@ using Scalio.Cluster;
 using Scalio.Fast;
 using Scalio.Fast.Diagnostics;
 using Scalio.Fast.OffloadTcp;
+using Scalio.Fast.Remote;
 using Scalio.Fast.Server;
 using Scalio.Verbs.Libfabric;
 
@@ -100,26 +101,14 @@ internal static class FabricServer
         using var dirLock = dataDir is null ? null : DataDirLock.TryAcquire(dataDir); // one process per store (scalio target opens the files read-only, not the lock)
         if (dataDir is not null && dirLock is null) return 2;
 
-        LibfabricFabric fabric;
+        ScalioFabricServer fabricServer;
+        var opened = Stopwatch.StartNew();
         try
         {
-            // Endpoints bind to the listen address (clients on other machines must reach them); any address: the provider's choice.
-            bool any = endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any);
-            fabric = LibfabricFabric.Open(new LibfabricOptions { Provider = "tcp", Node = any ? null : endPoint.Address.ToString() });
-        }
-        catch (LibfabricException e)
-        {
-            CliErrors.Report($"scalio server: cannot open libfabric (tcp;ofi_rxm): {e.Message}");
-            return 2;
-        }
-        using (fabric)
-        {
-            var opened = Stopwatch.StartNew();
-            ScalioStore store;
-            var domain = fabric.CreateDomain();
-            try
+            fabricServer = ScalioFabricServer.Start(new ScalioFabricServerOptions
             {
-                store = new ScalioStore(new ScalioStoreOptions
+                Listen = endPoint,
+                Store = new ScalioStoreOptions
                 {
                     ExpectedRecords = baseOptions.ExpectedRecords,
                     Devices = baseOptions.Devices,
@@ -128,51 +117,36 @@ internal static class FabricServer
                     BatchIdleTimeout = baseOptions.BatchIdleTimeout,
                     MaxRequestsInFlightPerClient = baseOptions.MaxRequestsInFlightPerClient,
                     DataDirectory = dataDir,
-                    ServerDomain = domain,
-                });
-            }
-            catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException or LibfabricException)
-            {
-                domain.Dispose();
-                CliErrors.Report($"scalio server: cannot open the store{(dataDir is null ? "" : " in " + dataDir)}: {e.Message}");
-                return 2;
-            }
-            StoreOffloadTarget? nic = null;
-            if (nicEndPoint is not null)
-            {
-                try
-                {
-                    // Admitted clients only: each token's derived host NQN, as 'scalio target --auth-token-file' admits.
-                    string[]? nicHosts = token is null ? null : readerToken is null ? [token.OffloadHostNqn] : [token.OffloadHostNqn, readerToken.OffloadHostNqn];
-                    nic = StoreOffloadTarget.Serve(store, new StoreOffloadTargetOptions { Endpoint = nicEndPoint, SubsystemNqn = subnqn, AllowedHosts = nicHosts });
-                }
-                catch (System.Net.Sockets.SocketException e)
-                {
-                    store.Dispose();
-                    CliErrors.Report($"scalio server: the emulated NIC cannot listen on {nicEndPoint}: {e.Message}");
-                    return 2;
-                }
-                target = new OffloadTargetEndpoint(nic.Endpoint.Address.ToString(), nic.Endpoint.Port, nic.SubsystemNqn);
-            }
-            using (store)
-            using (nic)
+                },
+                NicListen = nicEndPoint,
+                ExternalOffloadTarget = target,
+                SubsystemNqn = subnqn,
+                ListenOptions = new ServerListenOptions { Token = token, ReaderToken = readerToken, MaxConnections = maxConnections },
+                // One line per refused client (admission, limits, bad handshakes): who, and why.
+                ClientRefused = (peer, reason) => Console.Error.WriteLine($"scalio server: refused client {peer?.ToString() ?? "(unknown address)"}: {reason}"),
+            });
+        }
+        catch (LibfabricException e)
+        {
+            CliErrors.Report($"scalio server: cannot open libfabric (tcp;ofi_rxm): {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException)
+        {
+            CliErrors.Report($"scalio server: cannot start{(dataDir is null ? "" : " on " + dataDir)}: {e.Message}");
+            return 2;
+        }
+        using (fabricServer)
+        {
+            var store = fabricServer.Store;
+            var nic = fabricServer.Nic;
+            var bound = fabricServer.EndPoint;
+            target = fabricServer.OffloadTarget;
             {
                 ServerCommand.PrintRecovery(store);
                 using var stop = new ManualResetEventSlim();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Set(); };
                 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
-                IPEndPoint bound;
-                // One line per refused client (admission, limits, bad handshakes): who, and why.
-                store.Server.RemoteClientRefused += (peer, reason) => Console.Error.WriteLine($"scalio server: refused client {peer?.ToString() ?? "(unknown address)"}: {reason}");
-                try
-                {
-                    bound = store.Server.Listen(endPoint, target, new ServerListenOptions { Token = token, ReaderToken = readerToken, MaxConnections = maxConnections });
-                }
-                catch (System.Net.Sockets.SocketException e)
-                {
-                    CliErrors.Report($"scalio server: cannot listen on {endPoint}: {e.Message}");
-                    return 2;
-                }
                 var server = store.Server;
                 using var agent = etcd is null ? null : new ClusterServerAgent(etcd, cluster!.Id, bound.ToString(), server, log: Console.Out,
                     replicas: cluster.Replicas, expectedKeys: (int)Math.Min(baseOptions.ExpectedRecords, 1 << 24));
@@ -211,6 +185,7 @@ internal static class FabricServer
                         $"emulated NIC: {nic.Target.ConnectionsAccepted} connection(s), {nic.Commands:N0} NVMe commands, NIC time {nic.BusyNanoseconds / 1e6:F1} ms"));
                 Console.Out.Flush();
             }
+            fabricServer.Dispose(); // batches committed, checkpoint written, devices closed
             Console.WriteLine("stopped cleanly (checkpoint written)");
             return 0;
         }

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Scalio.Fast.Diagnostics;
 using Scalio.Fast.Remote;
 using Scalio.Verbs.Libfabric;
 
@@ -8,12 +9,13 @@ namespace Scalio.Fast.Hosting;
 
 /// <summary>
 /// Owns the application's connection to a remote Scalio server: connects when the host starts (or when first
-/// resolved), disconnects at stop. Clients (<see cref="RemoteScalioStore.OpenClient"/>) belong to one thread each.
+/// resolved), publishes its clients' meter, disconnects at stop. Clients (<see cref="RemoteScalioStore.OpenClient"/>) belong to one thread each.
 /// </summary>
 public sealed partial class ScalioRemoteStoreHost : ScalioResourceHost<RemoteScalioStore>
 {
     private readonly ScalioRemoteStoreSettings _settings;
     private readonly ILogger<ScalioRemoteStoreHost> _logger;
+    private ScalioClientMetrics? _metrics;
 
     /// <summary>Creates the host of a connection described by <paramref name="settings"/> (made later).</summary>
     public ScalioRemoteStoreHost(IOptions<ScalioRemoteStoreSettings> settings, ILogger<ScalioRemoteStoreHost> logger)
@@ -27,6 +29,9 @@ public sealed partial class ScalioRemoteStoreHost : ScalioResourceHost<RemoteSca
     /// <exception cref="ObjectDisposedException">The host has stopped.</exception>
     public RemoteScalioStore Store => Resource;
 
+    /// <summary>The clients' meter (null until connected, or when <see cref="ScalioRemoteStoreSettings.Metrics"/> is false).</summary>
+    public ScalioClientMetrics? Metrics => _metrics;
+
     /// <inheritdoc/>
     protected override RemoteScalioStore Create()
     {
@@ -36,6 +41,7 @@ public sealed partial class ScalioRemoteStoreHost : ScalioResourceHost<RemoteSca
             ConnectTimeout = TimeSpan.FromSeconds(_settings.ConnectTimeoutSeconds),
             AuthToken = string.IsNullOrEmpty(_settings.AuthTokenFile) ? null : AuthToken.FromFile(_settings.AuthTokenFile),
         });
+        if (_settings.Metrics) _metrics = new ScalioClientMetrics(store);
         LogConnected(server, store.Role);
         return store;
     }
@@ -44,6 +50,7 @@ public sealed partial class ScalioRemoteStoreHost : ScalioResourceHost<RemoteSca
     protected override void Destroy(RemoteScalioStore store)
     {
         long reconnects = store.Reconnects;
+        _metrics?.Dispose();
         store.Dispose();
         LogClosed(reconnects);
     }

@@ -17,6 +17,9 @@ public sealed class ScalioRemoteStoreSettings
     /// <summary>Longest wait for the first connection, in seconds.</summary>
     public double ConnectTimeoutSeconds { get; set; } = 5;
 
+    /// <summary>Publish the clients' counters on the meter <see cref="Diagnostics.ScalioClientMetrics.MeterName"/>.</summary>
+    public bool Metrics { get; set; } = true;
+
     /// <summary>The problems with these settings, one line each; empty when they are usable.</summary>
     public IReadOnlyList<string> Validate()
     {

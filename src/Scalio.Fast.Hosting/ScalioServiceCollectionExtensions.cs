@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace Scalio.Fast.Hosting;
 
-/// <summary>Registers an embedded Scalio store with Microsoft.Extensions.DependencyInjection.</summary>
+/// <summary>Registers Scalio (an embedded store, a connection to a remote one, or a server) with Microsoft.Extensions.DependencyInjection.</summary>
 public static class ScalioServiceCollectionExtensions
 {
     /// <summary>
@@ -52,6 +52,40 @@ public static class ScalioServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ScalioRemoteStoreHost>());
         services.AddSingleton(sp => sp.GetRequiredService<ScalioRemoteStoreHost>().Store);
         return services;
+    }
+
+    /// <summary>
+    /// Adds a Scalio server for clients of other processes (<see cref="ScalioServerHost"/>, a hosted service: listening
+    /// when the host starts, drained and closed when it stops) with settings bound from <paramref name="configuration"/>,
+    /// e.g. <c>builder.Configuration.GetSection("ScalioServer")</c> (<see cref="ScalioServerSettings"/>). Invalid settings
+    /// fail the host's start with one line per problem. The running <see cref="Remote.ScalioFabricServer"/> is resolvable.
+    /// </summary>
+    public static IServiceCollection AddScalioServer(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return services.AddScalioServer(s => configuration.Bind(s));
+    }
+
+    /// <summary>Adds a Scalio server for clients of other processes whose settings <paramref name="configure"/> sets.</summary>
+    public static IServiceCollection AddScalioServer(this IServiceCollection services, Action<ScalioServerSettings> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<ScalioServerSettings>().Configure(configure).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ScalioServerSettings>, ServerSettingsValidator>();
+        services.AddSingleton<ScalioServerHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<ScalioServerHost>());
+        services.AddSingleton(sp => sp.GetRequiredService<ScalioServerHost>().Server);
+        return services;
+    }
+
+    private sealed class ServerSettingsValidator : IValidateOptions<ScalioServerSettings>
+    {
+        public ValidateOptionsResult Validate(string? name, ScalioServerSettings options)
+        {
+            var errors = options.Validate();
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
     }
 
     private sealed class RemoteSettingsValidator : IValidateOptions<ScalioRemoteStoreSettings>

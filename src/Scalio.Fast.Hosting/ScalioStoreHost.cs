@@ -6,7 +6,7 @@ namespace Scalio.Fast.Hosting;
 
 /// <summary>
 /// Owns the application's embedded <see cref="ScalioStore"/>: opens it when the host starts (or when first resolved,
-/// whichever comes first), publishes its meter, and at stop closes it (every batch committed, files flushed) after the
+/// whichever comes first), publishes its server and client meters, and at stop closes it (every batch committed, files flushed) after the
 /// services registered after it have stopped. Clients (<see cref="ScalioStore.OpenClient"/>) belong to one thread each.
 /// </summary>
 public sealed partial class ScalioStoreHost : ScalioResourceHost<ScalioStore>
@@ -14,6 +14,7 @@ public sealed partial class ScalioStoreHost : ScalioResourceHost<ScalioStore>
     private readonly ScalioStoreSettings _settings;
     private readonly ILogger<ScalioStoreHost> _logger;
     private ScalioServerMetrics? _metrics;
+    private ScalioClientMetrics? _clientMetrics;
 
     /// <summary>Creates the host of a store described by <paramref name="settings"/> (opened later).</summary>
     public ScalioStoreHost(IOptions<ScalioStoreSettings> settings, ILogger<ScalioStoreHost> logger)
@@ -27,13 +28,23 @@ public sealed partial class ScalioStoreHost : ScalioResourceHost<ScalioStore>
     /// <exception cref="ObjectDisposedException">The host has stopped.</exception>
     public ScalioStore Store => Resource;
 
+    /// <summary>The server's meter (null until opened, or when <see cref="ScalioStoreSettings.Metrics"/> is false).</summary>
+    public ScalioServerMetrics? ServerMetrics => _metrics;
+
+    /// <summary>The clients' meter (null until opened, or when <see cref="ScalioStoreSettings.Metrics"/> is false).</summary>
+    public ScalioClientMetrics? ClientMetrics => _clientMetrics;
+
     /// <inheritdoc/>
     protected override ScalioStore Create()
     {
         var options = _settings.ToOptions();
         if (options.DataDirectory is { } dir) Directory.CreateDirectory(dir);
         var store = new ScalioStore(options);
-        if (_settings.Metrics) _metrics = new ScalioServerMetrics(store);
+        if (_settings.Metrics)
+        {
+            _metrics = new ScalioServerMetrics(store);
+            _clientMetrics = new ScalioClientMetrics(store);
+        }
         LogOpened(store.CacheSlots, options.Devices, options.DataDirectory ?? "RAM", options.BatchSize);
         return store;
     }
@@ -43,6 +54,7 @@ public sealed partial class ScalioStoreHost : ScalioResourceHost<ScalioStore>
     {
         var counters = store.ReadCounters();
         _metrics?.Dispose();
+        _clientMetrics?.Dispose();
         store.Dispose(); // commits open batches and closes the namespaces
         LogClosed(counters.ServerRequests, counters.DeviceWrites);
     }

@@ -1,4 +1,26 @@
+using System.Runtime.CompilerServices;
+
 namespace Scalio.Fast.Client;
+
+/// <summary>A client operation, as <see cref="ClientCounters.Completed"/> and the client meter tell them apart.</summary>
+public enum ClientOperation
+{
+    /// <summary>A GET (alone or in a batch).</summary>
+    Get = 0,
+    /// <summary>A PUT.</summary>
+    Put = 1,
+    /// <summary>A DELETE.</summary>
+    Delete = 2,
+}
+
+/// <summary>Completed operations per (operation, status): plain longs inline in the counters, no allocation.</summary>
+[InlineArray(Length)]
+internal struct OutcomeCounts
+{
+    internal const int Statuses = 16;
+    internal const int Length = 3 * Statuses;
+    private long _first;
+}
 
 /// <summary>Per-client operation counters (plain fields: one client is one thread).</summary>
 public struct ClientCounters
@@ -36,6 +58,32 @@ public struct ClientCounters
     /// mismatch while the location index had moved on) and retried from the location index.</summary>
     public long ValueLogRetries;
 
+    /// <summary>GET batches run (<see cref="ScalioClient.Get(ScalioGetBatch)"/>).</summary>
+    public long Batches;
+    /// <summary>GETs run in batches (also counted in <see cref="Gets"/>).</summary>
+    public long BatchedGets;
+
+    private OutcomeCounts _outcomes;
+
+    /// <summary>Operations of kind <paramref name="operation"/> that returned <paramref name="status"/> (an operation
+    /// that threw is not counted).</summary>
+    public readonly long Completed(ClientOperation operation, OpStatus status)
+    {
+        int i = Index(operation, status);
+        return i < 0 ? 0 : _outcomes[i];
+    }
+
+    /// <summary>Counts one completed operation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Complete(ClientOperation operation, OpStatus status)
+    {
+        int i = Index(operation, status);
+        if (i >= 0) _outcomes[i]++;
+    }
+
+    private static int Index(ClientOperation operation, OpStatus status)
+        => (uint)operation < 3 && (uint)status < OutcomeCounts.Statuses ? (int)operation * OutcomeCounts.Statuses + (int)status : -1;
+
     /// <summary>Adds another client's counters.</summary>
     public void Add(in ClientCounters o)
     {
@@ -43,5 +91,7 @@ public struct ClientCounters
         RoundTrips += o.RoundTrips; OffloadedReads += o.OffloadedReads; TornRetries += o.TornRetries;
         LockConflicts += o.LockConflicts; Reclaims += o.Reclaims; FillWaits += o.FillWaits; BytesMoved += o.BytesMoved;
         StaleBodiesFreed += o.StaleBodiesFreed; ValueLogReads += o.ValueLogReads; ValueLogRetries += o.ValueLogRetries;
+        Batches += o.Batches; BatchedGets += o.BatchedGets;
+        for (int i = 0; i < OutcomeCounts.Length; i++) _outcomes[i] += o._outcomes[i];
     }
 }

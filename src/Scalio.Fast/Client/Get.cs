@@ -13,6 +13,16 @@ public sealed unsafe partial class ScalioClient
     /// <returns><see cref="OpStatus.Ok"/> with the value, <see cref="OpStatus.NotFound"/>, or an error status.</returns>
     public OpStatus Get(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength)
     {
+        long start = Diagnostics.ClientInstruments.MaybeStart(ref _sampleTick);
+        var status = GetCore(key, value, out valueLength);
+        _counters.Complete(ClientOperation.Get, status);
+        if (start != 0) Diagnostics.ClientInstruments.RecordDuration(start, ClientOperation.Get, status);
+        return status;
+    }
+
+    /// <summary>The GET itself, uncounted in <see cref="ClientCounters.Completed"/> (a batch counts its keys once).</summary>
+    private OpStatus GetCore(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength)
+    {
         _layout.ValidateKey(key);
         if (value.Length < _layout.ValueCapacity) ThrowHelper.Argument(nameof(value), $"the value buffer must hold {_layout.ValueCapacity} bytes");
         valueLength = 0;

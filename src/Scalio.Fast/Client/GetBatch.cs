@@ -27,6 +27,15 @@ public sealed unsafe partial class ScalioClient
         if (batch.Owner != this) ThrowHelper.Argument(nameof(batch), "the batch belongs to another client");
         int n = batch.Count;
         if (n == 0) return;
+        RunBatch(batch, n);
+        _counters.Batches++;
+        _counters.BatchedGets += n;
+        for (int i = 0; i < n; i++) _counters.Complete(ClientOperation.Get, batch.Statuses[i]);
+        Diagnostics.ClientInstruments.RecordBatch(n);
+    }
+
+    private void RunBatch(ScalioGetBatch batch, int n)
+    {
         var lanes = batch.Lanes;
         var chain = batch.Chain;
 
@@ -93,7 +102,7 @@ public sealed unsafe partial class ScalioClient
             if (lanes[i].Stage != Stage.Alone) continue;
             _counters.Gets--; // counted once above
             long hitsBefore = _counters.Hits;
-            batch.Statuses[i] = Get(batch.KeyAt(i), batch.ValueBuffer(i), out batch.ValueLengths[i]);
+            batch.Statuses[i] = GetCore(batch.KeyAt(i), batch.ValueBuffer(i), out batch.ValueLengths[i]);
             batch.Hits[i] = _counters.Hits != hitsBefore;
             if (batch.Hits[i]) hits++;
             lanes[i].Stage = Stage.Done;

@@ -51,6 +51,7 @@ public sealed unsafe partial class ScalioClient : IDisposable
     private ulong _nextWrId, _nextRequestId;
     private uint _random;
     private ClientCounters _counters;
+    private uint _sampleTick; // counts operations for the duration histogram's sampling
     private bool _disposed;
 
     private readonly IFillPublishPath? _fillPublish;
@@ -196,6 +197,16 @@ public sealed unsafe partial class ScalioClient : IDisposable
         => _qp.PostReceive(new ReceiveRequest((ulong)slot, _mr.AddressOf(_recvOff + slot * _messageSize), (uint)_messageSize, _mr.LocalKey));
 
     private OpStatus Request(RpcOp op, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        var kind = op == RpcOp.Delete ? ClientOperation.Delete : ClientOperation.Put;
+        long start = Diagnostics.ClientInstruments.MaybeStart(ref _sampleTick);
+        var status = Send(op, key, value);
+        _counters.Complete(kind, status);
+        if (start != 0) Diagnostics.ClientInstruments.RecordDuration(start, kind, status);
+        return status;
+    }
+
+    private OpStatus Send(RpcOp op, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         _counters.Writes++;
         ulong requestId = ++_nextRequestId;

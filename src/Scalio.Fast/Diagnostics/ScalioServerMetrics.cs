@@ -37,7 +37,12 @@ public sealed class ScalioServerMetrics : IDisposable
         ArgumentNullException.ThrowIfNull(store);
         var server = store.Server;
         var devices = server.Devices;
-        _meter = new Meter(MeterName, typeof(ScalioServerMetrics).Assembly.GetName().Version?.ToString());
+        _meter = new Meter(new MeterOptions(MeterName)
+        {
+            Version = typeof(ScalioServerMetrics).Assembly.GetName().Version?.ToString(),
+            // Two stores in one process publish the same instruments: this tag keeps their series apart.
+            Tags = [new("scalio.instance", Interlocked.Increment(ref MeterInstances.Count).ToString(System.Globalization.CultureInfo.InvariantCulture))],
+        });
 
         // Tag sets are built once: a collection then allocates only its measurements.
         KeyValuePair<string, object?>[] put = [new("op", "put")], delete = [new("op", "delete")], get = [new("op", "get")], invalid = [new("op", "invalid")];

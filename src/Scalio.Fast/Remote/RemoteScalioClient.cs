@@ -39,7 +39,7 @@ public sealed class RemoteScalioClient : IDisposable
     {
         valueLength = 0;
         var s = _session ?? Reconnect();
-        if (s is null) return OpStatus.Unavailable;
+        if (s is null) return NotSent(ClientOperation.Get, OpStatus.Unavailable);
         OpStatus st;
         try
         {
@@ -47,7 +47,7 @@ public sealed class RemoteScalioClient : IDisposable
         }
         catch (Exception e) when (RemoteScalioStore.IsTransient(e))
         {
-            return Drop(e, OpStatus.Unavailable);
+            return NotSent(ClientOperation.Get, Drop(e, OpStatus.Unavailable));
         }
         if (st is OpStatus.Timeout or OpStatus.Unavailable || (st == OpStatus.IoError && !s.Link.IsPeerConnected)) return Drop(null, Failure(s, st));
         return st;
@@ -101,7 +101,7 @@ public sealed class RemoteScalioClient : IDisposable
     public OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         var s = _session ?? Reconnect();
-        if (s is null) return OpStatus.Unavailable;
+        if (s is null) return NotSent(ClientOperation.Put, OpStatus.Unavailable);
         OpStatus st;
         try
         {
@@ -109,7 +109,7 @@ public sealed class RemoteScalioClient : IDisposable
         }
         catch (Exception e) when (RemoteScalioStore.IsTransient(e))
         {
-            return Drop(e, OpStatus.Unavailable);
+            return NotSent(ClientOperation.Put, Drop(e, OpStatus.Unavailable));
         }
         return st is OpStatus.Timeout or OpStatus.Unavailable ? Drop(null, Failure(s, st)) : st;
     }
@@ -118,7 +118,7 @@ public sealed class RemoteScalioClient : IDisposable
     public OpStatus Delete(ReadOnlySpan<byte> key)
     {
         var s = _session ?? Reconnect();
-        if (s is null) return OpStatus.Unavailable;
+        if (s is null) return NotSent(ClientOperation.Delete, OpStatus.Unavailable);
         OpStatus st;
         try
         {
@@ -126,7 +126,7 @@ public sealed class RemoteScalioClient : IDisposable
         }
         catch (Exception e) when (RemoteScalioStore.IsTransient(e))
         {
-            return Drop(e, OpStatus.Unavailable);
+            return NotSent(ClientOperation.Delete, Drop(e, OpStatus.Unavailable));
         }
         return st is OpStatus.Timeout or OpStatus.Unavailable ? Drop(null, Failure(s, st)) : st;
     }
@@ -173,6 +173,13 @@ public sealed class RemoteScalioClient : IDisposable
             Thread.Sleep(backoff);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, o.MaxBackoff.Ticks));
         }
+    }
+
+    /// <summary>Counts an operation the connection failed before the client could (no session, or it threw).</summary>
+    private OpStatus NotSent(ClientOperation operation, OpStatus status)
+    {
+        lock (_countersGate) _retired.Complete(operation, status);
+        return status;
     }
 
     internal void AddCounters(ref ClientCounters total)

@@ -83,5 +83,18 @@ public class HostingTests
         Assert.Contains("read back 1000 of 1000 reads", stdout);
         Assert.Contains("Scalio store open", stdout);
         Assert.Contains("Scalio store closed", stdout);
+        if (Scalio.Verbs.Libfabric.LibfabricFabric.IsInstalled(out _))
+        {
+            // The hosted server (AddScalioServer) and its remote client; the meters of both stores through OpenTelemetry.
+            Assert.Contains("Scalio server listening on 127.0.0.1:", stdout);
+            Assert.Contains("read back 100 of 100 records", stdout);
+            Assert.Contains("Scalio server stopped cleanly", stdout);
+            // 500 PUTs and 1000 GETs embedded, 100 PUTs and 100 GETs remote; one operation in 16 per client timed.
+            Assert.Contains("metrics: 1700 client operations, 1100 cache lookups, 600 server requests, 105 timed operations", stdout);
+        }
+        else
+        {
+            Assert.Contains("metrics: 1500 client operations, 1000 cache lookups, 500 server requests, 93 timed operations", stdout);
+        }
     }
 }
