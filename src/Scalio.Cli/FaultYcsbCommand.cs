@@ -4,7 +4,7 @@ using Scalio.Checking;
 using Scalio.Fast;
 using Scalio.Fast.Client;
 using Scalio.Fast.Rpc;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 using Scalio.Ycsb;
 
 namespace Scalio.Cli;

@@ -2,8 +2,8 @@ using Scalio.Fast.Cache;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Offload;
 using Stage = Scalio.Fast.Client.ScalioGetBatch.Stage;
 
 namespace Scalio.Fast.Client;

@@ -2,7 +2,7 @@ using Scalio.Fast.Cache;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Fast.Client;
 

@@ -1,5 +1,5 @@
 using Scalio.Fast.Rpc;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Fast.Storage;
 

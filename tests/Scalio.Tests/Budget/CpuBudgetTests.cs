@@ -5,7 +5,7 @@ using Scalio.Fast;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 using Scalio.Ycsb;
 
 namespace Scalio.Tests.Budget;

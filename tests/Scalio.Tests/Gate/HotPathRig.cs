@@ -6,8 +6,8 @@ using Scalio.Fast.Client;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Offload;
 using Scalio.Ycsb;
 
 namespace Scalio.Tests.Gate;

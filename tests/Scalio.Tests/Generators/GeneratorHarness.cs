@@ -22,7 +22,7 @@ internal static class GeneratorHarness
             if (path.Length > 0) paths.Add(path);
         }
         paths.Add(typeof(ScalioClient).Assembly.Location);
-        paths.Add(typeof(Scalio.Verbs.Nvme.SubmissionQueueEntry).Assembly.Location);
+        paths.Add(typeof(Scalio.Nvme.SubmissionQueueEntry).Assembly.Location);
         var refs = ImmutableArray.CreateBuilder<MetadataReference>();
         foreach (string path in paths) refs.Add(MetadataReference.CreateFromFile(path));
         return refs.ToImmutable();

@@ -4,8 +4,8 @@ using Scalio.Fast;
 using Scalio.Fast.Rpc;
 using Scalio.Tests.Remote;
 using Scalio.Tests.Storage;
-using Scalio.Verbs.NvmeTcp;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme.Tcp;
+using Scalio.Offload;
 using Xunit.Abstractions;
 using static Scalio.Tests.Storage.StorageTestKit;
 

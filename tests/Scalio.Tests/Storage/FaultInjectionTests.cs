@@ -1,7 +1,7 @@
 using Scalio.Checking;
 using Scalio.Fast;
 using Scalio.Fast.Rpc;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 using static Scalio.Tests.Storage.StorageTestKit;
 
 namespace Scalio.Tests.Storage;

@@ -3,7 +3,7 @@ using System.Text;
 using Scalio.Cli;
 using Scalio.Fast;
 using Scalio.Fast.Rpc;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Tests.Sweep;
 
