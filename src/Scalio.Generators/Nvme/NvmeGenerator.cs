@@ -9,7 +9,7 @@ namespace Scalio.Generators.Nvme;
 /// <summary>
 /// Generates NVMe submission-queue-entry encoders, completion-queue-entry decoders and NVMe/TCP PDU header
 /// encoders/decoders from declarative descriptions: <c>[NvmeCommand]</c>, <c>[NvmeCompletion]</c> and
-/// <c>[NvmeTcpPdu]</c> on partial structs, each with <c>[NvmeField]</c> attributes (types in Scalio.Verbs,
+/// <c>[NvmeTcpPdu]</c> on partial structs, each with <c>[NvmeField]</c> attributes (types in Scalio.Nvme,
 /// namespace <c>Scalio.Nvme.Generation</c>). Pipeline: attribute lookup, parse to an equatable model,
 /// emit; duplicate descriptions are found on the collected models.
 /// </summary>

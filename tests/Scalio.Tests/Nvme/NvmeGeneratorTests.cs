@@ -17,7 +17,7 @@ public sealed class NvmeGeneratorTests
         {
             if (path.Length > 0) refs.Add(MetadataReference.CreateFromFile(path));
         }
-        if (!((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Contains("Scalio.Verbs.dll", StringComparison.Ordinal))
+        if (!((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Contains("Scalio.Nvme.dll", StringComparison.Ordinal))
         {
             refs.Add(MetadataReference.CreateFromFile(typeof(Scalio.Nvme.NvmeStatus).Assembly.Location));
         }
