@@ -7,7 +7,7 @@
 #        eng/public-api.sh ship     at a release: move every Unshipped entry into Shipped
 set -euo pipefail
 cd "$(dirname "$0")/.."
-projects=(Scalio.Verbs Scalio.Fast Scalio.Cli)
+projects=(Scalio.Verbs Scalio.Nvme Scalio.Offload Scalio.Fast Scalio.Cli)
 mode=${1:-check}
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 build() { # warnings, not errors, so that every project reports every difference in one pass

@@ -3,7 +3,7 @@ using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
 using Scalio.Fast.Server;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Cli;
 

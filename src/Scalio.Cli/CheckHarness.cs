@@ -5,8 +5,8 @@ using Scalio.Fast.Client;
 using Scalio.Fast;
 using Scalio.Fast.Server;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Offload;
 
 namespace Scalio.Cli;
 

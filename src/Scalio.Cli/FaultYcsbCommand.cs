@@ -3,7 +3,7 @@ using System.Globalization;
 using Scalio.Checking;
 using Scalio.Fast;
 using Scalio.Fast.Client;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 using Scalio.Ycsb;
 
 namespace Scalio.Cli;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text;
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme.Tcp;
 
 namespace Scalio.Cli;
 

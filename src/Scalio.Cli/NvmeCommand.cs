@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
 
 namespace Scalio.Cli;
 

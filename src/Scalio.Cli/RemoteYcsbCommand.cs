@@ -4,7 +4,7 @@ using Scalio.Checking;
 using Scalio.Fast.Client;
 using Scalio.Fast.Remote;
 using Scalio.Verbs.Libfabric;
-using Scalio.Verbs.Offload;
+using Scalio.Offload;
 using Scalio.Ycsb;
 using Spectre.Console;
 

@@ -18,7 +18,7 @@ internal static class ServerCommand
         var offloadTarget = new Option<string?>("--offload-target") { Description = "With --fabric: HOST:PORT of an external NVMe/TCP offload target ('scalio target') serving this store's --data-dir, told to clients for their misses instead of the in-process emulated NIC" };
         var nicListen = new Option<string?>("--nic-listen") { Description = "With --fabric: ADDRESS:PORT of the in-process emulated NIC (the NVMe/TCP offload target clients read the SSDs through); default: the --listen address, a free port" };
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (PORT alone: 127.0.0.1:PORT); read-only, no authentication: keep it on loopback or a trusted network" };
-        var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN of the offload target", DefaultValueFactory = _ => Scalio.Verbs.Offload.NvmeTcpOffloadReadPath.DefaultSubsystemNqn };
+        var subnqn = new Option<string>("--subnqn") { Description = "Subsystem NQN of the offload target", DefaultValueFactory = _ => Scalio.Offload.NvmeTcpOffloadReadPath.DefaultSubsystemNqn };
         var authToken = new Option<string?>("--auth-token-file") { Description = "With --fabric: admit only clients that prove this file's token (HMAC challenge-response before any region key is sent; at least 16 bytes). Without it any client that reaches --listen is admitted (a warning says so)" };
         var readerToken = new Option<string?>("--reader-token-file") { Description = "With --auth-token-file: clients proving this file's token (which must differ) are admitted as readers: GET only, their PUT and DELETE are refused" };
         var maxConnections = new Option<int>("--max-connections") { Description = "With --fabric: most clients connected plus handshaking at once; more are refused at accept", DefaultValueFactory = _ => 256 };
@@ -103,7 +103,7 @@ internal static class ServerCommand
                     return CliErrors.Fail("server: " + e.Message);
                 }
             }
-            var faulty = new List<Scalio.Verbs.Nvme.FaultyNamespace>();
+            var faulty = new List<Scalio.Nvme.FaultyNamespace>();
             if (!CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
             using var dirLock = DataDirLock.TryAcquire(dir); // one process per store: `scalio get --data-dir` must not open it under a running server
             if (dirLock is null) return 2;
@@ -123,7 +123,7 @@ internal static class ServerCommand
                     Layout = soakKeyCount > 0 ? SoakLoad.Layout : Scalio.Fast.Cache.SlotLayout.Default,
                     WrapDevice = writeErrors > 0 ? (i, ns) =>
                     {
-                        var f = new Scalio.Verbs.Nvme.FaultyNamespace(ns, parse.GetValue(soakSeed) * 1_000_003 + parse.GetValue(soakRound) * 31 + i);
+                        var f = new Scalio.Nvme.FaultyNamespace(ns, parse.GetValue(soakSeed) * 1_000_003 + parse.GetValue(soakRound) * 31 + i);
                         faulty.Add(f);
                         return f;
                     } : null,

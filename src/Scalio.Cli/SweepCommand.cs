@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 using Scalio.Ycsb;
 using Spectre.Console;
 

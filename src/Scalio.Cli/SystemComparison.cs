@@ -49,7 +49,7 @@ internal sealed record StoreSettings
 
     /// <summary>SSD performance MODEL wrapped around each namespace (over files, add the device's own latency); null: no cap
     /// (or the one <see cref="IopsPerSsd"/> makes).</summary>
-    public Scalio.Verbs.Nvme.SsdModelOptions? SsdModel { get; init; }
+    public Scalio.Nvme.SsdModelOptions? SsdModel { get; init; }
 
     /// <summary>MODEL of a smaller server: core-seconds per second the server's serving work may use (<see cref="Scalio.Fast.Server.CpuBudget"/>),
     /// the same for every system; 0: unlimited.</summary>
@@ -75,10 +75,10 @@ internal sealed record StoreSettings
     public TimeSpan SaturationDuration { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The SSD model the stores use: <see cref="SsdModel"/>, else one of <see cref="IopsPerSsd"/> IOPS, else none.</summary>
-    public Scalio.Verbs.Nvme.SsdModelOptions? EffectiveSsdModel => SsdModel ?? (IopsPerSsd <= 0 ? null
-        : DataDirectory is null ? new Scalio.Verbs.Nvme.SsdModelOptions { MaxIops = IopsPerSsd }
+    public Scalio.Nvme.SsdModelOptions? EffectiveSsdModel => SsdModel ?? (IopsPerSsd <= 0 ? null
+        : DataDirectory is null ? new Scalio.Nvme.SsdModelOptions { MaxIops = IopsPerSsd }
         // Over real files the device's own latency stands in for the model's: only the IOPS cap is modelled.
-        : new Scalio.Verbs.Nvme.SsdModelOptions { MaxIops = IopsPerSsd, ReadLatency = TimeSpan.Zero, WriteLatency = TimeSpan.Zero, FlushLatency = TimeSpan.Zero });
+        : new Scalio.Nvme.SsdModelOptions { MaxIops = IopsPerSsd, ReadLatency = TimeSpan.Zero, WriteLatency = TimeSpan.Zero, FlushLatency = TimeSpan.Zero });
 }
 
 /// <summary>

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Runtime.InteropServices;
 using Scalio.Fast.OffloadTcp;
-using Scalio.Verbs.Offload;
+using Scalio.Offload;
 
 namespace Scalio.Cli;
 

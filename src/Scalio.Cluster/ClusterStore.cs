@@ -262,7 +262,7 @@ public sealed partial class ClusterClient : IDisposable
     /// <summary>The failures of connecting to a server that is down or restarting (what a reconnection may cure).</summary>
     internal static bool IsConnectFailure(Exception e) => e is System.Net.Sockets.SocketException or IOException or TimeoutException or InvalidDataException
         or InvalidOperationException or OperationCanceledException or Scalio.Fast.ScalioException or Scalio.Verbs.Libfabric.LibfabricException
-        or Scalio.Verbs.NvmeTcp.NvmeTcpException or Scalio.Verbs.NvmeTcp.NvmeCommandException;
+        or Scalio.Nvme.Tcp.NvmeTcpException or Scalio.Nvme.Tcp.NvmeCommandException;
 
     /// <summary>The map to route by, its lease confirmed, bound to this session; null when none came before the deadline.</summary>
     private ClusterStore.Routing? RouteMap(ref long deadline)

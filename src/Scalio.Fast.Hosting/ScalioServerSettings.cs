@@ -1,6 +1,6 @@
 using System.Net;
 using Scalio.Fast.Server;
-using Scalio.Verbs.Offload;
+using Scalio.Offload;
 
 namespace Scalio.Fast.Hosting;
 

@@ -2,8 +2,8 @@ using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
 using Scalio.Fast.Server;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Offload;
 
 namespace Scalio.Fast;
 

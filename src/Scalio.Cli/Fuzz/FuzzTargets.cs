@@ -10,8 +10,8 @@ using Scalio.Fast.Server;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
 using Scalio.Verbs.Libfabric;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
 
 namespace Scalio.Cli.Fuzz;
 

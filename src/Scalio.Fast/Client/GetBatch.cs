@@ -1,8 +1,8 @@
 using Scalio.Fast.Cache;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Offload;
 using Stage = Scalio.Fast.Client.ScalioGetBatch.Stage;
 
 namespace Scalio.Fast.Client;

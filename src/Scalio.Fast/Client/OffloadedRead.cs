@@ -1,7 +1,7 @@
 using Scalio.Fast.Cache;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Fast.Client;
 

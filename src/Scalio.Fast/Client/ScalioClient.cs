@@ -6,7 +6,7 @@ using Scalio.Fast.Rpc;
 using Scalio.Fast.Server;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Offload;
+using Scalio.Offload;
 
 namespace Scalio.Fast.Client;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Rpc;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Fast.Diagnostics;
 

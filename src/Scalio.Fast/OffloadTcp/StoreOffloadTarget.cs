@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Net;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
+using Scalio.Offload;
 
 namespace Scalio.Fast.OffloadTcp;
 

@@ -4,8 +4,8 @@ using Scalio.Fast.Client;
 using Scalio.Fast.Server;
 using Scalio.Verbs;
 using Scalio.Verbs.Libfabric;
-using Scalio.Verbs.NvmeTcp;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme.Tcp;
+using Scalio.Offload;
 
 namespace Scalio.Fast.Remote;
 

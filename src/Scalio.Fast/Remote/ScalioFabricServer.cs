@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Server;
 using Scalio.Verbs.Libfabric;
-using Scalio.Verbs.Offload;
+using Scalio.Offload;
 
 namespace Scalio.Fast.Remote;
 

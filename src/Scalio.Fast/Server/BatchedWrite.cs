@@ -156,7 +156,7 @@ public sealed unsafe partial class ScalioServer
         var batch = b.Batch;
         int n = batch.Count;
         _store.Commit(device, batch);
-        long due = Scalio.Verbs.Nvme.SsdPerformanceModel.TakeDeferredCompletion();
+        long due = Scalio.Nvme.SsdPerformanceModel.TakeDeferredCompletion();
         for (int i = 0; i < n; i++)
         {
             var status = batch.Status(i);

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Fast.Server;
 

@@ -4,7 +4,7 @@ using Scalio.Fast.Cache;
 using Scalio.Fast.Rpc;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Fast.Server;
 

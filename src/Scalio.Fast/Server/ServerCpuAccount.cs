@@ -5,11 +5,11 @@ public sealed partial class ScalioServer
 {
     /// <summary>This server's cores as an account other serving threads charge (a software NVMe-oF target on them):
     /// their CPU counts in <see cref="BusyNanoseconds"/> and draws on <see cref="Budget"/>.</summary>
-    internal Scalio.Verbs.Offload.IServerCpuAccount CpuAccount => _cpuAccount ??= new ServerCpuAccount(this);
+    internal Scalio.Offload.IServerCpuAccount CpuAccount => _cpuAccount ??= new ServerCpuAccount(this);
 
     private ServerCpuAccount? _cpuAccount;
 
-    private sealed class ServerCpuAccount(ScalioServer server) : Scalio.Verbs.Offload.IServerCpuAccount
+    private sealed class ServerCpuAccount(ScalioServer server) : Scalio.Offload.IServerCpuAccount
     {
         public long OverdraftTicks => server._budget?.OverdraftTicks ?? long.MinValue;
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Fast.Storage;
 

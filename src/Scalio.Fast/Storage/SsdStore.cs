@@ -1,6 +1,6 @@
 using Scalio.Fast.Cache;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Fast.Storage;
 

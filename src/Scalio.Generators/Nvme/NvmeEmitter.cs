@@ -11,10 +11,10 @@ internal static class NvmeEmitter
     private const string Bp = "global::System.Buffers.Binary.BinaryPrimitives";
     private const string Span = "global::System.Span<byte>";
     private const string ReadOnlySpan = "global::System.ReadOnlySpan<byte>";
-    private const string HeaderError = "global::Scalio.Verbs.NvmeTcp.NvmeTcpHeaderError";
-    private const string Status = "global::Scalio.Verbs.Nvme.NvmeStatus";
-    private const string Fused = "global::Scalio.Verbs.Nvme.FusedOperation";
-    private const string DataPointer = "global::Scalio.Verbs.Nvme.DataPointerKind";
+    private const string HeaderError = "global::Scalio.Nvme.Tcp.NvmeTcpHeaderError";
+    private const string Status = "global::Scalio.Nvme.NvmeStatus";
+    private const string Fused = "global::Scalio.Nvme.FusedOperation";
+    private const string DataPointer = "global::Scalio.Nvme.DataPointerKind";
     private const string Interop = "global::System.Runtime.InteropServices";
 
     public static string HintName(NvmeDescriptionModel model)

@@ -9,21 +9,21 @@ namespace Scalio.Generators.Nvme;
 /// <summary>
 /// Generates NVMe submission-queue-entry encoders, completion-queue-entry decoders and NVMe/TCP PDU header
 /// encoders/decoders from declarative descriptions: <c>[NvmeCommand]</c>, <c>[NvmeCompletion]</c> and
-/// <c>[NvmeTcpPdu]</c> on partial structs, each with <c>[NvmeField]</c> attributes (types in Scalio.Verbs,
-/// namespace <c>Scalio.Verbs.Nvme.Generation</c>). Pipeline: attribute lookup, parse to an equatable model,
+/// <c>[NvmeTcpPdu]</c> on partial structs, each with <c>[NvmeField]</c> attributes (types in Scalio.Nvme,
+/// namespace <c>Scalio.Nvme.Generation</c>). Pipeline: attribute lookup, parse to an equatable model,
 /// emit; duplicate descriptions are found on the collected models.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class NvmeGenerator : IIncrementalGenerator
 {
     /// <summary>Metadata name of the command attribute.</summary>
-    public const string CommandAttributeName = "Scalio.Verbs.Nvme.Generation.NvmeCommandAttribute";
+    public const string CommandAttributeName = "Scalio.Nvme.Generation.NvmeCommandAttribute";
     /// <summary>Metadata name of the completion attribute.</summary>
-    public const string CompletionAttributeName = "Scalio.Verbs.Nvme.Generation.NvmeCompletionAttribute";
+    public const string CompletionAttributeName = "Scalio.Nvme.Generation.NvmeCompletionAttribute";
     /// <summary>Metadata name of the PDU attribute.</summary>
-    public const string PduAttributeName = "Scalio.Verbs.Nvme.Generation.NvmeTcpPduAttribute";
+    public const string PduAttributeName = "Scalio.Nvme.Generation.NvmeTcpPduAttribute";
     /// <summary>Metadata name of the field attribute.</summary>
-    public const string FieldAttributeName = "Scalio.Verbs.Nvme.Generation.NvmeFieldAttribute";
+    public const string FieldAttributeName = "Scalio.Nvme.Generation.NvmeFieldAttribute";
 
     /// <summary>Tracking name of the command parse step.</summary>
     public const string CommandStep = "Nvme.Command";

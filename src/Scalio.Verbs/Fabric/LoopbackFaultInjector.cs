@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Scalio.Verbs.Nvme;
 
 namespace Scalio.Verbs;
 
@@ -211,6 +210,6 @@ public sealed class LoopbackFaultInjector : LoopbackFaults
     private static void Wait(int microseconds)
     {
         if (microseconds <= 0) return;
-        SsdPerformanceModel.WaitUntil(Stopwatch.GetTimestamp() + microseconds * Stopwatch.Frequency / 1_000_000);
+        WaitPolicy.WaitUntil(Stopwatch.GetTimestamp() + microseconds * Stopwatch.Frequency / 1_000_000);
     }
 }

@@ -4,7 +4,7 @@ using Scalio.Cli;
 using Scalio.Fast;
 using Scalio.Fast.Server;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 using Scalio.Ycsb;
 
 namespace Scalio.Tests.Budget;

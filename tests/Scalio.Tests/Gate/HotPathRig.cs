@@ -5,8 +5,8 @@ using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
 using Scalio.Fast.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Offload;
 using Scalio.Ycsb;
 
 namespace Scalio.Tests.Gate;

@@ -15,7 +15,12 @@ public sealed partial class PublicApiTests
         string root = RepositoryPaths.Root();
         var packed = Directory.GetFiles(Path.Combine(root, "src"), "*.csproj", SearchOption.AllDirectories)
             .Where(p => PackableProperty().IsMatch(File.ReadAllText(p))).ToArray();
-        Assert.True(packed.Length >= 3, $"expected Scalio.Verbs, Scalio.Fast and the scalio tool to be packed, found {packed.Length}");
+        string[] expected = ["Scalio.Verbs", "Scalio.Nvme", "Scalio.Offload", "Scalio.Fast", "Scalio.Cli"];
+        foreach (string name in expected)
+            Assert.Contains(packed, p => Path.GetFileNameWithoutExtension(p) == name);
+        // eng/public-api.sh updates exactly the packed projects' lists.
+        string script = File.ReadAllText(Path.Combine(root, "eng", "public-api.sh"));
+        Assert.Contains("projects=(" + string.Join(' ', packed.Select(p => Path.GetFileNameWithoutExtension(p)).OrderBy(n => Array.IndexOf(expected, n))) + ")", script, StringComparison.Ordinal);
         foreach (string project in packed)
         {
             string dir = Path.GetDirectoryName(project)!;

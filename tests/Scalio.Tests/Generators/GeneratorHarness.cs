@@ -8,7 +8,7 @@ using Scalio.Generators.Schema;
 
 namespace Scalio.Tests.Generators;
 
-/// <summary>Runs the schema generator over in-memory sources against the real Scalio.Fast/Scalio.Verbs assemblies.</summary>
+/// <summary>Runs the schema generator over in-memory sources against the real Scalio.Fast, Scalio.Verbs, Scalio.Nvme and Scalio.Offload assemblies.</summary>
 internal static class GeneratorHarness
 {
     public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest, DocumentationMode.Diagnose);
@@ -22,7 +22,9 @@ internal static class GeneratorHarness
             if (path.Length > 0) paths.Add(path);
         }
         paths.Add(typeof(ScalioClient).Assembly.Location);
-        paths.Add(typeof(Scalio.Verbs.Nvme.SubmissionQueueEntry).Assembly.Location);
+        paths.Add(typeof(Scalio.Verbs.WorkRequest).Assembly.Location);
+        paths.Add(typeof(Scalio.Nvme.SubmissionQueueEntry).Assembly.Location);
+        paths.Add(typeof(Scalio.Offload.IOffloadReadPath).Assembly.Location);
         var refs = ImmutableArray.CreateBuilder<MetadataReference>();
         foreach (string path in paths) refs.Add(MetadataReference.CreateFromFile(path));
         return refs.ToImmutable();

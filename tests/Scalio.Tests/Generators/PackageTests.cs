@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace Scalio.Tests.Generators;
 
 /// <summary>
-/// Packs Scalio.Verbs, Scalio.Fast and the scalio tool into a temporary folder once (<see cref="PackedScalio"/>), then
+/// Packs Scalio.Verbs, Scalio.Nvme, Scalio.Offload, Scalio.Fast and the scalio tool into a temporary folder once (<see cref="PackedScalio"/>), then
 /// uses them as a new user would, offline: restores see only that folder and this machine's NuGet cache (a
 /// nuget.config with &lt;clear/&gt;), into a fresh packages folder so that no earlier 0.x copy is picked up.
 /// Packing rebuilds the shipped projects (a few minutes on two cores); it runs in the default suite, and any missing
@@ -19,7 +19,7 @@ public class PackageTests : IClassFixture<PackageTests.PackedScalio>
     public PackageTests(PackedScalio packed) => _packed = packed;
 
     [Fact]
-    public void Scalio_Fast_ships_the_generator_its_props_a_readme_and_depends_on_the_packed_Scalio_Verbs()
+    public void Scalio_Fast_ships_the_generator_its_props_a_readme_and_depends_on_the_packed_Verbs_Nvme_and_Offload()
     {
         using ZipArchive zip = ZipFile.OpenRead(_packed.Package("Scalio.Fast"));
         var names = zip.Entries.Select(e => e.FullName).ToList();
@@ -34,17 +34,33 @@ public class PackageTests : IClassFixture<PackageTests.PackedScalio>
         foreach (string property in new[] { "ScalioMaxKeyBytes", "ScalioMaxValueBytes", "ScalioMaxBucketBytes" })
             Assert.Contains($"<CompilerVisibleProperty Include=\"{property}\" />", props, StringComparison.Ordinal);
 
-        // The generator ships inside, so it is no dependency; Scalio.Verbs is, at the one version every package has.
+        // The generator ships inside, so it is no dependency; the fabric, NVMe and offload packages are, at the one
+        // version every package has.
         string manifest = Read(zip, "Scalio.Fast.nuspec");
         Assert.DoesNotContain("Scalio.Generators", manifest, StringComparison.Ordinal);
         Assert.Contains("System.IO.Hashing", manifest, StringComparison.Ordinal);
-        Assert.Contains($"<dependency id=\"Scalio.Verbs\" version=\"{_packed.Version}\"", manifest, StringComparison.Ordinal);
+        foreach (string dependency in new[] { "Scalio.Verbs", "Scalio.Nvme", "Scalio.Offload" })
+            Assert.Contains($"<dependency id=\"{dependency}\" version=\"{_packed.Version}\"", manifest, StringComparison.Ordinal);
         Assert.Contains("<readme>README.md</readme>", manifest, StringComparison.Ordinal);
 
-        using ZipArchive verbs = ZipFile.OpenRead(_packed.Package("Scalio.Verbs"));
-        Assert.Contains("lib/net10.0/Scalio.Verbs.dll", verbs.Entries.Select(e => e.FullName));
-        Assert.Contains("README.md", verbs.Entries.Select(e => e.FullName));
-        Assert.DoesNotContain("Scalio.Generators", Read(verbs, "Scalio.Verbs.nuspec"), StringComparison.Ordinal);
+        // Each library package: its assembly, a README, no generator; each depends on the ones below it (Verbs <- Nvme <- Offload).
+        var below = new Dictionary<string, string[]>
+        {
+            ["Scalio.Verbs"] = [],
+            ["Scalio.Nvme"] = ["Scalio.Verbs"],
+            ["Scalio.Offload"] = ["Scalio.Verbs", "Scalio.Nvme"],
+        };
+        foreach (var (id, dependencies) in below)
+        {
+            using ZipArchive library = ZipFile.OpenRead(_packed.Package(id));
+            Assert.Contains($"lib/net10.0/{id}.dll", library.Entries.Select(e => e.FullName));
+            Assert.Contains("README.md", library.Entries.Select(e => e.FullName));
+            string nuspec = Read(library, $"{id}.nuspec");
+            Assert.DoesNotContain("Scalio.Generators", nuspec, StringComparison.Ordinal);
+            foreach (string dependency in dependencies)
+                Assert.Contains($"<dependency id=\"{dependency}\" version=\"{_packed.Version}\"", nuspec, StringComparison.Ordinal);
+            Assert.Equal(dependencies.Length, Regex.Count(nuspec, "<dependency id=\"Scalio\\."));
+        }
     }
 
     [Fact]
@@ -169,21 +185,22 @@ public class PackageTests : IClassFixture<PackageTests.PackedScalio>
         /// <summary>The path of the package with this id.</summary>
         public string Package(string id) => Path.Combine(Output, $"{id}.{Version}.nupkg");
 
-        /// <summary>Packs Scalio.Verbs, Scalio.Fast and the CLI, and writes the offline nuget.config.</summary>
+        /// <summary>Packs Scalio.Verbs, Scalio.Nvme, Scalio.Offload, Scalio.Fast and the CLI, and writes the offline nuget.config.</summary>
         public async Task InitializeAsync()
         {
             string root = RepositoryRoot();
             Directory.CreateDirectory(Root);
-            foreach (string project in new[] { "Scalio.Verbs", "Scalio.Fast", "Scalio.Cli" })
+            foreach (string project in new[] { "Scalio.Verbs", "Scalio.Nvme", "Scalio.Offload", "Scalio.Fast", "Scalio.Cli" })
             {
                 await Run("dotnet", root, TimeSpan.FromMinutes(5), null,
                     "pack", Path.Combine("src", project), "-c", "Release", "-o", Output, "--artifacts-path", Path.Combine(Root, "art"));
             }
             string[] packages = Directory.GetFiles(Output, "*.nupkg").Select(p => Path.GetFileName(p)!).ToArray();
-            Assert.Equal(3, packages.Length);
+            Assert.Equal(5, packages.Length);
             string fast = Assert.Single(packages, p => p.StartsWith("Scalio.Fast.", StringComparison.Ordinal));
             Version = fast["Scalio.Fast.".Length..^".nupkg".Length];
-            Assert.Contains($"Scalio.Verbs.{Version}.nupkg", packages);
+            foreach (string library in new[] { "Scalio.Verbs", "Scalio.Nvme", "Scalio.Offload" })
+                Assert.Contains($"{library}.{Version}.nupkg", packages);
             Assert.Contains($"scalio.{Version}.nupkg", packages);
 
             // Offline: this folder and the machine's NuGet cache (as a folder source) and nothing else; restores go

@@ -3,8 +3,8 @@ using System.Text.RegularExpressions;
 using Scalio.Fast;
 using Scalio.Tests.Remote;
 using Scalio.Tests.Storage;
-using Scalio.Verbs.NvmeTcp;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme.Tcp;
+using Scalio.Offload;
 using Xunit.Abstractions;
 using static Scalio.Tests.Storage.StorageTestKit;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
 using Xunit.Abstractions;
 
 namespace Scalio.Tests.Interop;

@@ -1,4 +1,4 @@
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Tests.Nvme;
 

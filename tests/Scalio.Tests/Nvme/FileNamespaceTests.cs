@@ -1,5 +1,5 @@
 using System.Globalization;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 using Xunit.Abstractions;
 
 namespace Scalio.Tests.Nvme;

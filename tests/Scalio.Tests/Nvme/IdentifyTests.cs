@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Tests.Nvme;
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 using Xunit.Abstractions;
 
 namespace Scalio.Tests.Nvme;

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Tests.Nvme;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Tests.Nvme;
 

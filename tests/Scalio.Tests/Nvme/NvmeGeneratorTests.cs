@@ -17,14 +17,14 @@ public sealed class NvmeGeneratorTests
         {
             if (path.Length > 0) refs.Add(MetadataReference.CreateFromFile(path));
         }
-        if (!((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Contains("Scalio.Verbs.dll", StringComparison.Ordinal))
+        if (!((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Contains("Scalio.Nvme.dll", StringComparison.Ordinal))
         {
-            refs.Add(MetadataReference.CreateFromFile(typeof(Scalio.Verbs.Nvme.NvmeStatus).Assembly.Location));
+            refs.Add(MetadataReference.CreateFromFile(typeof(Scalio.Nvme.NvmeStatus).Assembly.Location));
         }
         return refs.ToImmutable();
     });
 
-    private const string Usings = "using Scalio.Verbs.Nvme.Generation;\n";
+    private const string Usings = "using Scalio.Nvme.Generation;\n";
 
     private static CSharpCompilation Compile(params string[] sources) => CSharpCompilation.Create(
         "NvmeGen" + Guid.NewGuid().ToString("N"),
@@ -157,8 +157,8 @@ public sealed class NvmeGeneratorTests
                     var b = new byte[64];
                     new AnyEntry
                     {
-                        Opcode = 0x99, CommandId = 0x0102, Fuse = global::Scalio.Verbs.Nvme.FusedOperation.First,
-                        Psdt = global::Scalio.Verbs.Nvme.DataPointerKind.SglMetadataBuffer, Nsid = 7,
+                        Opcode = 0x99, CommandId = 0x0102, Fuse = global::Scalio.Nvme.FusedOperation.First,
+                        Psdt = global::Scalio.Nvme.DataPointerKind.SglMetadataBuffer, Nsid = 7,
                         Pointer = new Pair { A = 0x11223344, B = 0x55667788 }, Count = 0xABCD, Urgent = true,
                     }.WriteTo(b);
                     return b;
@@ -169,15 +169,15 @@ public sealed class NvmeGeneratorTests
                 {
                     var e = new AnyEntry { Opcode = 0x99, CommandId = 0x0102, Nsid = 7, Count = 0xABCD, Urgent = true };
                     e.Pointer = new Pair { A = 0x11223344, B = 0x55667788 };
-                    e.Fuse = global::Scalio.Verbs.Nvme.FusedOperation.First;
-                    e.Psdt = global::Scalio.Verbs.Nvme.DataPointerKind.SglMetadataBuffer;
+                    e.Fuse = global::Scalio.Nvme.FusedOperation.First;
+                    e.Psdt = global::Scalio.Nvme.DataPointerKind.SglMetadataBuffer;
                     var b = new byte[64];
                     System.Runtime.InteropServices.MemoryMarshal.Write(b, in e);
                     return b;
                 }
 
                 public static bool Decode(byte[] b) => AnyEntry.TryRead(b, out AnyEntry e) && e.Opcode == b[0] && e.Pointer.B == 0x55667788
-                    && e.Count == 0xABCD && e.Urgent && e.Fuse == global::Scalio.Verbs.Nvme.FusedOperation.First;
+                    && e.Count == 0xABCD && e.Urgent && e.Fuse == global::Scalio.Nvme.FusedOperation.First;
 
                 public static bool ClearsOneBitOnly()
                 {
@@ -226,7 +226,7 @@ public sealed class NvmeGeneratorTests
                 public static class RangeProbe
                 {
                     public static void SetMode(byte mode) => _ = new VendorCommand { Mode = mode };
-                    public static void SetFuse(byte fuse) => _ = new VendorCommand { Fuse = (global::Scalio.Verbs.Nvme.FusedOperation)fuse };
+                    public static void SetFuse(byte fuse) => _ = new VendorCommand { Fuse = (global::Scalio.Nvme.FusedOperation)fuse };
                 }
             }
             """;

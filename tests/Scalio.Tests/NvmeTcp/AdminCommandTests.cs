@@ -2,8 +2,8 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
 
 namespace Scalio.Tests.NvmeTcp;
 

@@ -1,4 +1,4 @@
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme.Tcp;
 
 namespace Scalio.Tests.NvmeTcp;
 

@@ -5,8 +5,8 @@ using Scalio.Fast;
 using Scalio.Fast.OffloadTcp;
 using Scalio.Tests.Remote;
 using Scalio.Tests.Storage;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
 
 namespace Scalio.Tests.NvmeTcp;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme.Tcp;
 
 namespace Scalio.Tests.NvmeTcp;
 

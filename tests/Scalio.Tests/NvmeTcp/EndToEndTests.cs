@@ -1,5 +1,5 @@
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
 
 namespace Scalio.Tests.NvmeTcp;
 

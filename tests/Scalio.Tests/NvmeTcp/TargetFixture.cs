@@ -1,6 +1,6 @@
 using System.Net;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
 
 namespace Scalio.Tests.NvmeTcp;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Scalio.Tests.Nvme;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Offload;
 using Xunit.Abstractions;
 
 namespace Scalio.Tests.Offload;

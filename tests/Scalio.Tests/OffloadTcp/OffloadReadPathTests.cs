@@ -1,8 +1,8 @@
 using System.Net;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
+using Scalio.Offload;
 using Xunit.Abstractions;
 
 namespace Scalio.Tests.OffloadTcp;

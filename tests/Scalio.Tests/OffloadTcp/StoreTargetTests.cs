@@ -6,9 +6,9 @@ using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Storage;
 using Scalio.Tests.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
+using Scalio.Offload;
 using static Scalio.Tests.Storage.StorageTestKit;
 
 namespace Scalio.Tests.OffloadTcp;

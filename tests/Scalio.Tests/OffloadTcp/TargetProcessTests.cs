@@ -8,8 +8,8 @@ using Scalio.Fast.Cache;
 using Scalio.Fast.Storage;
 using Scalio.Tests.Storage;
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Offload;
 using static Scalio.Tests.Storage.StorageTestKit;
 
 namespace Scalio.Tests.OffloadTcp;

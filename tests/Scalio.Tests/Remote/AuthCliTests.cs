@@ -78,9 +78,9 @@ public sealed partial class AuthCliTests
         Assert.True(nic.Success, ready);
         int nicPort = int.Parse(nic.Groups[1].Value, CultureInfo.InvariantCulture);
 
-        var e = await Assert.ThrowsAsync<Scalio.Verbs.NvmeTcp.NvmeCommandException>(() =>
-            Scalio.Verbs.NvmeTcp.NvmeTcpInitiator.ConnectAsync("127.0.0.1", nicPort, nic.Groups[2].Value, "nqn.2024-01.io.example:not-admitted"));
-        Assert.Equal(Scalio.Verbs.Nvme.NvmeStatus.ConnectInvalidHost, e.Status);
+        var e = await Assert.ThrowsAsync<Scalio.Nvme.Tcp.NvmeCommandException>(() =>
+            Scalio.Nvme.Tcp.NvmeTcpInitiator.ConnectAsync("127.0.0.1", nicPort, nic.Groups[2].Value, "nqn.2024-01.io.example:not-admitted"));
+        Assert.Equal(Scalio.Nvme.NvmeStatus.ConnectInvalidHost, e.Status);
 
         using var admitted = new ScalioProcess("admitted client", Ycsb(port, "--auth-token-file", token));
         Assert.True(await admitted.WaitForExitAsync(TimeSpan.FromSeconds(90)) == 0, admitted.Output);

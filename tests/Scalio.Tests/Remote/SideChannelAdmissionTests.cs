@@ -11,9 +11,9 @@ using Scalio.Tests.Libfabric;
 using Scalio.Tests.Storage;
 using Scalio.Verbs;
 using Scalio.Verbs.Libfabric;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.NvmeTcp;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Nvme.Tcp;
+using Scalio.Offload;
 
 namespace Scalio.Tests.Remote;
 

@@ -1,6 +1,6 @@
 using Scalio.Checking;
 using Scalio.Fast;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 using static Scalio.Tests.Storage.StorageTestKit;
 
 namespace Scalio.Tests.Storage;

@@ -174,7 +174,7 @@ public class RecoveryTests
     public void A_device_is_never_formatted_over_foreign_data_or_opened_with_another_bucket_count()
     {
         var fabric = new Scalio.Verbs.LoopbackFabric();
-        using var ns = new Scalio.Verbs.Nvme.RamNamespace(1, 4096, 512);
+        using var ns = new Scalio.Nvme.RamNamespace(1, 4096, 512);
         using (var domain = fabric.CreateDomain())
         using (var ssd = new Scalio.Fast.Storage.SsdStore(domain, [ns], bucketCount: 10, pageSize: 4096)) Assert.True(ssd.Logs[0].Recovery.Formatted);
         using (var domain = fabric.CreateDomain())

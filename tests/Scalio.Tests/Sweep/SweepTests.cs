@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Scalio.Cli;
 using Scalio.Fast;
-using Scalio.Verbs.Nvme;
+using Scalio.Nvme;
 
 namespace Scalio.Tests.Sweep;
 

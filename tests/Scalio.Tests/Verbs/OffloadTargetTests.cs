@@ -1,6 +1,6 @@
 using Scalio.Verbs;
-using Scalio.Verbs.Nvme;
-using Scalio.Verbs.Offload;
+using Scalio.Nvme;
+using Scalio.Offload;
 
 namespace Scalio.Tests.Verbs;
 

@@ -1,0 +1,689 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+using Scalio.Verbs;
+
+namespace Scalio.Nvme.Tcp;
+
+/// <summary>
+/// One NVMe/TCP connection on the host side: one NVMe queue pair (admin QID 0 or an I/O queue). Commands use
+/// preallocated slots (CID = slot index) with pinned capsule buffers and pooled value-task sources; a dedicated
+/// receive thread parses PDUs, copies C2HData straight into the caller's buffer and answers R2Ts with H2CData.
+/// Any transport error fails every outstanding command and closes the connection.
+/// </summary>
+internal sealed class NvmeTcpHostQueue : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly object _sendLock = new();
+    private readonly object _slotLock = new();
+    private readonly CommandSlot[] _slots;
+    private readonly int[] _free;
+    private readonly SemaphoreSlim _available;
+    private readonly byte[] _rx = GC.AllocateArray<byte>(NvmeTcpWire.MaxHeaderLength + 64, pinned: true);
+    private readonly byte[] _scratch = GC.AllocateArray<byte>(256, pinned: true);
+    private readonly byte[] _txHeader = GC.AllocateArray<byte>(64, pinned: true);
+    private readonly Thread _rxThread;
+    private int _freeCount;
+    private volatile Exception? _failure;
+
+    private NvmeTcpHostQueue(Socket socket, ushort qid, int depth, int inCapsuleLimit, bool headerDigest, bool dataDigest, int cpda, int maxH2CData, string name)
+    {
+        _socket = socket;
+        QueueId = qid;
+        InCapsuleLimit = inCapsuleLimit;
+        HeaderDigest = headerDigest;
+        DataDigest = dataDigest;
+        Cpda = cpda;
+        MaxH2CData = maxH2CData;
+        _slots = new CommandSlot[depth];
+        _free = new int[depth];
+        int capsuleBytes = NvmeTcpWire.DataOffset(CapsuleCmdPdu.HeaderLength, headerDigest, cpda) + inCapsuleLimit + NvmeTcpWire.DigestSize;
+        for (int i = 0; i < depth; i++)
+        {
+            _slots[i] = new CommandSlot((ushort)i, capsuleBytes);
+            _slots[i].Bind(this);
+            _free[i] = depth - 1 - i;
+        }
+
+        _freeCount = depth;
+        _available = new SemaphoreSlim(depth, depth);
+        _rxThread = new Thread(ReceiveLoop) { IsBackground = true, Name = name };
+    }
+
+    /// <summary>Queue identifier (0 = admin).</summary>
+    public ushort QueueId { get; }
+
+    /// <summary>Largest data a command may carry in-capsule on this queue.</summary>
+    public int InCapsuleLimit { get; set; }
+
+    /// <summary>Header digests negotiated.</summary>
+    public bool HeaderDigest { get; }
+
+    /// <summary>Data digests negotiated.</summary>
+    public bool DataDigest { get; }
+
+    /// <summary>Controller PDU data alignment (dwords, zero-based).</summary>
+    public int Cpda { get; }
+
+    /// <summary>Largest H2CData payload the controller accepts.</summary>
+    public int MaxH2CData { get; }
+
+    /// <summary>The failure that closed the queue, if any.</summary>
+    public Exception? Failure => _failure;
+
+    /// <summary>
+    /// Connects TCP and exchanges ICReq/ICResp; the receive thread starts afterwards. The socket is only ever used
+    /// with blocking calls (on a worker thread here): on Unix, one asynchronous call would switch it to the
+    /// emulated mode in which every later synchronous send/receive allocates.
+    /// </summary>
+    public static async Task<NvmeTcpHostQueue> OpenAsync(string host, int port, ushort qid, int depth, int inCapsuleLimit, NvmeTcpInitiatorOptions options, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        using CancellationTokenRegistration abort = timeout.Token.Register(static s => ((Socket)s!).Dispose(), socket);
+        try
+        {
+            ICRespPdu resp = await Task.Run(() => Handshake(socket, host, port, options), CancellationToken.None).ConfigureAwait(false);
+            var queue = new NvmeTcpHostQueue(socket, qid, depth, inCapsuleLimit, resp.HeaderDigestEnable, resp.DataDigestEnable, resp.Cpda,
+                (int)Math.Min(resp.MaxH2CData, 1u << 24), $"nvme-tcp-rx q{qid}");
+            queue._rxThread.Start();
+            return queue;
+        }
+        catch (Exception e) when (timeout.IsCancellationRequested && e is SocketException or ObjectDisposedException or IOException)
+        {
+            socket.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new NvmeTcpException($"Connecting to {host}:{port} (TCP and ICReq/ICResp) did not finish within {options.ConnectTimeout.TotalSeconds:0.#} s.");
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new NvmeTcpException($"Cannot connect to NVMe/TCP target {host}:{port}: {e.Message}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static ICRespPdu Handshake(Socket socket, string host, int port, NvmeTcpInitiatorOptions options)
+    {
+        socket.Connect(host, port);
+        byte[] pdu = new byte[ICReqPdu.HeaderLength];
+        new ICReqPdu
+        {
+            PduLength = ICReqPdu.HeaderLength,
+            Pfv = 0,
+            Hpda = 0,
+            HeaderDigestEnable = options.HeaderDigest,
+            DataDigestEnable = options.DataDigest,
+            MaxR2T = 0,
+        }.WriteHeader(pdu);
+        NvmeTcpWire.SendAll(socket, pdu);
+
+        if (!NvmeTcpWire.ReceiveExact(socket, pdu.AsSpan(0, 8)))
+        {
+            throw new NvmeTcpException($"{host}:{port} closed the connection during ICReq/ICResp.");
+        }
+
+        uint plen = BinaryPrimitives.ReadUInt32LittleEndian(pdu.AsSpan(4));
+        if (pdu[0] == NvmeTcpPduType.C2HTermReq)
+        {
+            throw new NvmeTcpException($"{host}:{port} answered ICReq with C2HTermReq (FES 0x{pdu[8]:X2}).");
+        }
+
+        if (pdu[0] != NvmeTcpPduType.ICResp || plen != ICRespPdu.HeaderLength)
+        {
+            throw new NvmeTcpException($"{host}:{port} answered ICReq with PDU type 0x{pdu[0]:X2}, PLEN {plen}; expected ICResp of 128 bytes.");
+        }
+
+        if (!NvmeTcpWire.ReceiveExact(socket, pdu.AsSpan(8)))
+        {
+            throw new NvmeTcpException($"{host}:{port} closed the connection during ICResp.");
+        }
+
+        NvmeTcpHeaderError error = ICRespPdu.TryReadHeader(pdu, false, false, out ICRespPdu resp, out int offset);
+        if (error != NvmeTcpHeaderError.None)
+        {
+            throw new NvmeTcpException($"Invalid ICResp from {host}:{port}: {error} at byte {offset}.");
+        }
+
+        if (resp.Pfv != 0)
+        {
+            throw new NvmeTcpException($"{host}:{port} speaks NVMe/TCP PDU format version {resp.Pfv}; only 0 is supported.");
+        }
+
+        // A controller may decline digests the host asked for; it must not enable ones the host did not ask for.
+        if ((resp.HeaderDigestEnable && !options.HeaderDigest) || (resp.DataDigestEnable && !options.DataDigest))
+        {
+            throw new NvmeTcpException($"{host}:{port} enabled a digest the host did not request.");
+        }
+
+        if (resp.MaxH2CData < 4096 || resp.Cpda > 31)
+        {
+            throw new NvmeTcpException($"{host}:{port} sent ICResp with MAXH2CDATA {resp.MaxH2CData} (minimum 4096) and CPDA {resp.Cpda} (maximum 31).");
+        }
+
+        return resp;
+    }
+
+    /// <summary>Waits for a free command slot.</summary>
+    public async ValueTask<CommandSlot> RentAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfFailed();
+        await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
+        lock (_slotLock)
+        {
+            CommandSlot slot = _slots[_free[--_freeCount]];
+            slot.Prepare();
+            return slot;
+        }
+    }
+
+    /// <summary>
+    /// Takes a free command slot without waiting (the synchronous read path: one command at a time per queue);
+    /// null when none is free or the queue has failed. Allocation-free.
+    /// </summary>
+    public CommandSlot? TryRent()
+    {
+        if (_failure is not null || !_available.Wait(0))
+        {
+            return null;
+        }
+
+        lock (_slotLock)
+        {
+            CommandSlot slot = _slots[_free[--_freeCount]];
+            slot.Prepare();
+            return slot;
+        }
+    }
+
+    /// <summary>
+    /// Sends the command in <paramref name="slot"/> (its SQE already encoded with the slot's CID, SGL fields set)
+    /// with optional in-capsule data, and returns the completion. The slot goes back to the pool when the
+    /// returned task is consumed.
+    /// </summary>
+    public ValueTask<NvmeCompletion> SubmitAsync(CommandSlot slot, ReadOnlySpan<byte> inCapsule)
+    {
+        short version = slot.Version;
+        Submit(slot, inCapsule);
+        return new ValueTask<NvmeCompletion>(slot, version);
+    }
+
+    /// <summary>
+    /// Sends the command like <see cref="SubmitAsync"/> without a value task: the synchronous caller waits on the
+    /// slot's <see cref="CommandSlot.Waiter"/> and then takes the result with <see cref="CommandSlot.GetResult"/>
+    /// (token = <see cref="CommandSlot.Version"/> read before this call), which gives the slot back.
+    /// </summary>
+    public void Submit(CommandSlot slot, ReadOnlySpan<byte> inCapsule)
+    {
+        int pdo = inCapsule.Length == 0 ? 0 : NvmeTcpWire.DataOffset(CapsuleCmdPdu.HeaderLength, HeaderDigest, Cpda);
+        int hd = HeaderDigest ? NvmeTcpWire.DigestSize : 0;
+        int dd = DataDigest && inCapsule.Length > 0 ? NvmeTcpWire.DigestSize : 0;
+        int plen = inCapsule.Length == 0 ? CapsuleCmdPdu.HeaderLength + hd : pdo + inCapsule.Length + dd;
+        byte flags = (byte)((HeaderDigest ? NvmeTcpFlags.HeaderDigest : 0) | (dd != 0 ? NvmeTcpFlags.DataDigest : 0));
+        Span<byte> buf = slot.Capsule;
+        new CapsuleCmdPdu { Flags = flags, PduDataOffset = (byte)pdo, PduLength = (uint)plen }.WriteHeader(buf);
+        slot.Sqe.CopyTo(buf.Slice(8, SubmissionQueueEntry.WireSize)); // WriteHeader zeroes all 72 header bytes, so the SQE goes in after it
+        if (HeaderDigest)
+        {
+            Crc32C.WriteDigest(buf.Slice(0, CapsuleCmdPdu.HeaderLength), buf.Slice(CapsuleCmdPdu.HeaderLength));
+        }
+
+        if (inCapsule.Length > 0)
+        {
+            buf.Slice(CapsuleCmdPdu.HeaderLength + hd, pdo - CapsuleCmdPdu.HeaderLength - hd).Clear();
+            inCapsule.CopyTo(buf.Slice(pdo));
+            if (dd != 0)
+            {
+                Crc32C.WriteDigest(inCapsule, buf.Slice(pdo + inCapsule.Length));
+            }
+        }
+
+        slot.StartTimestamp = Stopwatch.GetTimestamp();
+        slot.InFlight = true;
+        try
+        {
+            lock (_sendLock)
+            {
+                ThrowIfFailed();
+                NvmeTcpWire.SendAll(_socket, buf.Slice(0, plen));
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            Fail(new NvmeTcpException("Sending a command capsule failed: " + e.Message, e));
+        }
+        catch (NvmeTcpException)
+        {
+            slot.InFlight = false;
+            Return(slot);
+            throw;
+        }
+    }
+
+    /// <summary>Fails every outstanding command whose age exceeds <paramref name="timeout"/> by closing the queue.</summary>
+    public void CheckTimeouts(TimeSpan timeout)
+    {
+        long now = Stopwatch.GetTimestamp();
+        foreach (CommandSlot slot in _slots)
+        {
+            if (slot.InFlight && Stopwatch.GetElapsedTime(slot.StartTimestamp, now) > timeout)
+            {
+                Fail(new NvmeTcpException($"Command {slot.Cid} on queue {QueueId} got no response within {timeout.TotalSeconds:0.#} s; the connection was closed."));
+                return;
+            }
+        }
+    }
+
+    /// <summary>Gives back a slot that was rented but not submitted.</summary>
+    public void Abandon(CommandSlot slot) => Return(slot);
+
+    private void Return(CommandSlot slot)
+    {
+        slot.Release();
+        lock (_slotLock)
+        {
+            _free[_freeCount++] = slot.Cid;
+        }
+
+        _available.Release();
+    }
+
+    private void ThrowIfFailed()
+    {
+        Exception? f = _failure;
+        if (f is not null)
+        {
+            throw new NvmeTcpException($"NVMe/TCP queue {QueueId} is closed: {f.Message}", f);
+        }
+    }
+
+    /// <summary>Closes the queue with <paramref name="reason"/> and fails every outstanding command.</summary>
+    public void Fail(Exception reason)
+    {
+        if (Interlocked.CompareExchange(ref _failure, reason, null) is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _socket.Close();
+        foreach (CommandSlot slot in _slots)
+        {
+            if (slot.TryFinish())
+            {
+                slot.SetException(new NvmeTcpException($"NVMe/TCP queue {QueueId} failed: {reason.Message}", reason));
+            }
+        }
+    }
+
+    private void ReceiveLoop()
+    {
+        try
+        {
+            while (_failure is null)
+            {
+                if (!ReceivePdu())
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+        {
+            Fail(new NvmeTcpException("The NVMe/TCP connection broke: " + e.Message, e));
+        }
+        catch (NvmeTcpException e)
+        {
+            Fail(e);
+        }
+    }
+
+    private bool ReceivePdu()
+    {
+        Span<byte> hdr = _rx;
+        if (!NvmeTcpWire.ReceiveExact(_socket, hdr.Slice(0, 8)))
+        {
+            Fail(new NvmeTcpException("The target closed the connection."));
+            return false;
+        }
+
+        byte type = hdr[0];
+        int hlen = hdr[2];
+        bool digested = type is not (NvmeTcpPduType.C2HTermReq or NvmeTcpPduType.ICResp);
+        int hd = digested && HeaderDigest ? NvmeTcpWire.DigestSize : 0;
+        if (hlen is < 8 or > NvmeTcpWire.MaxHeaderLength)
+        {
+            throw new NvmeTcpException($"Received a PDU (type 0x{type:X2}) with invalid HLEN {hlen}.");
+        }
+
+        if (!NvmeTcpWire.ReceiveExact(_socket, hdr.Slice(8, hlen - 8 + hd)))
+        {
+            throw new NvmeTcpException("The target closed the connection inside a PDU header.");
+        }
+
+        if (hd != 0 && BinaryPrimitives.ReadUInt32LittleEndian(hdr.Slice(hlen)) != Crc32C.Compute(hdr.Slice(0, hlen)))
+        {
+            throw new NvmeTcpException($"Header digest error on a PDU of type 0x{type:X2}.");
+        }
+
+        switch (type)
+        {
+            case NvmeTcpPduType.CapsuleResp:
+                OnCapsuleResp(hdr.Slice(0, hlen));
+                return true;
+            case NvmeTcpPduType.C2HData:
+                OnC2HData(hdr.Slice(0, hlen));
+                return true;
+            case NvmeTcpPduType.R2T:
+                OnR2T(hdr.Slice(0, hlen));
+                return true;
+            case NvmeTcpPduType.C2HTermReq:
+                OnTermReq(hdr.Slice(0, hlen));
+                return false;
+            default:
+                throw new NvmeTcpException($"Received unexpected PDU type 0x{type:X2} from the controller.");
+        }
+    }
+
+    private static void Check(NvmeTcpHeaderError error, int offset, string what)
+    {
+        if (error != NvmeTcpHeaderError.None)
+        {
+            throw new NvmeTcpException($"Invalid {what} header: {error} (byte {offset}).");
+        }
+    }
+
+    private CommandSlot SlotFor(ushort cid, string what)
+    {
+        if (cid >= _slots.Length || !_slots[cid].InFlight)
+        {
+            throw new NvmeTcpException($"{what} for command {cid}, which is not outstanding.");
+        }
+
+        return _slots[cid];
+    }
+
+    private void OnCapsuleResp(ReadOnlySpan<byte> hdr)
+    {
+        Check(CapsuleRespPdu.TryReadHeader(hdr, HeaderDigest, DataDigest, out _, out int offset), offset, "CapsuleResp");
+        NvmeCompletion cqe = NvmeCompletion.Read(hdr.Slice(8));
+        CommandSlot slot = SlotFor(cqe.CommandId, "CapsuleResp");
+        if (cqe.Status.IsSuccess && slot.Transferred != Math.Max(slot.ReadDestination.Length, slot.WriteSource.Length) && !slot.InCapsuleWrite)
+        {
+            throw new NvmeTcpException($"Command {slot.Cid} completed successfully after {slot.Transferred} of {Math.Max(slot.ReadDestination.Length, slot.WriteSource.Length)} data bytes.");
+        }
+
+        if (slot.TryFinish())
+        {
+            slot.SetResult(cqe);
+        }
+    }
+
+    private void OnC2HData(ReadOnlySpan<byte> hdr)
+    {
+        Check(C2HDataPdu.TryReadHeader(hdr, HeaderDigest, DataDigest, out C2HDataPdu pdu, out int offset), offset, "C2HData");
+        CommandSlot slot = SlotFor(pdu.CommandCid, "C2HData");
+        int length = pdu.PayloadLength;
+        if (length == 0 || pdu.DataLength != (uint)length)
+        {
+            throw new NvmeTcpException($"C2HData for command {slot.Cid}: DATAL {pdu.DataLength} does not match PLEN/PDO ({length} bytes).");
+        }
+
+        if (pdu.DataOffset != (uint)slot.Transferred || (long)pdu.DataOffset + length > slot.ReadDestination.Length)
+        {
+            throw new NvmeTcpException($"C2HData for command {slot.Cid}: DATAO {pdu.DataOffset} + DATAL {length} is out of order or beyond the {slot.ReadDestination.Length}-byte buffer.");
+        }
+
+        int pad = pdu.PayloadOffset - hdr.Length - (HeaderDigest ? NvmeTcpWire.DigestSize : 0);
+        SkipBytes(pad);
+        Span<byte> target = slot.ReadDestination.Span.Slice((int)pdu.DataOffset, length);
+        if (!NvmeTcpWire.ReceiveExact(_socket, target))
+        {
+            throw new NvmeTcpException("The target closed the connection inside C2HData.");
+        }
+
+        if ((pdu.Flags & NvmeTcpFlags.DataDigest) != 0)
+        {
+            Span<byte> digest = _scratch.AsSpan(0, 4);
+            if (!NvmeTcpWire.ReceiveExact(_socket, digest))
+            {
+                throw new NvmeTcpException("The target closed the connection inside a data digest.");
+            }
+
+            if (BinaryPrimitives.ReadUInt32LittleEndian(digest) != Crc32C.Compute(target))
+            {
+                throw new NvmeTcpException($"Data digest error in C2HData for command {slot.Cid}.");
+            }
+        }
+
+        slot.Transferred += length;
+        if ((pdu.Flags & NvmeTcpFlags.Success) != 0)
+        {
+            if ((pdu.Flags & NvmeTcpFlags.LastPdu) == 0 || slot.Transferred != slot.ReadDestination.Length)
+            {
+                throw new NvmeTcpException($"C2HData for command {slot.Cid} has SUCCESS without LAST_PDU or before all data arrived.");
+            }
+
+            if (slot.TryFinish())
+            {
+                var cqe = new NvmeCompletion { CommandId = slot.Cid, SqId = QueueId };
+                slot.SetResult(cqe);
+            }
+        }
+    }
+
+    private void OnR2T(ReadOnlySpan<byte> hdr)
+    {
+        Check(R2TPdu.TryReadHeader(hdr, HeaderDigest, DataDigest, out R2TPdu r2t, out int offset), offset, "R2T");
+        CommandSlot slot = SlotFor(r2t.CommandCid, "R2T");
+        ReadOnlyMemory<byte> source = slot.WriteSource;
+        if (r2t.R2TLength == 0 || r2t.R2TOffset != (uint)slot.Transferred || (long)r2t.R2TOffset + r2t.R2TLength > source.Length)
+        {
+            throw new NvmeTcpException($"R2T for command {slot.Cid}: offset {r2t.R2TOffset} length {r2t.R2TLength} is outside the {source.Length}-byte write or out of order.");
+        }
+
+        int start = (int)r2t.R2TOffset;
+        int end = start + (int)r2t.R2TLength;
+        int pdo = NvmeTcpWire.DataOffset(H2CDataPdu.HeaderLength, HeaderDigest, Cpda);
+        int hd = HeaderDigest ? NvmeTcpWire.DigestSize : 0;
+        Span<byte> header = _txHeader;
+        lock (_sendLock)
+        {
+            for (int at = start; at < end;)
+            {
+                int chunk = Math.Min(end - at, MaxH2CData);
+                ReadOnlySpan<byte> data = source.Span.Slice(at, chunk);
+                bool last = at + chunk == end;
+                int dd = DataDigest ? NvmeTcpWire.DigestSize : 0;
+                new H2CDataPdu
+                {
+                    Flags = (byte)((HeaderDigest ? NvmeTcpFlags.HeaderDigest : 0) | (DataDigest ? NvmeTcpFlags.DataDigest : 0) | (last ? NvmeTcpFlags.LastPdu : 0)),
+                    PduDataOffset = (byte)pdo,
+                    PduLength = (uint)(pdo + chunk + dd),
+                    CommandCid = slot.Cid,
+                    TransferTag = r2t.TransferTag,
+                    DataOffset = (uint)at,
+                    DataLength = (uint)chunk,
+                }.WriteHeader(header);
+                if (HeaderDigest)
+                {
+                    Crc32C.WriteDigest(header.Slice(0, H2CDataPdu.HeaderLength), header.Slice(H2CDataPdu.HeaderLength));
+                }
+
+                header.Slice(H2CDataPdu.HeaderLength + hd, pdo - H2CDataPdu.HeaderLength - hd).Clear();
+                NvmeTcpWire.SendAll(_socket, header.Slice(0, pdo));
+                NvmeTcpWire.SendAll(_socket, data);
+                if (dd != 0)
+                {
+                    Span<byte> digest = _scratch.AsSpan(4, 4);
+                    Crc32C.WriteDigest(data, digest);
+                    NvmeTcpWire.SendAll(_socket, digest);
+                }
+
+                at += chunk;
+            }
+        }
+
+        slot.Transferred = end;
+    }
+
+    private void OnTermReq(ReadOnlySpan<byte> hdr)
+    {
+        NvmeTcpHeaderError error = C2HTermReqPdu.TryReadHeader(hdr, false, false, out C2HTermReqPdu term, out _);
+        string detail = error == NvmeTcpHeaderError.None ? $"FES 0x{term.Fes:X4}, FEI 0x{term.Fei:X8}" : $"malformed ({error})";
+        Fail(new NvmeTcpException($"The controller terminated the connection (C2HTermReq, {detail})."));
+    }
+
+    private void SkipBytes(int count)
+    {
+        while (count > 0)
+        {
+            int n = Math.Min(count, _scratch.Length);
+            if (!NvmeTcpWire.ReceiveExact(_socket, _scratch.AsSpan(0, n)))
+            {
+                throw new NvmeTcpException("The target closed the connection inside PDU padding.");
+            }
+
+            count -= n;
+        }
+    }
+
+    /// <summary>Closes the connection; outstanding commands fail.</summary>
+    public void Dispose()
+    {
+        Fail(new ObjectDisposedException(nameof(NvmeTcpHostQueue), "The initiator was disposed."));
+        if (Thread.CurrentThread != _rxThread && _rxThread.IsAlive)
+        {
+            _rxThread.Join(TimeSpan.FromSeconds(5));
+        }
+
+        // _available is not disposed: commands failed above still return their slots (and release it) when awaited.
+    }
+
+    /// <summary>One outstanding command: pinned capsule buffer, data buffers and the pooled completion source.</summary>
+    internal sealed class CommandSlot : IValueTaskSource<NvmeCompletion>
+    {
+        private readonly byte[] _capsule;
+        private readonly byte[] _sqe = GC.AllocateArray<byte>(SubmissionQueueEntry.WireSize, pinned: true);
+        private NvmeTcpHostQueue? _owner;
+        private int _finished;
+
+        public CommandSlot(ushort cid, int capsuleBytes)
+        {
+            Cid = cid;
+            _capsule = GC.AllocateArray<byte>(capsuleBytes, pinned: true);
+            Core.RunContinuationsAsynchronously = false;
+        }
+
+        public ushort Cid { get; }
+
+        public ManualResetValueTaskSourceCore<NvmeCompletion> Core;
+
+        public Span<byte> Capsule => _capsule;
+
+        /// <summary>The 64-byte SQE to send; copied into the capsule (bytes 71:8) on submit.</summary>
+        public Span<byte> Sqe => _sqe;
+
+        public Memory<byte> ReadDestination { get; set; }
+
+        public ReadOnlyMemory<byte> WriteSource { get; set; }
+
+        public int Transferred { get; set; }
+
+        /// <summary>The write data went in-capsule (no R2T expected).</summary>
+        public bool InCapsuleWrite { get; set; }
+
+        public long StartTimestamp { get; set; }
+
+        public volatile bool InFlight;
+
+        public short Version => Core.Version;
+
+        /// <summary>
+        /// Set by a synchronous submitter after renting: signalled once the command completes (result or failure),
+        /// so the caller can block on it instead of awaiting the value task. Cleared by <see cref="Prepare"/>.
+        /// </summary>
+        public ManualResetEventSlim? Waiter { get; set; }
+
+        /// <summary>Completes the command with <paramref name="cqe"/> and wakes a synchronous waiter.</summary>
+        public void SetResult(NvmeCompletion cqe)
+        {
+            ManualResetEventSlim? waiter = Waiter; // read first: an awaiting continuation may recycle the slot inside SetResult
+            Core.SetResult(cqe);
+            waiter?.Set();
+        }
+
+        /// <summary>Fails the command with <paramref name="error"/> and wakes a synchronous waiter.</summary>
+        public void SetException(Exception error)
+        {
+            ManualResetEventSlim? waiter = Waiter;
+            Core.SetException(error);
+            waiter?.Set();
+        }
+
+        public void Prepare()
+        {
+            Waiter = null;
+            ReadDestination = default;
+            WriteSource = default;
+            Transferred = 0;
+            InCapsuleWrite = false;
+            _finished = 0;
+        }
+
+        public void Bind(NvmeTcpHostQueue owner) => _owner = owner;
+
+        /// <summary>True for the one caller that completes the command.</summary>
+        public bool TryFinish()
+        {
+            if (!InFlight || Interlocked.Exchange(ref _finished, 1) != 0)
+            {
+                return false;
+            }
+
+            InFlight = false;
+            return true;
+        }
+
+        public void Release()
+        {
+            ReadDestination = default;
+            WriteSource = default;
+            Core.Reset();
+        }
+
+        public NvmeCompletion GetResult(short token)
+        {
+            try
+            {
+                return Core.GetResult(token);
+            }
+            finally
+            {
+                _owner?.Return(this);
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => Core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            Core.OnCompleted(continuation, state, token, flags);
+    }
+}
