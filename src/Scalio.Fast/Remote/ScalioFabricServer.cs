@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Scalio.Fast.OffloadTcp;
 using Scalio.Fast.Server;
+using Scalio.Verbs;
 using Scalio.Verbs.Libfabric;
 using Scalio.Offload;
 
@@ -92,7 +93,7 @@ public sealed class ScalioFabricServer : IDisposable
         StoreOffloadTarget? nic = null;
         try
         {
-            var domain = fabric.CreateDomain();
+            var domain = ((IFabric)fabric).CreateDomain(); // through the abstraction: the product never names a provider's domain type
             try
             {
                 store = new ScalioStore(WithDomain(options.Store, domain));

@@ -62,7 +62,7 @@ public class LoopbackFaults
 /// larger READs may observe concurrent WRITEs partially (torn), requests on one queue pair execute in order, keys,
 /// bounds and access rights are checked on every access.
 /// </summary>
-public sealed class LoopbackFabric
+public sealed class LoopbackFabric : IFabric
 {
     /// <summary>Creates a loopback fabric.</summary>
     public LoopbackFabric(LoopbackOptions? options = null) => Options = options ?? new LoopbackOptions();

@@ -163,7 +163,7 @@ public enum LibfabricProgressMode
 /// Domains created from it are <see cref="ProtectionDomain"/>s whose regions are registered with libfabric and whose
 /// queue pairs are reliable-datagram (FI_EP_RDM) endpoints, each connected to exactly one peer endpoint.
 /// </summary>
-public sealed unsafe class LibfabricFabric : IDisposable
+public sealed unsafe class LibfabricFabric : IFabric, IDisposable
 {
     private FiInfo* _info;
     private FidFabric* _fabric;
@@ -353,6 +353,8 @@ public sealed unsafe class LibfabricFabric : IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return new LibfabricDomain(this);
     }
+
+    ProtectionDomain IFabric.CreateDomain() => CreateDomain();
 
     /// <summary>
     /// Connects to a server's side channel in a protection domain of its own (see
