@@ -1,6 +1,5 @@
-using System.Buffers.Binary;
-using System.IO.Hashing;
 using System.Net;
+using Scalio.Fast.Storage;
 using Scalio.Nvme;
 using Scalio.Nvme.Tcp;
 using Scalio.Offload;
@@ -41,8 +40,6 @@ public sealed class StoreOffloadTargetOptions
 /// </summary>
 public sealed class StoreOffloadTarget : IDisposable
 {
-    private const uint SuperMagic = 0x31534353; // "SCS1", page 0 of every device (Storage/DeviceLog.cs)
-    private const int SuperHeaderBytes = 128;
     private const int PageSize = 4096;
 
     private readonly FileNamespace[] _namespaces;
@@ -185,17 +182,12 @@ public sealed class StoreOffloadTarget : IDisposable
                 throw new IOException($"{ns.Path}: cannot read the superblock: {status}.");
             }
 
-            ReadOnlySpan<byte> sb = page;
-            if (BinaryPrimitives.ReadUInt32LittleEndian(sb) != SuperMagic
-                || BinaryPrimitives.ReadUInt64LittleEndian(sb[8..]) != XxHash3.HashToUInt64(sb[16..SuperHeaderBytes]))
+            if (!DeviceLog.TryReadSuperblockIdentity(page, out uint pageSize, out uint device, out uint devices))
             {
                 throw new InvalidDataException($"{ns.Path}: page 0 is not an intact Scalio superblock; the target serves only a store's namespace files " +
                     "(start `scalio server --data-dir` on the directory first).");
             }
 
-            uint pageSize = BinaryPrimitives.ReadUInt32LittleEndian(sb[16..]);
-            uint device = BinaryPrimitives.ReadUInt32LittleEndian(sb[20..]);
-            uint devices = BinaryPrimitives.ReadUInt32LittleEndian(sb[24..]);
             if (pageSize != PageSize || device != (uint)i || devices != (uint)namespaces.Count)
             {
                 throw new InvalidDataException($"{ns.Path}: its superblock says device {device} of {devices} (page size {pageSize}), " +

@@ -48,9 +48,23 @@ internal sealed unsafe partial class DeviceLog
         if (!WritePages(0, 1, sb).IsSuccess) throw new IOException($"device {_device}: cannot write the superblock");
     }
 
+    /// <summary>Page size, device index and device count of an intact superblock (magic and checksum hold); false
+    /// otherwise. The one reader of page 0's identity, for this log and for the NVMe/TCP target over its files.</summary>
+    internal static bool TryReadSuperblockIdentity(ReadOnlySpan<byte> sb, out uint pageSize, out uint device, out uint devices)
+    {
+        pageSize = device = devices = 0;
+        if (sb.Length < SuperHeaderBytes || BinaryPrimitives.ReadUInt32LittleEndian(sb) != SuperMagic
+            || BinaryPrimitives.ReadUInt64LittleEndian(sb[8..]) != XxHash3.HashToUInt64(sb[16..SuperHeaderBytes]))
+            return false;
+        pageSize = BinaryPrimitives.ReadUInt32LittleEndian(sb[16..]);
+        device = BinaryPrimitives.ReadUInt32LittleEndian(sb[20..]);
+        devices = BinaryPrimitives.ReadUInt32LittleEndian(sb[24..]);
+        return true;
+    }
+
     private void CheckSuperblock(ReadOnlySpan<byte> sb)
     {
-        if (BinaryPrimitives.ReadUInt32LittleEndian(sb) != SuperMagic || BinaryPrimitives.ReadUInt64LittleEndian(sb[8..]) != XxHash3.HashToUInt64(sb[16..SuperHeaderBytes]))
+        if (!TryReadSuperblockIdentity(sb, out _, out _, out _))
             throw new InvalidDataException($"device {_device} ({_ns}): page 0 is not an intact Scalio superblock; refusing to overwrite it (use an empty file or directory)");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(sb[4..]);
         if (version != Version)
