@@ -92,7 +92,17 @@ public sealed class ScalioStoreOptions
     /// <summary>Run the server in this domain (owned by the store from then on) instead of the loopback fabric, e.g. a
     /// libfabric domain whose clients live in other processes (<see cref="ScalioServer.Listen"/>); in-process
     /// <see cref="ScalioStore.OpenClient"/> is then refused. Null: loopback (the embedded store).</summary>
-    public ProtectionDomain? ServerDomain { get; init; }
+    public ProtectionDomain? ServerDomain { get => _serverDomain; init => _serverDomain = value; }
+
+    private ProtectionDomain? _serverDomain;
+
+    /// <summary>A copy of these options on <paramref name="domain"/>: every other option carries over without being listed.</summary>
+    internal ScalioStoreOptions WithServerDomain(ProtectionDomain domain)
+    {
+        var copy = (ScalioStoreOptions)MemberwiseClone();
+        copy._serverDomain = domain;
+        return copy;
+    }
 }
 
 /// <summary>Whole-store counters, summed over the server, the offload target, the devices and every client.</summary>

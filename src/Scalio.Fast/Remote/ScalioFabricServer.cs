@@ -96,7 +96,7 @@ public sealed class ScalioFabricServer : IDisposable
             var domain = ((IFabric)fabric).CreateDomain(); // through the abstraction: the product never names a provider's domain type
             try
             {
-                store = new ScalioStore(WithDomain(options.Store, domain));
+                store = new ScalioStore(options.Store.WithServerDomain(domain));
             }
             catch
             {
@@ -140,33 +140,6 @@ public sealed class ScalioFabricServer : IDisposable
             throw;
         }
     }
-
-    private static ScalioStoreOptions WithDomain(ScalioStoreOptions o, Scalio.Verbs.ProtectionDomain domain) => new()
-    {
-        Layout = o.Layout,
-        ExpectedRecords = o.ExpectedRecords,
-        CacheFraction = o.CacheFraction,
-        CacheBuckets = o.CacheBuckets,
-        Devices = o.Devices,
-        LbaSize = o.LbaSize,
-        DataDirectory = o.DataDirectory,
-        SsdModel = o.SsdModel,
-        ServerWorkers = o.ServerWorkers,
-        ServerCpuCores = o.ServerCpuCores,
-        BatchSize = o.BatchSize,
-        BatchIdleTimeout = o.BatchIdleTimeout,
-        BatchDrainGrace = o.BatchDrainGrace,
-        OffloadThreads = o.OffloadThreads,
-        OffloadQueueDepth = o.OffloadQueueDepth,
-        MaxRequestsInFlightPerClient = o.MaxRequestsInFlightPerClient,
-        TargetOnServerCpu = o.TargetOnServerCpu,
-        Fabric = o.Fabric,
-        Client = o.Client,
-        LeaseMilliseconds = o.LeaseMilliseconds,
-        FillPublishPath = o.FillPublishPath,
-        WrapDevice = o.WrapDevice,
-        ServerDomain = domain,
-    };
 
     /// <summary>The store (its server is <see cref="ScalioStore.Server"/>; it has no in-process clients).</summary>
     public ScalioStore Store { get; }
