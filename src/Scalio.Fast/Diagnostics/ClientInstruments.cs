@@ -35,8 +35,11 @@ internal static class ClientInstruments
     private static readonly KeyValuePair<string, object?>[] s_ops = [new("op", "get"), new("op", "put"), new("op", "delete")];
     private static readonly KeyValuePair<string, object?>[] s_statuses = BuildStatuses();
 
-    /// <summary>The <c>status</c> tag values: OpStatus names in snake case (<c>ok</c>, <c>not_found</c>, ...).</summary>
-    internal static string StatusName(OpStatus status) => (string)s_statuses[(int)status].Value!;
+    /// <summary>The <c>op</c> tag of <paramref name="op"/> (<c>get</c>, <c>put</c>, <c>delete</c>), shared by the histogram and the operation counter.</summary>
+    internal static KeyValuePair<string, object?> OpTag(ClientOperation op) => s_ops[(int)op];
+
+    /// <summary>The <c>status</c> tag: OpStatus names in snake case (<c>ok</c>, <c>not_found</c>, ...).</summary>
+    internal static KeyValuePair<string, object?> StatusTag(OpStatus status) => s_statuses[(int)status & 15];
 
     private static KeyValuePair<string, object?>[] BuildStatuses()
     {
@@ -71,7 +74,7 @@ internal static class ClientInstruments
     internal static void RecordDuration(long start, ClientOperation op, OpStatus status)
     {
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        Duration.Record(seconds, s_ops[(int)op], s_statuses[(int)status & 15]);
+        Duration.Record(seconds, OpTag(op), StatusTag(status));
     }
 
     /// <summary>Records one batch's size when the histogram is enabled.</summary>

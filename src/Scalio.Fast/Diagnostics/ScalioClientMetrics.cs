@@ -71,7 +71,7 @@ public sealed class ScalioClientMetrics : IDisposable
         {
             outcomeTags[o] = new KeyValuePair<string, object?>[16][];
             for (int st = 0; st < 16; st++)
-                outcomeTags[o][st] = [new("op", s_ops[o].ToString().ToLowerInvariant()), new("status", ClientInstruments.StatusName((OpStatus)st))];
+                outcomeTags[o][st] = [ClientInstruments.OpTag(s_ops[o]), ClientInstruments.StatusTag((OpStatus)st)];
         }
         _meter.CreateObservableCounter("scalio.client.operations", () =>
         {
