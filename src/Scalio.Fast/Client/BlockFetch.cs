@@ -97,11 +97,17 @@ public sealed unsafe partial class ScalioClient
         return length;
     }
 
+    /// <summary>True when a hit at <paramref name="now"/> must rewrite the stamp of the slot <paramref name="slot"/>:
+    /// it is older than <see cref="ScalioClientOptions.TouchIntervalMilliseconds"/> (or from the future: a wrapped clock).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool StampIsStale(ReadOnlySpan<byte> slot, uint now)
+        => now - System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(slot[SlotLayout.StampOffset..]) >= (uint)_options.TouchIntervalMilliseconds;
+
     /// <summary>Records a hit: an unsignaled, unordered WRITE of the current stamp to the slot's access stamp (no round trip, no completion).</summary>
-    private void WriteStampUnsignaled(int bucket, int slot)
+    private void WriteStampUnsignaled(int bucket, int slot, uint now)
     {
         // The slot image buffer's stamp field is the source; a later fill rewrites the whole body anyway.
-        *(uint*)(_mr.Address + _slotOff + SlotLayout.StampOffset) = Stamp;
+        *(uint*)(_mr.Address + _slotOff + SlotLayout.StampOffset) = now;
         ProtocolSteps.Touch(_chain, in _steps, NextId(), WorkFlags.Unordered, bucket, slot); // no order needed: a stamp only guides eviction
         _qp.PostSend(in *_chain);
         _counters.BytesMoved += 4;

@@ -42,7 +42,8 @@ public sealed unsafe partial class ScalioClient
             if (scan.Hit >= 0)
             {
                 valueLength = TakeHit(image, scan.Hit, value);
-                WriteStampUnsignaled(bucket, scan.Hit);
+                uint now = Stamp;
+                if (StampIsStale(_layout.SlotAt(image, scan.Hit), now)) WriteStampUnsignaled(bucket, scan.Hit, now);
                 return OpStatus.Ok;
             }
             int pending = scan.Pending, expired = scan.Expired, tornSlot = scan.TornSlot;

@@ -54,9 +54,7 @@ public sealed unsafe partial class ScalioClient
         _counters.BytesMoved += (long)n * _layout.BucketSize;
         PostReadsAndAwait(chain, n, first);
 
-        // 2. Hits answer at once (their stamps go out unsignaled, one doorbell); a miss picks its victim.
-        // The stamp is the millisecond clock: read once for the batch. A hit whose slot already carries it needs no
-        // touch (it would write the same 4 bytes; eviction compares stamps only).
+        // 2. Hits answer at once (stale stamps go out unsignaled, one doorbell); a miss picks its victim. The clock is read once a batch.
         int touches = 0, misses = 0, hits = 0;
         uint stamp = Stamp;
         for (int i = 0; i < n; i++)
@@ -71,14 +69,26 @@ public sealed unsafe partial class ScalioClient
                 batch.Statuses[i] = OpStatus.Ok;
                 batch.Hits[i] = true;
                 hits++;
-                if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_layout.SlotAt(image, hit)[SlotLayout.StampOffset..]) == stamp) continue;
+                if (!StampIsStale(_layout.SlotAt(image, hit), stamp)) continue;
                 *(uint*)(batch.Region.Address + batch.Steps[i].SlotBuffer + SlotLayout.StampOffset) = stamp;
                 ProtocolSteps.Touch(chain + touches++, in batch.Steps[i], NextId(), WorkFlags.Unordered, lane.Bucket, hit);
                 _counters.BytesMoved += 4;
                 continue;
             }
             var scan = Scan(image, key, lane.Hash.Fingerprint); // no hit: the probe found none in this same image
-            int victim = scan.TornSlot >= 0 || scan.Pending >= 0 ? -1 : PickVictim(image, in scan);
+            if (scan.TornSlot >= 0 || scan.Pending >= 0) { lane.Stage = Stage.Alone; continue; }
+            // Earlier misses in this bucket: the same key takes their answer, another key avoids their victims (one CAS would lose).
+            ulong taken = 0;
+            int leader = -1;
+            for (int j = 0; j < i && misses > 0; j++)
+            {
+                ref var other = ref lanes[j];
+                if (other.Stage != Stage.Miss || other.Bucket != lane.Bucket) continue;
+                if (other.Hash.Fingerprint == lane.Hash.Fingerprint && batch.KeyOf(j).SequenceEqual(key)) { leader = j; break; }
+                taken |= 1UL << other.Victim;
+            }
+            if (leader >= 0) { lane.Leader = leader; lane.Stage = Stage.Follow; continue; }
+            int victim = PickVictim(image, in scan, taken);
             if (victim < 0) { lane.Stage = Stage.Alone; continue; }
             lane.SsdBucket = lane.Hash.SsdBucket(_server.SsdBuckets);
             lane.Victim = victim;
@@ -105,6 +115,15 @@ public sealed unsafe partial class ScalioClient
             batch.Statuses[i] = GetCore(batch.KeyAt(i), batch.ValueBuffer(i), out batch.ValueLengths[i]);
             batch.Hits[i] = _counters.Hits != hitsBefore;
             if (batch.Hits[i]) hits++;
+            lanes[i].Stage = Stage.Done;
+        }
+        for (int i = 0; i < n; i++)
+        {
+            if (lanes[i].Stage != Stage.Follow) continue;
+            int j = lanes[i].Leader; // an earlier lane: Done by now, after the rare cases too
+            batch.Statuses[i] = batch.Statuses[j];
+            int length = batch.ValueLengths[i] = batch.ValueLengths[j];
+            batch.ValueBuffer(j)[..length].CopyTo(batch.ValueBuffer(i));
             lanes[i].Stage = Stage.Done;
         }
         batch.HitCount = hits;

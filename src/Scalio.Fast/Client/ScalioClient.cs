@@ -27,6 +27,11 @@ public sealed class ScalioClientOptions
 
     /// <summary>Slots sampled by <see cref="EvictionPolicy.Sampled"/> (1 .. slots per bucket; more is closer to LRU).</summary>
     public int EvictionSamples { get; init; } = 2;
+
+    /// <summary>A hit rewrites its slot's access stamp only when the stamp is at least this many milliseconds old
+    /// (0: every hit writes it). Eviction compares stamps, so a finer stamp buys little LRU precision, while each
+    /// rewrite is one more WRITE on the fabric: on a hot key, nearly one per hit. 0 .. 60000.</summary>
+    public int TouchIntervalMilliseconds { get; init; } = 10;
 }
 
 /// <summary>
@@ -93,6 +98,8 @@ public sealed unsafe partial class ScalioClient : IDisposable
         _options = options ?? new ScalioClientOptions();
         if (_options.EvictionSamples < 1 || _options.EvictionSamples > _layout.SlotsPerBucket)
             throw new ArgumentOutOfRangeException(nameof(options), $"EvictionSamples must be 1..{_layout.SlotsPerBucket} (the slots of a bucket)");
+        if (_options.TouchIntervalMilliseconds is < 0 or > 60_000)
+            throw new ArgumentOutOfRangeException(nameof(options), "TouchIntervalMilliseconds must be 0..60000");
         _messageSize = (RpcFormat.RequestHeaderSize + _layout.KeyCapacity + _layout.ValueCapacity + 63) & ~63;
         int off = 0;
         _bucketOff = off; off += (_layout.BucketSize + 63) & ~63;

@@ -49,13 +49,15 @@ public sealed unsafe class ScalioGetBatch : IDisposable
         Release,
         /// <summary>A rare path (torn image, a filler in the way, no victim): run alone afterwards.</summary>
         Alone,
+        /// <summary>The same key as an earlier missing lane (<see cref="Lane.Leader"/>): takes that lane's answer.</summary>
+        Follow,
     }
 
     /// <summary>Per-key protocol state.</summary>
     internal struct Lane
     {
         public KeyHash Hash;
-        public int Bucket, SsdBucket, Victim, Pages;
+        public int Bucket, SsdBucket, Victim, Pages, Leader;
         public ulong VictimHeader, Locked;
         public Location Location;
         public Stage Stage;

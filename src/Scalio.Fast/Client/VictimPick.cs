@@ -24,6 +24,26 @@ public sealed unsafe partial class ScalioClient
         => scan.Free >= 0 ? scan.Free : _options.Eviction == EvictionPolicy.Sampled ? SampledVictim(image, scan.Oldest) : scan.Oldest;
 
 
+    /// <summary>The slot to evict for a miss of a batch whose earlier misses already chose the slots in
+    /// <paramref name="taken"/> of this bucket: the first FREE slot not taken, else the VALID one with the oldest stamp
+    /// (the bucket's LRU whatever the policy: the sample would have to skip them anyway); -1 when none is left.</summary>
+    private int PickVictim(ReadOnlySpan<byte> image, in BucketScan scan, ulong taken)
+    {
+        if (taken == 0) return PickVictim(image, in scan);
+        int oldest = -1;
+        uint oldestStamp = uint.MaxValue;
+        for (int i = 0; i < _layout.SlotsPerBucket; i++)
+        {
+            if ((taken & (1UL << i)) != 0) continue;
+            var state = SlotHeader.State(_layout.HeaderAt(image, i));
+            if (state == SlotState.Free) return i;
+            if (state != SlotState.Valid) continue;
+            uint stamp = BinaryPrimitives.ReadUInt32LittleEndian(_layout.SlotAt(image, i)[SlotLayout.StampOffset..]);
+            if (oldest < 0 || stamp < oldestStamp) { oldest = i; oldestStamp = stamp; }
+        }
+        return oldest;
+    }
+
     /// <summary>
     /// Sampled eviction: draws <see cref="ScalioClientOptions.EvictionSamples"/> distinct slots of the bucket image and
     /// returns the VALID one with the oldest access stamp; <paramref name="fallback"/> (the bucket's LRU slot) when no

@@ -57,6 +57,54 @@ public class GetBatchTests
     }
 
     [Fact]
+    public void Misses_of_one_bucket_in_a_batch_lock_different_slots_and_a_repeated_key_is_read_once()
+    {
+        // One bucket: every miss of the batch competes for its 8 slots.
+        using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 1000, CacheBuckets = 1 });
+        using var c = store.OpenClient();
+        for (int i = 0; i < 6; i++) Assert.Equal(OpStatus.Ok, c.Put(Key(i), Value(i, 0)));
+        using var batch = c.CreateGetBatch(16);
+        int[] ids = [0, 0, 1, 2, 0, 1, 3, 999, 999, 4];
+        foreach (int id in ids) batch.Add(Key(id));
+        var before = c.Counters;
+        c.Get(batch);
+        for (int j = 0; j < ids.Length; j++)
+        {
+            if (ids[j] == 999) { Assert.Equal(OpStatus.NotFound, batch.StatusAt(j)); continue; }
+            Assert.Equal(OpStatus.Ok, batch.StatusAt(j));
+            Assert.Equal(Value(ids[j], 0), batch.ValueAt(j).ToArray());
+            Assert.False(batch.HitAt(j));
+        }
+        Assert.Equal(0, c.Counters.LockConflicts - before.LockConflicts); // no two CASes on one slot
+        Assert.Equal(5, c.Counters.Fills - before.Fills); // keys 0-4 once each
+        Assert.Equal(5, c.Counters.OffloadedReads - before.OffloadedReads); // one SSD read a key; the absent key has no block
+        batch.Clear();
+        foreach (int id in ids) batch.Add(Key(id));
+        c.Get(batch);
+        Assert.Equal(8, batch.HitCount); // all but the absent key's two lanes
+    }
+
+    [Fact]
+    public void A_hit_rewrites_its_stamp_only_when_older_than_the_touch_interval()
+    {
+        long StampBytes(int interval)
+        {
+            using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 1000, Client = new ScalioClientOptions { TouchIntervalMilliseconds = interval } });
+            using var c = store.OpenClient();
+            Assert.Equal(OpStatus.Ok, c.Put(Key(1), Value(1, 0)));
+            var value = new byte[c.Layout.ValueCapacity];
+            Assert.Equal(OpStatus.Ok, c.Get(Key(1), value, out _)); // the fill stamps the slot
+            long before = c.Counters.BytesMoved, hits = c.Counters.Hits;
+            for (int i = 0; i < 100; i++) Assert.Equal(OpStatus.Ok, c.Get(Key(1), value, out _));
+            Assert.Equal(100, c.Counters.Hits - hits);
+            return c.Counters.BytesMoved - before - 100L * c.Layout.BucketSize;
+        }
+        Assert.Equal(400, StampBytes(0)); // every hit writes its 4 bytes
+        Assert.Equal(0, StampBytes(60_000)); // none within a minute of the fill
+        Assert.Throws<ArgumentOutOfRangeException>(() => StampBytes(-1));
+    }
+
+    [Fact]
     public void One_thread_keeps_several_ssd_reads_in_flight_on_file_namespaces()
     {
         string dir = Path.Combine(Path.GetTempPath(), "scalio-batch-" + Guid.NewGuid().ToString("N"));
