@@ -59,7 +59,7 @@ public sealed unsafe partial class NvmeTcpOffloadReadPath
         Interlocked.Increment(ref _commands);
         try
         {
-            queue.Submit(slot, default);
+            queue.Submit(slot, default, more: true); // sent by WaitCompletion's flush, with the batch's other reads
         }
         catch (NvmeTcpException e)
         {
@@ -77,6 +77,7 @@ public sealed unsafe partial class NvmeTcpOffloadReadPath
     public NvmeStatus WaitCompletion(out int tag)
     {
         if (_outstanding == 0) ThrowHelper.InvalidOperation("no read is outstanding");
+        _initiator?.IoQueue?.Flush(); // the doorbell: every read posted since the last wait leaves in one send
         long start = Stopwatch.GetTimestamp();
         while (true)
         {

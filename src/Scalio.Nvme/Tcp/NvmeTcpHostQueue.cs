@@ -24,6 +24,9 @@ internal sealed class NvmeTcpHostQueue : IDisposable
     private readonly byte[] _rx = GC.AllocateArray<byte>(NvmeTcpWire.MaxHeaderLength + 64, pinned: true);
     private readonly byte[] _scratch = GC.AllocateArray<byte>(256, pinned: true);
     private readonly byte[] _txHeader = GC.AllocateArray<byte>(64, pinned: true);
+    // Capsules submitted with more: true, sent together by the next Flush or plain Submit (one send for a batch of reads).
+    private readonly byte[] _corked;
+    private int _corkedBytes;
     private readonly Thread _rxThread;
     private int _freeCount;
     private volatile Exception? _failure;
@@ -47,6 +50,7 @@ internal sealed class NvmeTcpHostQueue : IDisposable
             _free[i] = depth - 1 - i;
         }
 
+        _corked = GC.AllocateArray<byte>(depth * (CapsuleCmdPdu.HeaderLength + NvmeTcpWire.DigestSize), pinned: true);
         _freeCount = depth;
         _available = new SemaphoreSlim(depth, depth);
         _rxThread = new Thread(ReceiveLoop) { IsBackground = true, Name = name };
@@ -218,9 +222,11 @@ internal sealed class NvmeTcpHostQueue : IDisposable
     /// <summary>
     /// Sends the command like <see cref="SubmitAsync"/> without a value task: the synchronous caller waits on the
     /// slot's <see cref="CommandSlot.Waiter"/> and then takes the result with <see cref="CommandSlot.GetResult"/>
-    /// (token = <see cref="CommandSlot.Version"/> read before this call), which gives the slot back.
+    /// (token = <see cref="CommandSlot.Version"/> read before this call), which gives the slot back. With
+    /// <paramref name="more"/> a capsule without data waits for the next <see cref="Flush"/> or plain submit, which send
+    /// every waiting capsule in one write (as one doorbell rings for many submission queue entries).
     /// </summary>
-    public void Submit(CommandSlot slot, ReadOnlySpan<byte> inCapsule)
+    public void Submit(CommandSlot slot, ReadOnlySpan<byte> inCapsule, bool more = false)
     {
         int pdo = inCapsule.Length == 0 ? 0 : NvmeTcpWire.DataOffset(CapsuleCmdPdu.HeaderLength, HeaderDigest, Cpda);
         int hd = HeaderDigest ? NvmeTcpWire.DigestSize : 0;
@@ -252,6 +258,13 @@ internal sealed class NvmeTcpHostQueue : IDisposable
             lock (_sendLock)
             {
                 ThrowIfFailed();
+                if (more && inCapsule.Length == 0)
+                {
+                    buf.Slice(0, plen).CopyTo(_corked.AsSpan(_corkedBytes));
+                    _corkedBytes += plen;
+                    return;
+                }
+                SendCorked();
                 NvmeTcpWire.SendAll(_socket, buf.Slice(0, plen));
             }
         }
@@ -265,6 +278,30 @@ internal sealed class NvmeTcpHostQueue : IDisposable
             Return(slot);
             throw;
         }
+    }
+
+    /// <summary>Sends every capsule submitted with <c>more</c> since the last send. A failed send fails the queue (and so
+    /// every command in flight), as a failed <see cref="Submit"/> does.</summary>
+    public void Flush()
+    {
+        if (Volatile.Read(ref _corkedBytes) == 0) return;
+        try
+        {
+            lock (_sendLock) SendCorked();
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            Fail(new NvmeTcpException("Sending command capsules failed: " + e.Message, e));
+        }
+    }
+
+    // Under _sendLock.
+    private void SendCorked()
+    {
+        if (_corkedBytes == 0) return;
+        int n = _corkedBytes;
+        _corkedBytes = 0;
+        NvmeTcpWire.SendAll(_socket, _corked.AsSpan(0, n));
     }
 
     /// <summary>Fails every outstanding command whose age exceeds <paramref name="timeout"/> by closing the queue.</summary>

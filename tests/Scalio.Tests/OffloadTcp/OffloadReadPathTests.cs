@@ -25,8 +25,14 @@ internal sealed class GatedNamespace : NvmeNamespace
 
     public RamNamespace Inner => _inner;
 
+    private int _reads;
+
+    /// <summary>Reads the target has asked of this namespace.</summary>
+    public int Reads => Volatile.Read(ref _reads);
+
     protected override NvmeStatus ReadCore(ulong slba, int blocks, Span<byte> destination)
     {
+        Interlocked.Increment(ref _reads);
         Gate.Wait(TimeSpan.FromSeconds(10));
         return _inner.Read(slba, blocks, destination);
     }
@@ -142,6 +148,20 @@ public sealed class OffloadReadPathTests : IDisposable
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, failures);
         Assert.True(allocated == 0, $"{allocated} bytes allocated by 1,600 queued reads");
+    }
+
+    [Fact]
+    public void Queued_reads_leave_together_when_the_poster_waits()
+    {
+        using var path = Connect(new NvmeTcpOffloadReadPathOptions { CommandTimeout = TimeSpan.FromSeconds(5), QueueDepth = 8 });
+        Assert.Equal(NvmeStatus.Success, path.Read(1, 0, 1, 4096, _region, 0)); // connected, I/O queue up
+        int before = _ns.Reads;
+        for (int i = 0; i < 6; i++) Assert.Equal(NvmeStatus.Success, path.PostRead(1, (ulong)(7 * i), 1, 4096, _region, i * 4096, tag: i));
+        Thread.Sleep(200);
+        Assert.Equal(before, _ns.Reads); // posted, not yet sent: the wait is the doorbell
+        for (int i = 0; i < 6; i++) Assert.Equal(NvmeStatus.Success, path.WaitCompletion(out _));
+        Assert.Equal(before + 6, _ns.Reads);
+        for (int i = 0; i < 6; i++) Assert.True(_region.Slice(i * 4096, 4096).SequenceEqual(Expected((ulong)(7 * i), 1)), $"read {i}");
     }
 
     [Fact]
