@@ -19,6 +19,9 @@ internal static class CliErrors
     /// <summary>Writes <c>error: MESSAGE</c> (its first line only) to <paramref name="error"/>.</summary>
     public static void Report(TextWriter error, string message) => error.WriteLine("error: " + Clean(message));
 
+    /// <summary>Reports that another process holds the store in <paramref name="dir"/> and returns <see cref="Usage"/>.</summary>
+    public static int DataDirInUse(string dir) => Fail($"--data-dir {dir} is in use by another scalio process (a running server? use --connect ADDRESS:PORT)");
+
     /// <summary>Reports <paramref name="message"/> and returns <see cref="Usage"/>.</summary>
     public static int Fail(string message)
     {

@@ -120,12 +120,14 @@ internal static class DataCommand
         if (op != "put" && !File.Exists(ScalioStore.DeviceFilePath(dir, 0)))
             return CliErrors.Fail($"--data-dir {dir} holds no store (create one with `scalio put` or `scalio server --data-dir`)");
         if (!CliErrors.TryCreateDirectory("--data-dir", dir)) return CliErrors.Usage;
-        using var dirLock = DataDirLock.TryAcquire(dir);
-        if (dirLock is null) return CliErrors.Usage;
         ScalioStore store;
         try
         {
             store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = records, Devices = ssds, DataDirectory = dir });
+        }
+        catch (DataDirectoryInUseException)
+        {
+            return CliErrors.DataDirInUse(dir);
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException)
         {
@@ -220,36 +222,6 @@ internal static class DataCommand
             default:
                 CliErrors.Report($"{op} {shown}: {result.Status}{(failure is null ? "" : " (" + CliErrors.OneLine(failure) + ")")}");
                 return Failed;
-        }
-    }
-}
-
-/// <summary>
-/// An exclusive lock on <c>DIR/scalio.lock</c> (an flock taken through <see cref="FileShare.None"/>, released when
-/// the process ends, even by SIGKILL), so that two processes never open the same store's files at once.
-/// </summary>
-internal static class DataDirLock
-{
-    /// <summary>The lock file's name inside a data directory.</summary>
-    public const string FileName = "scalio.lock";
-
-    /// <summary>Takes the lock, or says in one <c>error:</c> line who holds it and returns null.</summary>
-    public static FileStream? TryAcquire(string dir)
-    {
-        string path = Path.Combine(dir, FileName);
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException)
-        {
-            CliErrors.Report($"--data-dir {dir} is in use by another scalio process (a running server? use --connect ADDRESS:PORT)");
-            return null;
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            CliErrors.Report($"--data-dir {dir} cannot be used: {CliErrors.OneLine(e)}");
-            return null;
         }
     }
 }

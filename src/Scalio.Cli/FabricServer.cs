@@ -98,8 +98,6 @@ internal static class FabricServer
         }
         if (readerToken is not null && readerToken.SameSecretAs(token!)) return CliErrors.Fail("scalio server: --reader-token-file holds the same token as --auth-token-file; readers need their own");
         if (dataDir is not null && !CliErrors.TryCreateDirectory("--data-dir", dataDir)) return 2;
-        using var dirLock = dataDir is null ? null : DataDirLock.TryAcquire(dataDir); // one process per store (scalio target opens the files read-only, not the lock)
-        if (dataDir is not null && dirLock is null) return 2;
 
         ScalioFabricServer fabricServer;
         var opened = Stopwatch.StartNew();
@@ -130,6 +128,10 @@ internal static class FabricServer
         {
             CliErrors.Report($"scalio server: cannot open libfabric (tcp;ofi_rxm): {e.Message}");
             return 2;
+        }
+        catch (DataDirectoryInUseException) // the store holds its directory (scalio target opens the files read-only, not the lock)
+        {
+            return CliErrors.DataDirInUse(dataDir!);
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException)
         {

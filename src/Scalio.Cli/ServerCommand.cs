@@ -105,8 +105,6 @@ internal static class ServerCommand
             }
             var faulty = new List<Scalio.Nvme.FaultyNamespace>();
             if (!CliErrors.TryCreateDirectory("--data-dir", dir)) return 2;
-            using var dirLock = DataDirLock.TryAcquire(dir); // one process per store: `scalio get --data-dir` must not open it under a running server
-            if (dirLock is null) return 2;
             ScalioStore store;
             var opened = Stopwatch.StartNew();
             try
@@ -128,6 +126,10 @@ internal static class ServerCommand
                         return f;
                     } : null,
                 });
+            }
+            catch (DataDirectoryInUseException) // one process per store: `scalio get --data-dir` must not open it under a running server
+            {
+                return CliErrors.DataDirInUse(dir);
             }
             catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException)
             {

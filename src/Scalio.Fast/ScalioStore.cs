@@ -29,7 +29,8 @@ public sealed class ScalioStoreOptions
     public int LbaSize { get; init; } = 4096;
 
     /// <summary>Directory for file-backed namespaces (real I/O); null keeps them in RAM. Existing files are reopened and
-    /// the store recovered from them (open with the options they were created with).</summary>
+    /// the store recovered from them (open with the options they were created with). An open store holds the directory
+    /// exclusively: a second one, in any process, fails with <see cref="DataDirectoryInUseException"/>.</summary>
     public string? DataDirectory { get; init; }
 
     /// <summary>SSD performance MODEL: each namespace is wrapped in a <see cref="ModeledNamespace"/> with its own IOPS cap
@@ -127,6 +128,7 @@ public sealed class ScalioStore : IDisposable
     private readonly ScalioServer _server;
     private readonly OffloadTarget _target;
     private readonly List<ScalioClient> _clients = [];
+    private readonly FileStream? _dataLock; // held while open: one store per data directory
 
     /// <summary>Creates and starts an embedded store.</summary>
     public ScalioStore(ScalioStoreOptions? options = null)
@@ -154,6 +156,7 @@ public sealed class ScalioStore : IDisposable
             + (valuePages > 0 ? 2UL * (ulong)(o.ExpectedRecords / o.Devices + 1) * (ulong)valuePages + 128UL * (ulong)(valuePages + 1) + (ulong)valuePages : 0);
         ulong lbaCount = pagesPerDevice * (ulong)(pageSize / o.LbaSize);
 
+        _dataLock = o.DataDirectory is null ? null : DataDirectoryLock.Acquire(o.DataDirectory);
         _fabric = new LoopbackFabric(o.Fabric);
         _devices = new NvmeNamespace[o.Devices];
         try
@@ -189,6 +192,7 @@ public sealed class ScalioStore : IDisposable
         {
             _server?.Dispose();
             foreach (var d in _devices) d?.Dispose();
+            _dataLock?.Dispose();
             throw;
         }
     }
@@ -272,5 +276,6 @@ public sealed class ScalioStore : IDisposable
         _target.Dispose();
         _server.Dispose();
         foreach (var d in _devices) d.Dispose();
+        _dataLock?.Dispose();
     }
 }

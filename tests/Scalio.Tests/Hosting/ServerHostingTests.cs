@@ -87,6 +87,8 @@ public sealed class ServerHostingTests
             using (var host = BuildServer(settings, exported))
             {
                 await host.StartAsync();
+                // The running server holds its data directory: nothing else opens the files under it.
+                Assert.Throws<DataDirectoryInUseException>(() => new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 2000, DataDirectory = dir }));
                 var store = host.Services.GetRequiredService<RemoteScalioStore>();
                 var buf = new byte[store.Descriptor.Layout.ValueCapacity];
                 await Task.Run(() =>

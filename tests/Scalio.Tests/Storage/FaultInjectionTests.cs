@@ -111,7 +111,7 @@ public class FaultInjectionTests
             Assert.Equal(OpStatus.Ok, c.Get(Key("k"), buffer, out _));
             Assert.Equal("v1", Text(buffer));
             // A crash now: the files as they are, with the refused batch's blocks at the head of the log.
-            foreach (var f in Directory.GetFiles(dir.Path)) File.Copy(f, Path.Combine(crash.Path, Path.GetFileName(f)));
+            foreach (var f in Directory.GetFiles(dir.Path, "*.img")) File.Copy(f, Path.Combine(crash.Path, Path.GetFileName(f)));
         }
         using (var store = new ScalioStore(Options(faults: false) is var o ? new ScalioStoreOptions { ExpectedRecords = o.ExpectedRecords, DataDirectory = crash.Path, BatchSize = 1 } : null))
         using (var c = store.OpenClient())

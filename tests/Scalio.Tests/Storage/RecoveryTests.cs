@@ -64,6 +64,21 @@ public class RecoveryTests
     }
 
     [Fact]
+    public void A_second_store_on_an_open_data_directory_is_refused_until_the_first_closes()
+    {
+        using var dir = new TempDir();
+        using (var store = new ScalioStore(Options(dir.Path)))
+        {
+            PutAll(store, 10, "a");
+            var e = Assert.Throws<DataDirectoryInUseException>(() => new ScalioStore(Options(dir.Path)));
+            Assert.Equal(dir.Path, e.Directory);
+            Assert.Contains("in use by another open store", e.Message);
+            AssertAll(store, 10, "a"); // the refused open touched nothing
+        }
+        using (var store = new ScalioStore(Options(dir.Path))) AssertAll(store, 10, "a");
+    }
+
+    [Fact]
     public void Crash_image_without_shutdown_is_recovered_from_the_log()
     {
         using var dir = new TempDir();
@@ -74,7 +89,7 @@ public class RecoveryTests
             PutAll(store, 300, "v");
             PutAll(store, 50, "w");
             // Every acknowledged write is durable (FUA), so a copy of the files now is what a crash leaves behind.
-            foreach (var f in Directory.GetFiles(dir.Path)) File.Copy(f, Path.Combine(crash.Path, Path.GetFileName(f)));
+            foreach (var f in Directory.GetFiles(dir.Path, "*.img")) File.Copy(f, Path.Combine(crash.Path, Path.GetFileName(f)));
             head = store.Server.Store.Logs[0].HeadPage;
         }
         // The crash also cut a batch write in the middle of its first page: garbage where the next block would be.
