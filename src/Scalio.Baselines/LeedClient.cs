@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Scalio.Fast.Cache;
 using Scalio.Fast.Client;
 using Scalio.Fast.Rpc;
@@ -37,6 +38,7 @@ public sealed unsafe class LeedClient : IDisposable
     private readonly MemoryRegion _mr;
     private readonly int _messageSize, _sendOff, _recvOff, _stampOff;
     private readonly int _timeoutMs;
+    private readonly uint _touchIntervalMs; // the store's client rule, as Scalio's clients apply it
     private ulong _nextWrId, _nextRequestId;
     private ClientCounters _counters;
     private long _oneSidedReads, _serverRequests;
@@ -53,6 +55,7 @@ public sealed unsafe class LeedClient : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(requestTimeoutMilliseconds, 1);
         Mode = mode;
         _timeoutMs = requestTimeoutMilliseconds;
+        _touchIntervalMs = (uint)(store.Options.Client ?? new ScalioClientOptions()).TouchIntervalMilliseconds;
         _server = store.Server.Describe();
         _layout = _server.Layout;
         _messageSize = (RpcFormat.RequestHeaderSize + _layout.KeyCapacity + _layout.ValueCapacity + 63) & ~63;
@@ -144,8 +147,11 @@ public sealed unsafe class LeedClient : IDisposable
             valueLength = SlotLayout.ValueLength(slot);
             slot.Slice(_layout.ValueOffset, valueLength).CopyTo(value);
             // Ditto records the access one-sided so the server's sampled eviction keeps hot keys: an unsignaled WRITE
-            // of the server-clock millisecond to the slot's access stamp (outside the checksum; no round trip).
-            *(uint*)(_mr.Address + _stampOff) = (uint)((Stopwatch.GetTimestamp() - _server.ClockBase) * 1000 / Stopwatch.Frequency);
+            // of the server-clock millisecond to the slot's access stamp (outside the checksum; no round trip), under
+            // the same touch interval as Scalio's clients (ScalioClientOptions.TouchIntervalMilliseconds).
+            uint now = (uint)((Stopwatch.GetTimestamp() - _server.ClockBase) * 1000 / Stopwatch.Frequency);
+            if (now - MemoryMarshal.Read<uint>(slot[SlotLayout.StampOffset..]) < _touchIntervalMs) return true;
+            *(uint*)(_mr.Address + _stampOff) = now;
             _qp.PostSend(WorkRequest.Write(++_nextWrId, _mr.AddressOf(_stampOff), 4, _mr.LocalKey,
                 (ulong)(_server.BucketsOffset + (long)bucket * _layout.BucketSize + (long)i * _layout.SlotSize + SlotLayout.StampOffset),
                 _server.CacheKey, WorkFlags.None));
