@@ -129,6 +129,7 @@ public sealed class ScalioStore : IDisposable
     private readonly OffloadTarget _target;
     private readonly List<ScalioClient> _clients = [];
     private readonly FileStream? _dataLock; // held while open: one store per data directory
+    private readonly List<ScalioAsyncClient> _asyncClients = [];
 
     /// <summary>Creates and starts an embedded store.</summary>
     public ScalioStore(ScalioStoreOptions? options = null)
@@ -248,6 +249,20 @@ public sealed class ScalioStore : IDisposable
         return client;
     }
 
+    /// <summary>
+    /// Opens a thread-safe asynchronous client (<see cref="ScalioAsyncClient"/>): one session driven by its own pump
+    /// thread, shared by any number of callers. Its timeouts are <see cref="ScalioStoreOptions.Client"/>'s. Dispose it when done.
+    /// </summary>
+    /// <param name="options">Batching, idle spin and pooling of the async client; null: defaults.</param>
+    public ScalioAsyncClient OpenAsyncClient(ScalioAsyncClientOptions? options = null)
+    {
+        options ??= new ScalioAsyncClientOptions();
+        options.Validate();
+        var client = new ScalioAsyncClient(new EmbeddedAsyncBackend(OpenClient(), options.BatchCapacity), options);
+        lock (_clients) _asyncClients.Add(client);
+        return client;
+    }
+
     /// <summary>Sums the counters of every part.</summary>
     public StoreCounters ReadCounters()
     {
@@ -270,6 +285,8 @@ public sealed class ScalioStore : IDisposable
     {
         lock (_clients)
         {
+            foreach (var a in _asyncClients) a.Dispose(); // stops their pumps before their sessions go
+            _asyncClients.Clear();
             foreach (var c in _clients) c.Dispose();
             _clients.Clear();
         }

@@ -72,6 +72,7 @@ public sealed class RemoteScalioStore : IDisposable
 {
     private readonly LibfabricFabric _fabric;
     private readonly List<RemoteScalioClient> _clients = [];
+    private readonly List<ScalioAsyncClient> _asyncClients = [];
     private ServerDescriptor _descriptor;
     private long _reconnects;
     private bool _disposed;
@@ -151,6 +152,22 @@ public sealed class RemoteScalioStore : IDisposable
         return client;
     }
 
+    /// <summary>
+    /// Opens a thread-safe asynchronous client (<see cref="ScalioAsyncClient"/>) over one session of this store, driven
+    /// by its own pump thread and shared by any number of callers. The session reconnects as <see cref="RemoteScalioClient"/>
+    /// does; while it cannot, operations complete with <see cref="OpStatus.Unavailable"/>. Timeouts are
+    /// <see cref="RemoteStoreOptions.Client"/>'s. Dispose it when done.
+    /// </summary>
+    /// <param name="options">Batching, idle spin and pooling of the async client; null: defaults.</param>
+    public ScalioAsyncClient OpenAsyncClient(ScalioAsyncClientOptions? options = null)
+    {
+        options ??= new ScalioAsyncClientOptions();
+        options.Validate();
+        var client = new ScalioAsyncClient(new RemoteAsyncBackend(OpenClient(), Descriptor.Layout), options);
+        lock (_clients) _asyncClients.Add(client);
+        return client;
+    }
+
     /// <summary>Sums the counters of every session (closed ones included).</summary>
     public ClientCounters ReadCounters()
     {
@@ -225,6 +242,8 @@ public sealed class RemoteScalioStore : IDisposable
         _disposed = true;
         lock (_clients)
         {
+            foreach (var a in _asyncClients) a.Dispose(); // stops their pumps before their sessions go
+            _asyncClients.Clear();
             foreach (var c in _clients) c.Dispose();
         }
         _fabric.Dispose();

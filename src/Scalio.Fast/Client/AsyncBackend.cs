@@ -1,0 +1,75 @@
+using Scalio.Fast.Cache;
+
+namespace Scalio.Fast.Client;
+
+/// <summary>
+/// The synchronous session a <see cref="ScalioAsyncClient"/>'s pump thread drives: only the pump calls it, so it
+/// need not be thread-safe. Called once per batch or write, never per GET.
+/// </summary>
+internal interface IAsyncClientBackend : IDisposable
+{
+    /// <summary>The schema layout (for argument checks at the call).</summary>
+    SlotLayout Layout { get; }
+
+    /// <summary>Most GETs one batch holds.</summary>
+    int BatchCapacity { get; }
+
+    /// <summary>An empty batch to add keys to; null when the store is unreachable (the GETs fail Unavailable).</summary>
+    ScalioGetBatch? BeginBatch();
+
+    /// <summary>Runs the batch. <see cref="OpStatus.Ok"/>: each key's status is in the batch; anything else: every key failed so.</summary>
+    OpStatus Get(ScalioGetBatch batch);
+
+    /// <summary>A PUT, as <see cref="ScalioClient.Put"/>.</summary>
+    OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value);
+
+    /// <summary>A DELETE, as <see cref="ScalioClient.Delete"/>.</summary>
+    OpStatus Delete(ReadOnlySpan<byte> key);
+}
+
+/// <summary>An embedded store's session: one <see cref="ScalioClient"/> and one reused batch.</summary>
+internal sealed class EmbeddedAsyncBackend : IAsyncClientBackend
+{
+    private readonly ScalioClient _client;
+    private readonly ScalioGetBatch _batch;
+
+    public EmbeddedAsyncBackend(ScalioClient client, int batchCapacity)
+    {
+        _client = client;
+        try
+        {
+            _batch = client.CreateGetBatch(batchCapacity);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    public SlotLayout Layout => _client.Layout;
+
+    public int BatchCapacity => _batch.Capacity;
+
+    public ScalioGetBatch? BeginBatch()
+    {
+        _batch.Clear();
+        return _batch;
+    }
+
+    public OpStatus Get(ScalioGetBatch batch)
+    {
+        _client.Get(batch);
+        return OpStatus.Ok;
+    }
+
+    public OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => _client.Put(key, value);
+
+    public OpStatus Delete(ReadOnlySpan<byte> key) => _client.Delete(key);
+
+    public void Dispose()
+    {
+        _batch.Dispose();
+        _client.Dispose();
+    }
+}
