@@ -65,10 +65,11 @@ internal sealed class AsyncOperation : IValueTaskSource<ScalioGetResult>, IValue
         _core.SetException(new OperationCanceledException(Token));
     }
 
-    /// <summary>Completes a taken op with its result, or as canceled when its token was cancelled meanwhile.</summary>
+    /// <summary>Completes a taken op with its result; a GET whose token was cancelled meanwhile completes as canceled.</summary>
     public void Complete(ScalioGetResult result)
     {
-        if (Token.IsCancellationRequested) _core.SetException(new OperationCanceledException(Token));
+        // A write that ran reports what happened: "canceled" would read as "not applied".
+        if (Kind == AsyncOperationKind.Get && Token.IsCancellationRequested) _core.SetException(new OperationCanceledException(Token));
         else _core.SetResult(result);
     }
 

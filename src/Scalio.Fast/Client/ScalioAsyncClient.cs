@@ -48,9 +48,9 @@ public readonly record struct ScalioGetResult(OpStatus Status, int ValueLength, 
 /// <remarks>
 /// <para>The memory given to an operation (key, value, destination) must stay untouched until it completes.</para>
 /// <para>Cancellation: an operation cancelled before the pump takes it completes as canceled and never reaches the
-/// store. Once taken it runs to the end of the slot protocol (a lock or fill is never abandoned midway), and then
-/// completes as canceled if its token was cancelled meanwhile: a canceled GET's buffer is unspecified, and a canceled
-/// PUT or DELETE may have been applied (as after a timeout). Timeouts are the session's options
+/// store. Once taken it runs to the end of the slot protocol (a lock or fill is never abandoned midway); a GET whose
+/// token was cancelled meanwhile then completes as canceled (its buffer is unspecified), and a PUT or DELETE completes
+/// with its real status (it ran, so "canceled" would misreport it). Timeouts are the session's options
 /// (<see cref="ScalioClientOptions.RequestTimeoutMilliseconds"/>, <see cref="ScalioClientOptions.MaxAttempts"/>): they
 /// end an operation with <see cref="OpStatus.Timeout"/>.</para>
 /// <para>A failure of the session itself (a fabric error) completes the affected operations with its exception.</para>
@@ -123,7 +123,7 @@ public sealed partial class ScalioAsyncClient : IDisposable
     /// <returns>The PUT's status.</returns>
     /// <exception cref="ArgumentException">The key or value does not fit the schema (nothing was queued).</exception>
     /// <exception cref="ObjectDisposedException">The client is disposed (also the outcome of a PUT still queued at disposal).</exception>
-    /// <exception cref="OperationCanceledException">Through the ValueTask, when the PUT was canceled.</exception>
+    /// <exception cref="OperationCanceledException">Through the ValueTask, when the PUT was canceled before the pump took it.</exception>
     public ValueTask<OpStatus> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
     {
         _layout.ValidateKey(key.Span);
@@ -137,7 +137,7 @@ public sealed partial class ScalioAsyncClient : IDisposable
     /// <returns>The DELETE's status.</returns>
     /// <exception cref="ArgumentException">The key does not fit the schema (nothing was queued).</exception>
     /// <exception cref="ObjectDisposedException">The client is disposed (also the outcome of a DELETE still queued at disposal).</exception>
-    /// <exception cref="OperationCanceledException">Through the ValueTask, when the DELETE was canceled.</exception>
+    /// <exception cref="OperationCanceledException">Through the ValueTask, when the DELETE was canceled before the pump took it.</exception>
     public ValueTask<OpStatus> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default)
     {
         _layout.ValidateKey(key.Span);
