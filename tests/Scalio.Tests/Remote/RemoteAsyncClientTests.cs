@@ -14,31 +14,9 @@ namespace Scalio.Tests.Remote;
 /// target): batched answers equal to the sync session's, and operations that fail rather than hang when the server goes.</summary>
 public sealed class RemoteAsyncClientTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "scalio-remote-async-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly LibfabricFabric? _fabric;
-    private readonly ScalioStore? _store;
-    private readonly StoreOffloadTarget? _target;
-    private readonly IPEndPoint? _endPoint;
+    private readonly InProcessRemoteRig _rig = new("scalio-remote-async");
 
-    public RemoteAsyncClientTests()
-    {
-        if (!LibfabricFabric.IsInstalled(out _)) return;
-        Directory.CreateDirectory(_dir);
-        _fabric = LibfabricFabric.Open(new LibfabricOptions { Provider = "tcp" });
-        // 8 buckets of 8 slots for 200 keys: most GETs miss and read through the offload target.
-        _store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 1000, CacheBuckets = 8, DataDirectory = _dir, ServerDomain = _fabric.CreateDomain() });
-        _target = StoreOffloadTarget.Open(_dir, new StoreOffloadTargetOptions { Endpoint = new IPEndPoint(IPAddress.Loopback, 0), Threads = 1 });
-        _endPoint = _store.Server.Listen(new IPEndPoint(IPAddress.Loopback, 0),
-            new OffloadTargetEndpoint("127.0.0.1", _target.Endpoint.Port, _target.SubsystemNqn));
-    }
-
-    public void Dispose()
-    {
-        _store?.Dispose();
-        _target?.Dispose();
-        _fabric?.Dispose();
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    public void Dispose() => _rig.Dispose();
 
     private static byte[] Key(int i) => System.Text.Encoding.ASCII.GetBytes($"key-{i:D12}");
 
@@ -49,7 +27,7 @@ public sealed class RemoteAsyncClientTests : IDisposable
     [LibfabricFact]
     public void Async_gets_puts_and_deletes_over_a_remote_store_answer_as_the_sync_session_does()
     {
-        using var remote = RemoteScalioStore.Connect(_endPoint!);
+        using var remote = RemoteScalioStore.Connect(_rig.EndPoint!);
         using var client = remote.OpenAsyncClient();
         using var sync = remote.OpenClient();
         const int keys = 200;
@@ -82,7 +60,7 @@ public sealed class RemoteAsyncClientTests : IDisposable
     [LibfabricFact]
     public void Async_operations_complete_unavailable_when_the_server_stops()
     {
-        using var remote = RemoteScalioStore.Connect(_endPoint!, new RemoteStoreOptions
+        using var remote = RemoteScalioStore.Connect(_rig.EndPoint!, new RemoteStoreOptions
         {
             Client = new ScalioClientOptions { RequestTimeoutMilliseconds = 5000 },
             ReconnectTimeout = TimeSpan.FromMilliseconds(300),
@@ -90,7 +68,7 @@ public sealed class RemoteAsyncClientTests : IDisposable
         var client = remote.OpenAsyncClient();
         var buffer = new byte[client.Layout.ValueCapacity];
         Assert.Equal(OpStatus.Ok, Wait(client.PutAsync(Key(7), Value(7, 1))));
-        _store!.Dispose(); // the server stops: its side channel and endpoints close
+        _rig.Store!.Dispose(); // the server stops: its side channel and endpoints close
         var started = DateTime.UtcNow;
         var put = client.PutAsync(Key(7), Value(7, 2));
         var get = client.GetAsync(Key(7), buffer);

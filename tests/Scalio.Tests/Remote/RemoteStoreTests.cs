@@ -17,31 +17,9 @@ namespace Scalio.Tests.Remote;
 /// </summary>
 public sealed class RemoteStoreTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "scalio-remote-inproc-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly LibfabricFabric? _fabric;
-    private readonly ScalioStore? _store;
-    private readonly StoreOffloadTarget? _target;
-    private readonly IPEndPoint? _endPoint;
+    private readonly InProcessRemoteRig _rig = new("scalio-remote-inproc");
 
-    public RemoteStoreTests()
-    {
-        if (!LibfabricFabric.IsInstalled(out _)) return;
-        Directory.CreateDirectory(_dir);
-        _fabric = LibfabricFabric.Open(new LibfabricOptions { Provider = "tcp" });
-        // A tiny cache (8 buckets of 8 slots) for 160 keys: most reads miss and go to the offload target.
-        _store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 1000, CacheBuckets = 8, DataDirectory = _dir, ServerDomain = _fabric.CreateDomain() });
-        _target = StoreOffloadTarget.Open(_dir, new StoreOffloadTargetOptions { Endpoint = new IPEndPoint(IPAddress.Loopback, 0), Threads = 1 });
-        _endPoint = _store.Server.Listen(new IPEndPoint(IPAddress.Loopback, 0),
-            new OffloadTargetEndpoint("127.0.0.1", _target.Endpoint.Port, _target.SubsystemNqn));
-    }
-
-    public void Dispose()
-    {
-        _store?.Dispose();
-        _target?.Dispose();
-        _fabric?.Dispose();
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    public void Dispose() => _rig.Dispose();
 
     private static byte[] Key(int i) => System.Text.Encoding.ASCII.GetBytes($"key-{i:D12}");
 
@@ -56,10 +34,10 @@ public sealed class RemoteStoreTests : IDisposable
     [LibfabricFact]
     public void Two_remote_clients_put_get_and_delete_with_misses_served_by_the_offload_target()
     {
-        Assert.True(_store!.Server.UsesFabricAtomics); // tcp;ofi_rxm atomics are not coherent with the CPU's
-        Assert.Throws<InvalidOperationException>(() => _store.OpenClient());
-        using var remote = RemoteScalioStore.Connect(_endPoint!);
-        Assert.Equal(_target!.Endpoint.Port, remote.Descriptor.OffloadTarget!.Port);
+        Assert.True(_rig.Store!.Server.UsesFabricAtomics); // tcp;ofi_rxm atomics are not coherent with the CPU's
+        Assert.Throws<InvalidOperationException>(() => _rig.Store.OpenClient());
+        using var remote = RemoteScalioStore.Connect(_rig.EndPoint!);
+        Assert.Equal(_rig.Target!.Endpoint.Port, remote.Descriptor.OffloadTarget!.Port);
         Assert.True(remote.Descriptor.ClockUncertainty < TimeSpan.FromSeconds(1));
         const int keys = 160;
         var errors = new List<string>();
@@ -95,13 +73,13 @@ public sealed class RemoteStoreTests : IDisposable
         var c = remote.ReadCounters();
         Assert.True(c.OffloadedReads > 60, $"expected most reads to miss: {c.OffloadedReads} offloaded reads, {c.Hits} hits");
         Assert.True(c.Hits > 0);
-        Assert.True(_store.Server.RemoteClientsAccepted >= 3, $"accepted {_store.Server.RemoteClientsAccepted}, refused {_store.Server.RemoteClientsRefused}"); // the probe connection and the two sessions
+        Assert.True(_rig.Store.Server.RemoteClientsAccepted >= 3, $"accepted {_rig.Store.Server.RemoteClientsAccepted}, refused {_rig.Store.Server.RemoteClientsRefused}"); // the probe connection and the two sessions
     }
 
     [LibfabricFact]
     public void A_remote_batch_returns_hits_misses_and_absent_keys_like_single_gets()
     {
-        using var remote = RemoteScalioStore.Connect(_endPoint!);
+        using var remote = RemoteScalioStore.Connect(_rig.EndPoint!);
         using var c = remote.OpenClient();
         const int keys = 120; // 64 cache slots: most of a batch misses
         for (int i = 0; i < keys; i++) Assert.Equal(OpStatus.Ok, c.Put(Key(i), Value(i, 3)));
@@ -147,11 +125,11 @@ public sealed class RemoteStoreTests : IDisposable
     {
         using (var garbage = new TcpClient())
         {
-            garbage.Connect(_endPoint!);
+            garbage.Connect(_rig.EndPoint!);
             garbage.GetStream().Write(new byte[64]); // length 0: not a hello
         }
-        using var remote = RemoteScalioStore.Connect(_endPoint!);
-        var server = _store!.Server;
+        using var remote = RemoteScalioStore.Connect(_rig.EndPoint!);
+        var server = _rig.Store!.Server;
         using (var gone = remote.OpenClient())
         {
             Assert.Equal(OpStatus.Ok, gone.Put(Key(1), Value(1, 1)));
@@ -170,14 +148,14 @@ public sealed class RemoteStoreTests : IDisposable
     [LibfabricFact]
     public void A_session_fails_as_unavailable_when_the_server_stops_and_reconnects_within_its_backoff_bound()
     {
-        using var remote = RemoteScalioStore.Connect(_endPoint!, new RemoteStoreOptions
+        using var remote = RemoteScalioStore.Connect(_rig.EndPoint!, new RemoteStoreOptions
         {
             Client = new ScalioClientOptions { RequestTimeoutMilliseconds = 5000 },
             ReconnectTimeout = TimeSpan.FromMilliseconds(300),
         });
         using var c = remote.OpenClient();
         Assert.Equal(OpStatus.Ok, c.Put(Key(7), Value(7, 1)));
-        _store!.Dispose(); // the server stops: its side channel and endpoints close
+        _rig.Store!.Dispose(); // the server stops: its side channel and endpoints close
         var started = DateTime.UtcNow;
         Assert.Equal(OpStatus.Unavailable, c.Put(Key(7), Value(7, 2)));
         Assert.Equal(OpStatus.Unavailable, c.Get(Key(7), new byte[64], out _)); // reconnect tried for ReconnectTimeout, then gave up
