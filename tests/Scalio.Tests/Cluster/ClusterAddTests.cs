@@ -214,7 +214,7 @@ public sealed class ClusterAddTests(ITestOutputHelper output)
                 etcd.ReadMap(TimeSpan.FromSeconds(1));
                 return;
             }
-            catch (Grpc.Core.RpcException) when (sw.Elapsed < TimeSpan.FromSeconds(20) && !p.HasExited)
+            catch (Exception e) when (e is Grpc.Core.RpcException or OperationCanceledException && sw.Elapsed < TimeSpan.FromSeconds(20) && !p.HasExited) // a deadline can surface as either
             {
                 Thread.Sleep(100);
             }
