@@ -77,16 +77,8 @@ public sealed unsafe partial class ScalioClient
             }
             var scan = Scan(image, key, lane.Hash.Fingerprint); // no hit: the probe found none in this same image
             if (scan.TornSlot >= 0 || scan.Pending >= 0) { lane.Stage = Stage.Alone; continue; }
-            // Earlier misses in this bucket: the same key takes their answer, another key avoids their victims (one CAS would lose).
             ulong taken = 0;
-            int leader = -1;
-            for (int j = 0; j < i && misses > 0; j++)
-            {
-                ref var other = ref lanes[j];
-                if (other.Stage != Stage.Miss || other.Bucket != lane.Bucket) continue;
-                if (other.Hash.Fingerprint == lane.Hash.Fingerprint && batch.KeyOf(j).SequenceEqual(key)) { leader = j; break; }
-                taken |= 1UL << other.Victim;
-            }
+            int leader = misses > 0 ? EarlierMisses(batch, i, out taken) : -1;
             if (leader >= 0) { lane.Leader = leader; lane.Stage = Stage.Follow; continue; }
             int victim = PickVictim(image, in scan, taken);
             if (victim < 0) { lane.Stage = Stage.Alone; continue; }
@@ -120,10 +112,7 @@ public sealed unsafe partial class ScalioClient
         for (int i = 0; i < n; i++)
         {
             if (lanes[i].Stage != Stage.Follow) continue;
-            int j = lanes[i].Leader; // an earlier lane: Done by now, after the rare cases too
-            batch.Statuses[i] = batch.Statuses[j];
-            int length = batch.ValueLengths[i] = batch.ValueLengths[j];
-            batch.ValueBuffer(j)[..length].CopyTo(batch.ValueBuffer(i));
+            batch.CopyAnswer(lanes[i].Leader, i); // an earlier lane: Done by now, after the rare cases too
             lanes[i].Stage = Stage.Done;
         }
         batch.HitCount = hits;

@@ -148,6 +148,14 @@ public sealed unsafe class ScalioGetBatch : IDisposable
     /// <summary>The key at <paramref name="index"/>, for the client that already knows the index is in range.</summary>
     internal ReadOnlySpan<byte> KeyOf(int index) => _keys.AsSpan(index * _keyCapacity, KeyLengths[index]);
 
+    /// <summary>Gives key <paramref name="to"/> the status and value of key <paramref name="from"/> (the same key, read once).</summary>
+    internal void CopyAnswer(int from, int to)
+    {
+        Statuses[to] = Statuses[from];
+        int length = ValueLengths[to] = ValueLengths[from];
+        ValueBuffer(from)[..length].CopyTo(ValueBuffer(to));
+    }
+
     internal Span<byte> ValueBuffer(int index) => _values.AsSpan(index * _layout.ValueCapacity, _layout.ValueCapacity);
 
     internal Span<byte> BucketImage(int index) => Region.Slice(Steps[index].BucketBuffer, _layout.BucketSize);

@@ -24,6 +24,24 @@ public sealed unsafe partial class ScalioClient
         => scan.Free >= 0 ? scan.Free : _options.Eviction == EvictionPolicy.Sampled ? SampledVictim(image, scan.Oldest) : scan.Oldest;
 
 
+    /// <summary>Earlier misses of <paramref name="batch"/> in lane <paramref name="lane"/>'s bucket: returns the one holding
+    /// the same key (-1 when none), and gives the victims the others chose (two CASes on one slot: one would lose).</summary>
+    private static int EarlierMisses(ScalioGetBatch batch, int lane, out ulong taken)
+    {
+        var lanes = batch.Lanes;
+        ref var me = ref lanes[lane];
+        var key = batch.KeyOf(lane);
+        taken = 0;
+        for (int j = 0; j < lane; j++)
+        {
+            ref var other = ref lanes[j];
+            if (other.Stage != ScalioGetBatch.Stage.Miss || other.Bucket != me.Bucket) continue;
+            if (other.Hash.Fingerprint == me.Hash.Fingerprint && batch.KeyOf(j).SequenceEqual(key)) return j;
+            taken |= 1UL << other.Victim;
+        }
+        return -1;
+    }
+
     /// <summary>The slot to evict for a miss of a batch whose earlier misses already chose the slots in
     /// <paramref name="taken"/> of this bucket: the first FREE slot not taken, else the VALID one with the oldest stamp
     /// (the bucket's LRU whatever the policy: the sample would have to skip them anyway); -1 when none is left.</summary>
