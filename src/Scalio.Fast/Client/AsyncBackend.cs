@@ -17,8 +17,9 @@ internal interface IAsyncClientBackend : IDisposable
     /// <summary>An empty batch to add keys to; null when the store is unreachable (the GETs fail Unavailable).</summary>
     ScalioGetBatch? BeginBatch();
 
-    /// <summary>Runs the batch. <see cref="OpStatus.Ok"/>: each key's status is in the batch; anything else: every key failed so.</summary>
-    OpStatus Get(ScalioGetBatch batch);
+    /// <summary>Runs the batch, telling <paramref name="observer"/> of each answer as it arrives. <see cref="OpStatus.Ok"/>: each
+    /// key's status is in the batch; anything else: every key not told of with Ok or NotFound failed so.</summary>
+    OpStatus Get(ScalioGetBatch batch, IGetBatchObserver observer);
 
     /// <summary>A PUT, as <see cref="ScalioClient.Put"/>.</summary>
     OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value);
@@ -57,9 +58,9 @@ internal sealed class EmbeddedAsyncBackend : IAsyncClientBackend
         return _batch;
     }
 
-    public OpStatus Get(ScalioGetBatch batch)
+    public OpStatus Get(ScalioGetBatch batch, IGetBatchObserver observer)
     {
-        _client.Get(batch);
+        _client.Get(batch, observer);
         return OpStatus.Ok;
     }
 

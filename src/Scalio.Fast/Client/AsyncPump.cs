@@ -41,26 +41,13 @@ public sealed partial class ScalioAsyncClient
             if (batch is not null)
             {
                 for (int i = 0; i < n; i++) batch.Add(gets[i].Key.Span);
-                status = _backend.Get(batch);
+                status = _backend.Get(batch, _answers); // completes each answered GET as it arrives
             }
             for (int i = 0; i < n; i++)
             {
-                var op = gets[i];
+                if (gets[i] is not { } op) continue;
                 gets[i] = null!;
-                if (status != OpStatus.Ok)
-                {
-                    op.Complete(new ScalioGetResult(status, 0, false));
-                    continue;
-                }
-                var st = batch!.StatusAt(i);
-                int length = 0;
-                if (st == OpStatus.Ok && !op.Token.IsCancellationRequested) // a canceled GET's result is dropped
-                {
-                    var v = batch.ValueAt(i);
-                    v.CopyTo(op.Destination.Span);
-                    length = v.Length;
-                }
-                op.Complete(new ScalioGetResult(st, length, batch.HitAt(i))); // the op may be reused from here: not touched again
+                op.Complete(status == OpStatus.Ok ? Result(batch!, i, op) : new ScalioGetResult(status, 0, false));
             }
         }
         catch (Exception e)
@@ -71,6 +58,34 @@ public sealed partial class ScalioAsyncClient
                 gets[i] = null!;
                 op.Fail(e);
             }
+        }
+    }
+
+    /// <summary>GET <paramref name="i"/>'s answer, its value copied out unless the caller canceled meanwhile.</summary>
+    private static ScalioGetResult Result(ScalioGetBatch batch, int i, AsyncOperation op)
+    {
+        var st = batch.StatusAt(i);
+        int length = 0;
+        if (st == OpStatus.Ok && !op.Token.IsCancellationRequested) // a canceled GET's result is dropped
+        {
+            var v = batch.ValueAt(i);
+            v.CopyTo(op.Destination.Span);
+            length = v.Length;
+        }
+        return new ScalioGetResult(st, length, batch.HitAt(i));
+    }
+
+    /// <summary>Completes each GET of the running batch once its answer is final (Ok or NotFound; a failure waits for the
+    /// batch, whose status says whether the session failed).</summary>
+    private sealed class Answers(AsyncOperation[] gets) : IGetBatchObserver
+    {
+        public void Answered(ScalioGetBatch batch, int index)
+        {
+            var st = batch.StatusAt(index);
+            if (st != OpStatus.Ok && st != OpStatus.NotFound) return;
+            var op = gets[index];
+            gets[index] = null!;
+            op.Complete(Result(batch, index, op)); // the op may be reused from here: not touched again
         }
     }
 

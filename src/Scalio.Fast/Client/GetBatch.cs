@@ -21,13 +21,29 @@ public sealed unsafe partial class ScalioClient
     /// case (a torn image, another filler, a lost lock, a large record) is finished alone afterwards.
     /// Statuses, values and hits are read from the batch.
     /// </summary>
-    public void Get(ScalioGetBatch batch)
+    public void Get(ScalioGetBatch batch) => Get(batch, null);
+
+    /// <summary>
+    /// As <see cref="Get(ScalioGetBatch)"/>, and tells <paramref name="observer"/> of each GET the moment its answer is
+    /// final: hits right after the one bucket doorbell, each miss as its block arrives from the SSD, while the rest of
+    /// the batch is still in flight. Every GET is told of exactly once, on this thread, before this call returns; if the
+    /// fabric fails meanwhile, the GETs already told of keep their answers.
+    /// </summary>
+    public void Get(ScalioGetBatch batch, IGetBatchObserver? observer)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Owner != this) ThrowHelper.Argument(nameof(batch), "the batch belongs to another client");
         int n = batch.Count;
         if (n == 0) return;
-        RunBatch(batch, n);
+        batch.Observer = observer;
+        try
+        {
+            RunBatch(batch, n);
+        }
+        finally
+        {
+            batch.Observer = null;
+        }
         _counters.Batches++;
         _counters.BatchedGets += n;
         for (int i = 0; i < n; i++) _counters.Complete(ClientOperation.Get, batch.Statuses[i]);
@@ -69,6 +85,7 @@ public sealed unsafe partial class ScalioClient
                 batch.Statuses[i] = OpStatus.Ok;
                 batch.Hits[i] = true;
                 hits++;
+                batch.Answered(i);
                 if (!StampIsStale(_layout.SlotAt(image, hit), stamp)) continue;
                 *(uint*)(batch.Region.Address + batch.Steps[i].SlotBuffer + SlotLayout.StampOffset) = stamp;
                 ProtocolSteps.Touch(chain + touches++, in batch.Steps[i], NextId(), WorkFlags.Unordered, lane.Bucket, hit);
@@ -108,12 +125,14 @@ public sealed unsafe partial class ScalioClient
             batch.Hits[i] = _counters.Hits != hitsBefore;
             if (batch.Hits[i]) hits++;
             lanes[i].Stage = Stage.Done;
+            batch.Answered(i);
         }
         for (int i = 0; i < n; i++)
         {
             if (lanes[i].Stage != Stage.Follow) continue;
             batch.CopyAnswer(lanes[i].Leader, i); // an earlier lane: Done by now, after the rare cases too
             lanes[i].Stage = Stage.Done;
+            batch.Answered(i);
         }
         batch.HitCount = hits;
     }
@@ -208,6 +227,7 @@ public sealed unsafe partial class ScalioClient
             {
                 batch.Statuses[i] = OpStatus.NotFound;
                 GiveBack(ref lane, Stage.Done);
+                batch.Answered(i);
             }
             else if ((uint)loc.Device >= (uint)_server.DeviceLbaSizes.Length || loc.Pages < 1 || (long)loc.Pages * _server.PageSize > pageBytes)
                 GiveBack(ref lane, Stage.Alone); // torn entry: the single path re-reads it
@@ -316,6 +336,7 @@ public sealed unsafe partial class ScalioClient
             if (st == NvmeStatus.HostPathingError || st == NvmeStatus.CommandAbortedByHost) { GiveBack(ref lane, Stage.Alone); return 0; }
             batch.Statuses[i] = OpStatus.IoError;
             GiveBack(ref lane, Stage.Done);
+            batch.Answered(i);
             return 0;
         }
         var key = batch.KeyAt(i);
@@ -344,11 +365,13 @@ public sealed unsafe partial class ScalioClient
                 _counters.RoundTrips++;
                 _counters.BytesMoved += _layout.ValueOffset + length - SlotLayout.ChecksumOffset + 8;
                 lane.Stage = Stage.Filling;
+                batch.Answered(i); // the value is read under the lock; publishing the fill only caches it
                 return 1;
             }
             case BlockLookup.NotFound:
                 batch.Statuses[i] = OpStatus.NotFound;
                 GiveBack(ref lane, Stage.Done);
+                batch.Answered(i);
                 return 0;
             default:
                 GiveBack(ref lane, Stage.Alone); // a large record, a rewritten block or damage: the single path decides
@@ -375,7 +398,6 @@ public sealed unsafe partial class ScalioClient
         }
     }
 
-    /// <summary>Waits for <paramref name="count"/> signaled completions with ids from <paramref name="firstId"/> on (in any order).</summary>
     /// <summary>Posts <paramref name="count"/> signaled READs (ids from <paramref name="firstId"/>) on one doorbell and
     /// waits for them. On a queue that completes in order only the last stays signaled: one completion per doorbell,
     /// as RC verbs applications do (a failed unsignaled READ still reports its completion).</summary>
@@ -389,6 +411,7 @@ public sealed unsafe partial class ScalioClient
         else AwaitCount(firstId, count);
     }
 
+    /// <summary>Waits for <paramref name="count"/> signaled completions with ids from <paramref name="firstId"/> on (in any order).</summary>
     private void AwaitCount(ulong firstId, int count)
     {
         var cq = _qp.SendQueue;

@@ -40,7 +40,8 @@ public readonly record struct ScalioGetResult(OpStatus Status, int ValueLength, 
 /// <summary>
 /// A thread-safe asynchronous client: any number of callers on any threads start GETs, PUTs and DELETEs and await
 /// them. One pump thread owns the client session; GETs queued together run as one batch (each protocol step of all
-/// of them on one doorbell, <see cref="ScalioClient.Get(ScalioGetBatch)"/>), PUTs and DELETEs run one at a time, and
+/// of them on one doorbell, <see cref="ScalioClient.Get(ScalioGetBatch, IGetBatchObserver)"/>) and each completes as
+/// soon as its answer arrives (a hit does not wait for the batch's SSD reads), PUTs and DELETEs run one at a time, and
 /// everything runs in the order it was queued. Operations are pooled <see cref="IValueTaskSource{TResult}"/> objects:
 /// in steady state, starting and awaiting one allocates nothing. Open one with <see cref="ScalioStore.OpenAsyncClient"/>
 /// or <see cref="Remote.RemoteScalioStore.OpenAsyncClient"/>; dispose it when done.
@@ -63,6 +64,7 @@ public sealed partial class ScalioAsyncClient : IDisposable
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly Thread _pump;
     private readonly AsyncOperation[] _gets; // the pump's batch being formed
+    private readonly Answers _answers;
     private readonly long _spinTicks;
     private readonly Lock _poolGate = new();
     private readonly AsyncOperation[] _pool;
@@ -81,6 +83,7 @@ public sealed partial class ScalioAsyncClient : IDisposable
         _backend = backend;
         _layout = backend.Layout;
         _gets = new AsyncOperation[Math.Min(options.BatchCapacity, backend.BatchCapacity)];
+        _answers = new Answers(_gets);
         _pool = new AsyncOperation[options.MaxPooledOperations];
         _spinTicks = options.IdleSpinMicroseconds * Stopwatch.Frequency / 1_000_000;
         _pump = new Thread(Pump) { IsBackground = true, Name = "Scalio async pump" };

@@ -156,6 +156,12 @@ public sealed unsafe class ScalioGetBatch : IDisposable
         ValueBuffer(from)[..length].CopyTo(ValueBuffer(to));
     }
 
+    /// <summary>Told of each answer during <see cref="ScalioClient.Get(ScalioGetBatch, IGetBatchObserver)"/>; null otherwise.</summary>
+    internal IGetBatchObserver? Observer;
+
+    /// <summary>Key <paramref name="index"/>'s status, value and hit are final: tells the observer, if any.</summary>
+    internal void Answered(int index) => Observer?.Answered(this, index);
+
     internal Span<byte> ValueBuffer(int index) => _values.AsSpan(index * _layout.ValueCapacity, _layout.ValueCapacity);
 
     internal Span<byte> BucketImage(int index) => Region.Slice(Steps[index].BucketBuffer, _layout.BucketSize);

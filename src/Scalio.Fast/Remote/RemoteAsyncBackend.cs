@@ -13,7 +13,7 @@ internal sealed class RemoteAsyncBackend(RemoteScalioClient client, SlotLayout l
 
     public ScalioGetBatch? BeginBatch() => client.BeginBatch();
 
-    public OpStatus Get(ScalioGetBatch batch) => client.Get(batch);
+    public OpStatus Get(ScalioGetBatch batch, IGetBatchObserver observer) => client.Get(batch, observer);
 
     public OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => client.Put(key, value);
 

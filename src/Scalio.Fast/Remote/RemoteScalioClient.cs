@@ -75,7 +75,15 @@ public sealed class RemoteScalioClient : IDisposable
     /// the connection failed, no result of the batch holds and the connection is dropped (the next call reconnects).
     /// </summary>
     /// <exception cref="ArgumentException">The batch is not this client's current one.</exception>
-    public OpStatus Get(ScalioGetBatch batch)
+    public OpStatus Get(ScalioGetBatch batch) => Get(batch, null);
+
+    /// <summary>
+    /// As <see cref="Get(ScalioGetBatch)"/>, and tells <paramref name="observer"/> of each GET as soon as its answer is
+    /// final (<see cref="ScalioClient.Get(ScalioGetBatch, IGetBatchObserver)"/>). A GET told of with
+    /// <see cref="OpStatus.Ok"/> or <see cref="OpStatus.NotFound"/> keeps that answer even if the call then fails.
+    /// </summary>
+    /// <exception cref="ArgumentException">The batch is not this client's current one.</exception>
+    public OpStatus Get(ScalioGetBatch batch, IGetBatchObserver? observer)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var s = _session;
@@ -83,7 +91,7 @@ public sealed class RemoteScalioClient : IDisposable
             throw new ArgumentException("the batch is not this client's current one (start one with BeginBatch after each failure)", nameof(batch));
         try
         {
-            s.Client.Get(batch);
+            s.Client.Get(batch, observer);
         }
         catch (Exception e) when (RemoteScalioStore.IsTransient(e))
         {

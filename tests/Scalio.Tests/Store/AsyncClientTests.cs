@@ -164,6 +164,40 @@ public class AsyncClientTests
     }
 
     [Fact]
+    public void A_hit_completes_while_a_miss_of_its_batch_is_still_reading_the_ssd()
+    {
+        using var store = SlowStore(TimeSpan.FromMilliseconds(300), 8);
+        using (var sync = store.OpenClient())
+        {
+            store.BypassSsdModel(true);
+            Assert.Equal(OpStatus.Ok, sync.Get(Key(0), new byte[sync.Layout.ValueCapacity], out _)); // key 0 cached
+            store.BypassSsdModel(false);
+        }
+        using var client = store.OpenAsyncClient();
+        var buffers = new[] { new byte[client.Layout.ValueCapacity], new byte[client.Layout.ValueCapacity], new byte[client.Layout.ValueCapacity] };
+        long gets = store.ReadCounters().Clients.Gets;
+        var first = client.GetAsync(Key(1), buffers[0]); // a miss: 300 ms on the pump
+        WaitForGets(store, gets + 1);
+        var miss = client.GetAsync(Key(2), buffers[1]); // these two queue behind it and run as one batch
+        var hit = client.GetAsync(Key(0), buffers[2]);
+        var sw = Stopwatch.StartNew();
+        while (!hit.IsCompleted) // polled, not awaited: a continuation may wait for a busy thread pool
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), "the hit never completed");
+            Thread.SpinWait(100);
+        }
+        Assert.False(miss.IsCompleted, "the hit waited for its batch's SSD read");
+        var h = Wait(hit);
+        Assert.True(h.Hit);
+        Assert.True(buffers[2].AsSpan(0, h.ValueLength).SequenceEqual(Value(0, 0)));
+        Assert.Equal(OpStatus.Ok, Wait(first).Status);
+        var m = Wait(miss);
+        Assert.False(m.Hit);
+        Assert.True(buffers[1].AsSpan(0, m.ValueLength).SequenceEqual(Value(2, 0)));
+        Assert.Equal(gets + 3, store.ReadCounters().Clients.Gets);
+    }
+
+    [Fact]
     public void A_canceled_token_before_pickup_completes_at_once_without_touching_the_store()
     {
         using var store = SlowStore(TimeSpan.FromMilliseconds(400), 20);

@@ -2,6 +2,7 @@ using System.Text;
 using Scalio.Checking;
 using Scalio.Fast;
 using Scalio.Fast.Client;
+using Scalio.Nvme;
 
 namespace Scalio.Tests.Store;
 
@@ -24,6 +25,7 @@ public class GetBatchTests
         using var batch = c.CreateGetBatch(width);
         var rnd = new Random(7);
         var single = new byte[c.Layout.ValueCapacity];
+        var told = new AnswerLog();
         long hits = 0, misses = 0;
         for (int round = 0; round < 60; round++)
         {
@@ -34,7 +36,9 @@ public class GetBatchTests
                 ids[j] = j == 5 ? ids[2] : j == 9 ? 1000 + round : rnd.Next(300); // a duplicate and an absent key
                 batch.Add(Key(ids[j]));
             }
-            c.Get(batch);
+            told.Reset(batch.Capacity);
+            c.Get(batch, told);
+            told.AssertEachOnceAsFinal(batch);
             int hitsAt = 0;
             for (int j = 0; j < batch.Count; j++) if (batch.HitAt(j)) hitsAt++;
             Assert.Equal(hitsAt, batch.HitCount);
@@ -54,6 +58,81 @@ public class GetBatchTests
         }
         Assert.True(hits > 50 && misses > 300, $"hits {hits}, misses {misses}");
         Assert.True(c.Counters.Fills > 300, $"fills {c.Counters.Fills}");
+    }
+
+    /// <summary>Records what each Answered call saw, to check it is told once, at the answer it keeps.</summary>
+    private sealed class AnswerLog : IGetBatchObserver
+    {
+        public readonly List<int> Order = [];
+        private (OpStatus Status, byte[] Value, bool Hit)[] _seen = [];
+
+        public void Reset(int capacity)
+        {
+            Order.Clear();
+            _seen = new (OpStatus, byte[], bool)[capacity];
+        }
+
+        public void Answered(ScalioGetBatch batch, int index)
+        {
+            Order.Add(index);
+            _seen[index] = (batch.StatusAt(index), batch.ValueAt(index).ToArray(), batch.HitAt(index));
+        }
+
+        public void AssertEachOnceAsFinal(ScalioGetBatch batch)
+        {
+            Assert.Equal(batch.Count, Order.Count);
+            Assert.Equal(batch.Count, Order.Distinct().Count());
+            for (int j = 0; j < batch.Count; j++)
+            {
+                Assert.Equal(batch.StatusAt(j), _seen[j].Status);
+                Assert.Equal(batch.ValueAt(j).ToArray(), _seen[j].Value);
+                Assert.Equal(batch.HitAt(j), _seen[j].Hit);
+            }
+        }
+    }
+
+    [Fact]
+    public void Hits_are_told_before_the_batch_reads_its_misses_from_the_ssd()
+    {
+        // SSD reads take 50 ms (a MODEL): a hit told only after them would show in the clock.
+        using var store = new ScalioStore(new ScalioStoreOptions
+        {
+            ExpectedRecords = 1000, CacheBuckets = 64,
+            SsdModel = new SsdModelOptions { ReadLatency = TimeSpan.FromMilliseconds(50), WriteLatency = TimeSpan.Zero, FlushLatency = TimeSpan.Zero },
+        });
+        using var c = store.OpenClient();
+        store.BypassSsdModel(true);
+        for (int i = 0; i < 8; i++) Assert.Equal(OpStatus.Ok, c.Put(Key(i), Value(i, 0)));
+        var value = new byte[c.Layout.ValueCapacity];
+        for (int i = 0; i < 4; i++) Assert.Equal(OpStatus.Ok, c.Get(Key(i), value, out _)); // keys 0-3 cached
+        store.BypassSsdModel(false);
+        using var batch = c.CreateGetBatch(8);
+        int[] ids = [4, 0, 5, 1, 6, 2, 7, 3]; // misses and hits interleaved
+        foreach (int id in ids) batch.Add(Key(id));
+        var told = new AnswerLog();
+        told.Reset(batch.Capacity);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var toldAt = new TimeSpan[ids.Length];
+        c.Get(batch, new Timed(told, clock, toldAt));
+        told.AssertEachOnceAsFinal(batch);
+        Assert.Equal([1, 3, 5, 7], told.Order.Take(4)); // the hits, in lane order, before any miss
+        for (int j = 0; j < ids.Length; j++)
+        {
+            Assert.Equal(OpStatus.Ok, batch.StatusAt(j));
+            Assert.Equal(ids[j] < 4, batch.HitAt(j));
+        }
+        var lastHit = new[] { toldAt[1], toldAt[3], toldAt[5], toldAt[7] }.Max();
+        var firstMiss = new[] { toldAt[0], toldAt[2], toldAt[4], toldAt[6] }.Min();
+        Assert.True(firstMiss - lastHit >= TimeSpan.FromMilliseconds(40), $"hits told by {lastHit.TotalMilliseconds} ms, first miss at {firstMiss.TotalMilliseconds} ms");
+    }
+
+    private sealed class Timed(AnswerLog log, System.Diagnostics.Stopwatch clock, TimeSpan[] at) : IGetBatchObserver
+    {
+        public void Answered(ScalioGetBatch batch, int index)
+        {
+            at[index] = clock.Elapsed;
+            log.Answered(batch, index);
+        }
     }
 
     [Fact]
