@@ -10,7 +10,9 @@ namespace Scalio.Perf;
 /// <summary>
 /// GET hits through the async client with 64 in flight from one thread, per operation, beside the same 64 keys as one
 /// synchronous batch and as 64 single GETs: what the pump thread, the queue and the pooled sources cost on top of the
-/// batch they feed. Hits only (16 hot keys on the embedded store); allocation measured.
+/// batch they feed. Hits only (16 hot keys on the embedded store); allocation measured. The async client tries each
+/// hit on the calling thread when nothing is queued (<see cref="ScalioAsyncClientOptions.HitsOnCaller"/>, the default);
+/// the "Pumped" benchmarks turn that off, so every GET goes through the pump thread.
 /// </summary>
 [MemoryDiagnoser]
 public class AsyncClientBenchmarks : IDisposable
@@ -19,7 +21,7 @@ public class AsyncClientBenchmarks : IDisposable
     private ScalioStore _store = null!;
     private ScalioClient _sync = null!;
     private ScalioGetBatch _batch = null!;
-    private ScalioAsyncClient _async = null!;
+    private ScalioAsyncClient _async = null!, _pumped = null!;
     private byte[][] _keys = null!, _buffers = null!;
     private readonly ValueTask<ScalioGetResult>[] _tasks = new ValueTask<ScalioGetResult>[InFlight];
 
@@ -30,6 +32,7 @@ public class AsyncClientBenchmarks : IDisposable
         _sync = _store.OpenClient();
         _batch = _sync.CreateGetBatch(InFlight);
         _async = _store.OpenAsyncClient();
+        _pumped = _store.OpenAsyncClient(new ScalioAsyncClientOptions { HitsOnCaller = false });
         _keys = new byte[HotKeys][];
         _buffers = new byte[InFlight][];
         for (int i = 0; i < HotKeys; i++)
@@ -48,6 +51,7 @@ public class AsyncClientBenchmarks : IDisposable
     public void Dispose()
     {
         _async?.Dispose();
+        _pumped?.Dispose();
         _store?.Dispose();
         GC.SuppressFinalize(this);
     }
@@ -73,10 +77,24 @@ public class AsyncClientBenchmarks : IDisposable
 
     /// <summary>64 GetAsync in flight from this thread, then each result taken once complete (spinning, no await).</summary>
     [Benchmark(OperationsPerInvoke = InFlight)]
-    public int AsyncGets64Spin()
+    public int AsyncGets64Spin() => Spin(_async);
+
+    /// <summary>As <see cref="AsyncGets64Spin"/>, every GET through the pump thread.</summary>
+    [Benchmark(OperationsPerInvoke = InFlight)]
+    public int AsyncGets64SpinPumped() => Spin(_pumped);
+
+    /// <summary>64 GetAsync in flight, awaited one by one (continuations on the thread pool; pooled async builder).</summary>
+    [Benchmark(OperationsPerInvoke = InFlight)]
+    public ValueTask<int> AsyncGets64Await() => Await(_async);
+
+    /// <summary>As <see cref="AsyncGets64Await"/>, every GET through the pump thread.</summary>
+    [Benchmark(OperationsPerInvoke = InFlight)]
+    public ValueTask<int> AsyncGets64AwaitPumped() => Await(_pumped);
+
+    private int Spin(ScalioAsyncClient client)
     {
         var tasks = _tasks;
-        for (int j = 0; j < InFlight; j++) tasks[j] = _async.GetAsync(_keys[j % HotKeys], _buffers[j]);
+        for (int j = 0; j < InFlight; j++) tasks[j] = client.GetAsync(_keys[j % HotKeys], _buffers[j]);
         int ok = 0;
         for (int j = 0; j < InFlight; j++)
         {
@@ -87,13 +105,11 @@ public class AsyncClientBenchmarks : IDisposable
         return ok;
     }
 
-    /// <summary>64 GetAsync in flight, awaited one by one (continuations on the thread pool; pooled async builder).</summary>
-    [Benchmark(OperationsPerInvoke = InFlight)]
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<int> AsyncGets64Await()
+    private async ValueTask<int> Await(ScalioAsyncClient client)
     {
         var tasks = _tasks;
-        for (int j = 0; j < InFlight; j++) tasks[j] = _async.GetAsync(_keys[j % HotKeys], _buffers[j]);
+        for (int j = 0; j < InFlight; j++) tasks[j] = client.GetAsync(_keys[j % HotKeys], _buffers[j]);
         int ok = 0;
         for (int j = 0; j < InFlight; j++) if ((await tasks[j]).Status == OpStatus.Ok) ok++;
         return ok;

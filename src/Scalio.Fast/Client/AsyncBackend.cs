@@ -3,8 +3,8 @@ using Scalio.Fast.Cache;
 namespace Scalio.Fast.Client;
 
 /// <summary>
-/// The synchronous session a <see cref="ScalioAsyncClient"/>'s pump thread drives: only the pump calls it, so it
-/// need not be thread-safe. Called once per batch or write, never per GET.
+/// The synchronous session a <see cref="ScalioAsyncClient"/> drives: one thread at a time calls it (the pump, or a
+/// caller trying a hit inline, under the client's session lock), so it need not be thread-safe.
 /// </summary>
 internal interface IAsyncClientBackend : IDisposable
 {
@@ -20,6 +20,9 @@ internal interface IAsyncClientBackend : IDisposable
     /// <summary>Runs the batch, telling <paramref name="observer"/> of each answer as it arrives. <see cref="OpStatus.Ok"/>: each
     /// key's status is in the batch; anything else: every key not told of with Ok or NotFound failed so.</summary>
     OpStatus Get(ScalioGetBatch batch, IGetBatchObserver observer);
+
+    /// <summary>A hit-only GET (<see cref="ScalioClient.TryGetHit"/>): false on anything but a hit.</summary>
+    bool TryGetHit(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength);
 
     /// <summary>A PUT, as <see cref="ScalioClient.Put"/>.</summary>
     OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value);
@@ -63,6 +66,8 @@ internal sealed class EmbeddedAsyncBackend : IAsyncClientBackend
         _client.Get(batch, observer);
         return OpStatus.Ok;
     }
+
+    public bool TryGetHit(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength) => _client.TryGetHit(key, value, out valueLength);
 
     public OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => _client.Put(key, value);
 

@@ -10,25 +10,34 @@ public sealed partial class ScalioAsyncClient
     /// </summary>
     private void Pump()
     {
-        var gets = _gets;
         while (Volatile.Read(ref _disposed) == 0)
         {
-            int n = 0;
-            AsyncOperation? write = null;
-            while (n < gets.Length && _queue.TryDequeue(out var e))
-            {
-                if (!e.Op.TryTake(e.QueuedState)) continue; // canceled before pickup (or an earlier use's entry)
-                if (e.Op.Kind == AsyncOperationKind.Get) gets[n++] = e.Op;
-                else
-                {
-                    write = e.Op;
-                    break;
-                }
-            }
-            if (n > 0) RunGets(n);
-            if (write is not null) RunWrite(write);
-            if (n == 0 && write is null) Idle();
+            bool ran;
+            lock (_session) ran = RunQueued();
+            if (!ran) Idle();
         }
+    }
+
+    /// <summary>One round under the session lock: the GETs at the queue's head as one batch, then a write if one ended
+    /// it. False when the queue held nothing to run.</summary>
+    private bool RunQueued()
+    {
+        var gets = _gets;
+        int n = 0;
+        AsyncOperation? write = null;
+        while (n < gets.Length && _queue.TryDequeue(out var e))
+        {
+            if (!e.Op.TryTake(e.QueuedState)) continue; // canceled before pickup (or an earlier use's entry)
+            if (e.Op.Kind == AsyncOperationKind.Get) gets[n++] = e.Op;
+            else
+            {
+                write = e.Op;
+                break;
+            }
+        }
+        if (n > 0) RunGets(n);
+        if (write is not null) RunWrite(write);
+        return n > 0 || write is not null;
     }
 
     private void RunGets(int n)

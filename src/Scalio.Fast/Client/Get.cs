@@ -20,6 +20,27 @@ public sealed unsafe partial class ScalioClient
         return status;
     }
 
+    /// <summary>
+    /// A GET that only takes a hit: one bucket READ, and on a VALID slot of this key the value (counted as a GET). On
+    /// anything else it returns false having changed nothing, for the caller to run the whole GET.
+    /// </summary>
+    internal bool TryGetHit(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength)
+    {
+        valueLength = 0;
+        var hash = new KeyHash(key);
+        int bucket = hash.CacheBucket(_server.CacheBuckets);
+        ReadBucket(bucket);
+        var image = BucketImage;
+        int hit = ProbeHit(image, key, hash.Fingerprint);
+        if (hit < 0) return false;
+        _counters.Gets++;
+        valueLength = TakeHit(image, hit, value);
+        uint now = Stamp;
+        if (StampIsStale(_layout.SlotAt(image, hit), now)) WriteStampUnsignaled(bucket, hit, now);
+        _counters.Complete(ClientOperation.Get, OpStatus.Ok);
+        return true;
+    }
+
     /// <summary>The GET itself, uncounted in <see cref="ClientCounters.Completed"/> (a batch counts its keys once).</summary>
     private OpStatus GetCore(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength)
     {

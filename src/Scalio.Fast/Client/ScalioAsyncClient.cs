@@ -18,6 +18,14 @@ public sealed class ScalioAsyncClientOptions
     /// and 1.3x faster at load 4). 0 .. 100000.</summary>
     public int IdleSpinMicroseconds { get; init; }
 
+    /// <summary>
+    /// Whether a GET tries the cache on the calling thread first (default true): when no operation is queued or running,
+    /// the caller READs the key's bucket itself, and on a hit the GET completes before <see cref="ScalioAsyncClient.GetAsync"/>
+    /// returns, with no hand-off to the pump and back (as FASTER completes in-memory reads synchronously). Anything else
+    /// goes to the pump, which READs the bucket again: a miss costs one more round trip.
+    /// </summary>
+    public bool HitsOnCaller { get; init; } = true;
+
     /// <summary>Completed operation objects kept for reuse: more operations in flight at once than this allocate. 1 .. 1048576.</summary>
     public int MaxPooledOperations { get; init; } = 1024;
 
@@ -65,6 +73,9 @@ public sealed partial class ScalioAsyncClient : IDisposable
     private readonly Thread _pump;
     private readonly AsyncOperation[] _gets; // the pump's batch being formed
     private readonly Answers _answers;
+    private readonly bool _hitsOnCaller;
+    // Held by whoever drives the session: the pump from dequeuing an op until it completed, or a caller trying a hit.
+    private readonly Lock _session = new();
     private readonly long _spinTicks;
     private readonly Lock _poolGate = new();
     private readonly AsyncOperation[] _pool;
@@ -84,6 +95,7 @@ public sealed partial class ScalioAsyncClient : IDisposable
         _layout = backend.Layout;
         _gets = new AsyncOperation[Math.Min(options.BatchCapacity, backend.BatchCapacity)];
         _answers = new Answers(_gets);
+        _hitsOnCaller = options.HitsOnCaller;
         _pool = new AsyncOperation[options.MaxPooledOperations];
         _spinTicks = options.IdleSpinMicroseconds * Stopwatch.Frequency / 1_000_000;
         _pump = new Thread(Pump) { IsBackground = true, Name = "Scalio async pump" };
@@ -109,6 +121,8 @@ public sealed partial class ScalioAsyncClient : IDisposable
         if (value.Length < _layout.ValueCapacity) ThrowHelper.Argument(nameof(value), $"the value buffer must hold {_layout.ValueCapacity} bytes");
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<ScalioGetResult>(cancellationToken);
+        if (_hitsOnCaller && _queue.IsEmpty && TryHitOnCaller(key.Span, value.Span, out int length))
+            return new ValueTask<ScalioGetResult>(new ScalioGetResult(OpStatus.Ok, length, true));
         var op = Rent();
         op.Kind = AsyncOperationKind.Get;
         op.Key = key;
@@ -145,6 +159,27 @@ public sealed partial class ScalioAsyncClient : IDisposable
     {
         _layout.ValidateKey(key.Span);
         return EnqueueWrite(AsyncOperationKind.Delete, key, default, cancellationToken);
+    }
+
+    /// <summary>A hit on the calling thread, only when the session is free and nothing is queued: every op queued before
+    /// this call has then completed (the pump holds the session from taking an op until completing it), so the GET still
+    /// runs after them.</summary>
+    private bool TryHitOnCaller(ReadOnlySpan<byte> key, Span<byte> value, out int length)
+    {
+        length = 0;
+        if (!_session.TryEnter()) return false;
+        try
+        {
+            return _queue.IsEmpty && Volatile.Read(ref _disposed) == 0 && _backend.TryGetHit(key, value, out length);
+        }
+        catch (Exception)
+        {
+            return false; // the pump runs it and reports what failed
+        }
+        finally
+        {
+            _session.Exit();
+        }
     }
 
     private ValueTask<OpStatus> EnqueueWrite(AsyncOperationKind kind, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
@@ -213,7 +248,7 @@ public sealed partial class ScalioAsyncClient : IDisposable
         _wake.Set();
         if (Thread.CurrentThread != _pump) _pump.Join();
         FailQueued();
-        _backend.Dispose();
+        lock (_session) _backend.Dispose(); // after any caller's hit in progress
         // _wake is not disposed: a caller racing this disposal may still Set it.
     }
 }

@@ -15,6 +15,8 @@ internal sealed class RemoteAsyncBackend(RemoteScalioClient client, SlotLayout l
 
     public OpStatus Get(ScalioGetBatch batch, IGetBatchObserver observer) => client.Get(batch, observer);
 
+    public bool TryGetHit(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength) => client.TryGetHit(key, value, out valueLength);
+
     public OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => client.Put(key, value);
 
     public OpStatus Delete(ReadOnlySpan<byte> key) => client.Delete(key);

@@ -105,6 +105,24 @@ public sealed class RemoteScalioClient : IDisposable
         return OpStatus.Ok;
     }
 
+    /// <summary>A hit-only GET on the current connection (<see cref="ScalioClient.TryGetHit"/>): false on a miss, with no
+    /// connection, or on a failure (which drops the connection; the next call reconnects).</summary>
+    internal bool TryGetHit(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength)
+    {
+        valueLength = 0;
+        var s = _session;
+        if (s is null) return false;
+        try
+        {
+            return s.Client.TryGetHit(key, value, out valueLength);
+        }
+        catch (Exception e) when (RemoteScalioStore.IsTransient(e))
+        {
+            Drop(e, OpStatus.Unavailable);
+            return false;
+        }
+    }
+
     /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>; durable when it returns <see cref="OpStatus.Ok"/>.</summary>
     public OpStatus Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {

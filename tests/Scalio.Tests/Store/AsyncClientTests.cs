@@ -45,12 +45,14 @@ public class AsyncClientTests
         }
     }
 
-    [Fact]
-    public void Async_gets_answer_hits_misses_duplicates_and_absent_keys_as_sync_gets_do()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Async_gets_answer_hits_misses_duplicates_and_absent_keys_as_sync_gets_do(bool hitsOnCaller)
     {
         using var store = new ScalioStore(new ScalioStoreOptions { ExpectedRecords = 4000, CacheBuckets = 4 });
         using var sync = store.OpenClient();
-        using var client = store.OpenAsyncClient();
+        using var client = store.OpenAsyncClient(new ScalioAsyncClientOptions { HitsOnCaller = hitsOnCaller });
         for (int i = 0; i < 300; i++) Assert.Equal(OpStatus.Ok, sync.Put(Key(i), Value(i, 0)));
         int cap = client.Layout.ValueCapacity;
         var rnd = new Random(11);
@@ -59,18 +61,21 @@ public class AsyncClientTests
         var tasks = new ValueTask<ScalioGetResult>[64];
         var ids = new int[64];
         var single = new byte[cap];
-        long hits = 0, misses = 0;
+        long hits = 0, misses = 0, onCaller = 0;
         for (int round = 0; round < 40; round++)
         {
+            var inline = new bool[tasks.Length];
             for (int j = 0; j < tasks.Length; j++)
             {
                 ids[j] = j == 5 ? ids[2] : j == 9 ? 1000 + round : rnd.Next(300); // a duplicate and an absent key
                 tasks[j] = client.GetAsync(Key(ids[j]), buffers[j]);
+                inline[j] = tasks[j].IsCompleted;
             }
             for (int j = 0; j < tasks.Length; j++)
             {
                 var r = Wait(tasks[j]);
                 if (r.Hit) hits++; else misses++;
+                if (inline[j]) onCaller++;
                 var st = sync.Get(Key(ids[j]), single, out int len);
                 Assert.Equal(st, r.Status);
                 Assert.Equal(len, r.ValueLength);
@@ -81,7 +86,8 @@ public class AsyncClientTests
         }
         Assert.True(hits > 0 && misses > 0, $"{hits} hits, {misses} misses");
         var counters = store.ReadCounters().Clients;
-        Assert.True(counters.BatchedGets >= 40 * 64, $"{counters.BatchedGets} batched GETs");
+        if (hitsOnCaller) Assert.True(onCaller > 0 && counters.BatchedGets < 40 * 64, $"{counters.BatchedGets} batched GETs: no hit completed on the caller's thread");
+        else Assert.True(counters.BatchedGets >= 40 * 64, $"{counters.BatchedGets} batched GETs");
         Assert.True(counters.BatchedGets >= 2 * counters.Batches, $"{counters.BatchedGets} GETs in {counters.Batches} batches: concurrent GETs must share batches");
     }
 
