@@ -150,7 +150,7 @@ public sealed unsafe class LeedClient : IDisposable
             // of the server-clock millisecond to the slot's access stamp (outside the checksum; no round trip), under
             // the same touch interval as Scalio's clients (ScalioClientOptions.TouchIntervalMilliseconds).
             uint now = (uint)((Stopwatch.GetTimestamp() - _server.ClockBase) * 1000 / Stopwatch.Frequency);
-            if (now - MemoryMarshal.Read<uint>(slot[SlotLayout.StampOffset..]) < _touchIntervalMs) return true;
+            if (!SlotLayout.StampIsStale(slot, now, _touchIntervalMs)) return true;
             *(uint*)(_mr.Address + _stampOff) = now;
             _qp.PostSend(WorkRequest.Write(++_nextWrId, _mr.AddressOf(_stampOff), 4, _mr.LocalKey,
                 (ulong)(_server.BucketsOffset + (long)bucket * _layout.BucketSize + (long)i * _layout.SlotSize + SlotLayout.StampOffset),

@@ -91,6 +91,11 @@ public sealed partial class SlotLayout
         BinaryPrimitives.WriteUInt32LittleEndian(slot[ChecksumOffset..], ComputeChecksum(slot, version));
     }
 
+    /// <summary>True when a slot image's access stamp is <paramref name="intervalMilliseconds"/> or more older than
+    /// <paramref name="now"/> (the millisecond clock wraps): a hit then rewrites it.</summary>
+    internal static bool StampIsStale(ReadOnlySpan<byte> slot, uint now, uint intervalMilliseconds)
+        => now - BinaryPrimitives.ReadUInt32LittleEndian(slot[StampOffset..]) >= intervalMilliseconds;
+
     /// <summary>True when the slot image holds <paramref name="key"/> and its checksum verifies under the
     /// header's version. Used on VALID slots; a torn image fails.</summary>
     public bool Matches(ReadOnlySpan<byte> slot, ReadOnlySpan<byte> key, ulong header, out bool torn)

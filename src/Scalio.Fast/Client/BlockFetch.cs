@@ -101,7 +101,7 @@ public sealed unsafe partial class ScalioClient
     /// it is older than <see cref="ScalioClientOptions.TouchIntervalMilliseconds"/> (or from the future: a wrapped clock).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool StampIsStale(ReadOnlySpan<byte> slot, uint now)
-        => now - System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(slot[SlotLayout.StampOffset..]) >= (uint)_options.TouchIntervalMilliseconds;
+        => SlotLayout.StampIsStale(slot, now, (uint)_options.TouchIntervalMilliseconds);
 
     /// <summary>Records a hit: an unsignaled, unordered WRITE of the current stamp to the slot's access stamp (no round trip, no completion).</summary>
     private void WriteStampUnsignaled(int bucket, int slot, uint now)

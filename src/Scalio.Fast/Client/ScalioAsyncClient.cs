@@ -123,13 +123,7 @@ public sealed partial class ScalioAsyncClient : IDisposable
         if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<ScalioGetResult>(cancellationToken);
         if (_hitsOnCaller && _queue.IsEmpty && TryHitOnCaller(key.Span, value.Span, out int length))
             return new ValueTask<ScalioGetResult>(new ScalioGetResult(OpStatus.Ok, length, true));
-        var op = Rent();
-        op.Kind = AsyncOperationKind.Get;
-        op.Key = key;
-        op.Destination = value;
-        op.Token = cancellationToken;
-        short version = op.Version;
-        Enqueue(op);
+        var op = Queue(AsyncOperationKind.Get, key, default, value, cancellationToken, out short version);
         return new ValueTask<ScalioGetResult>(op, version);
     }
 
@@ -186,23 +180,27 @@ public sealed partial class ScalioAsyncClient : IDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<OpStatus>(cancellationToken);
+        var op = Queue(kind, key, value, default, cancellationToken, out short version);
+        return new ValueTask<OpStatus>(op, version);
+    }
+
+    /// <summary>Rents an op, fills it and queues it; <paramref name="version"/> is the one its ValueTask must carry.</summary>
+    private AsyncOperation Queue(AsyncOperationKind kind, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, Memory<byte> destination,
+        CancellationToken cancellationToken, out short version)
+    {
         var op = Rent();
         op.Kind = kind;
         op.Key = key;
         op.Value = value;
+        op.Destination = destination;
         op.Token = cancellationToken;
-        short version = op.Version;
-        Enqueue(op);
-        return new ValueTask<OpStatus>(op, version);
-    }
-
-    private void Enqueue(AsyncOperation op)
-    {
+        version = op.Version;
         op.Arm();
         _queue.Enqueue(new Entry(op, op.QueuedState));
         // The CAS is a full fence: either the pump's last look at the queue saw this entry, or we see it asleep.
         if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1) _wake.Set();
         if (Volatile.Read(ref _disposed) != 0) FailQueued(); // disposal may have drained the queue before this entry
+        return op;
     }
 
     private AsyncOperation Rent()
