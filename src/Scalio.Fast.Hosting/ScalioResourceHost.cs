@@ -41,11 +41,31 @@ public abstract class ScalioResourceHost<T> : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
-    /// <inheritdoc/>
-    public Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Stops the resource (a server stops accepting, commits its queued writes and checkpoints). If
+    /// <paramref name="cancellationToken"/> fires first (the host's shutdown timeout), it returns and the stop goes on in
+    /// the background: a process that then exits loses what a crash would (unacknowledged writes), and the logs recover
+    /// the rest at the next start.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        Close();
-        return Task.CompletedTask;
+        var closing = Task.Run(Close, CancellationToken.None);
+        try
+        {
+            await closing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !closing.IsCompleted)
+        {
+            // Observed, so a late failure is not an unobserved task exception (Destroy logs it).
+            _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            StopAbandoned();
+        }
+    }
+
+    /// <summary>Called when the host's stop token fired before the resource finished stopping (which goes on).</summary>
+    protected virtual void StopAbandoned()
+    {
     }
 
     /// <summary>Disposes the resource if the host did not stop it.</summary>

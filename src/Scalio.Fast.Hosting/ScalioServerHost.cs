@@ -105,6 +105,12 @@ public sealed partial class ScalioServerHost : ScalioResourceHost<ScalioFabricSe
         LogStopped(stopwatch.ElapsedMilliseconds, accepted, refused, counters.ServerRequests, srv.BatchesCommitted, counters.DeviceWrites);
     }
 
+    /// <inheritdoc/>
+    protected override void StopAbandoned() => LogStopAbandoned();
+
+    [LoggerMessage(EventId = 29, Level = LogLevel.Warning, Message = "Scalio server did not finish stopping before the host's shutdown timeout; its drain goes on in the background (unacknowledged writes are lost if the process exits first; the logs recover the rest)")]
+    private partial void LogStopAbandoned();
+
     [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Scalio server listening on {EndPoint} (tcp;ofi_rxm): {Devices} SSD namespace(s) in {Location}, {CacheSlots} cache slots, offload target {OffloadTarget}, admission {Admission}, started in {Milliseconds} ms")]
     private partial void LogListening(IPEndPoint endPoint, int devices, string location, int cacheSlots, string offloadTarget, string admission, long milliseconds);
 

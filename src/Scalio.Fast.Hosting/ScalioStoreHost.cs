@@ -59,6 +59,12 @@ public sealed partial class ScalioStoreHost : ScalioResourceHost<ScalioStore>
         LogClosed(counters.ServerRequests, counters.DeviceWrites);
     }
 
+    /// <inheritdoc/>
+    protected override void StopAbandoned() => LogStopAbandoned();
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Scalio store did not finish closing before the host's shutdown timeout; it goes on closing in the background (unacknowledged writes are lost if the process exits first; the logs recover the rest)")]
+    private partial void LogStopAbandoned();
+
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Scalio store open: {CacheSlots} cache slots, {Devices} SSD namespace(s) in {Location}, batch size {BatchSize}")]
     private partial void LogOpened(int cacheSlots, int devices, string location, int batchSize);
 

@@ -97,4 +97,47 @@ public class HostingTests
             Assert.Contains("metrics: 1500 client operations, 1000 cache lookups, 500 server requests, 93 timed operations", stdout);
         }
     }
+    /// <summary>A resource whose stop waits for the test: the host's part, not the store's, is under test.</summary>
+    private sealed class HeldHost(ManualResetEventSlim release) : ScalioResourceHost<MemoryStream>
+    {
+        public volatile bool Abandoned, Destroyed;
+
+        protected override MemoryStream Create() => new();
+
+        protected override void Destroy(MemoryStream resource)
+        {
+            release.Wait(TimeSpan.FromSeconds(30));
+            resource.Dispose();
+            Destroyed = true;
+        }
+
+        protected override void StopAbandoned() => Abandoned = true;
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_stop_that_outlasts_the_hosts_token_returns_and_finishes_in_the_background()
+    {
+        using var release = new ManualResetEventSlim();
+        var host = new HeldHost(release);
+        await host.StartAsync(CancellationToken.None);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        var clock = Stopwatch.StartNew();
+        await host.StopAsync(timeout.Token);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"StopAsync took {clock.Elapsed}");
+        Assert.True(host.Abandoned);
+        Assert.False(host.Destroyed);
+        host.Dispose(); // the host disposing its services meanwhile does not stop it twice
+        release.Set();
+        while (!host.Destroyed)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(40), "the stop never finished");
+            await Task.Delay(10);
+        }
+
+        var quick = new HeldHost(release); // released: its stop finishes within the token, nothing abandoned
+        await quick.StartAsync(CancellationToken.None);
+        await quick.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        Assert.True(quick.Destroyed);
+        Assert.False(quick.Abandoned);
+    }
 }
