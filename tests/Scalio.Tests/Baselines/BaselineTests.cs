@@ -139,7 +139,8 @@ public sealed class BaselineTests
         Assert.True(leed.Result.SsdReadsPerOp > ditto.Result.SsdReadsPerOp, "the Ditto cache saves SSD reads");
         Assert.Equal(1.0, ditto.OpsRatio, 6);
         Assert.Equal(1.0, ditto.ServerCpuRatio, 6);
-        Assert.True(scalio.ProjectedRatio > 1.0);
+        Assert.True(scalio.ProjectedRatio > 1.0, $"projected ratio {scalio.ProjectedRatio:F2}: scalio {scalio.Result.ServerCpuMicrosPerOp:F3} us/op, {scalio.Result.SsdReadsPerOp:F3} SSD reads/op, " +
+            $"{scalio.Projection}; leed-ditto {ditto.Result.ServerCpuMicrosPerOp:F3} us/op, {ditto.Result.SsdReadsPerOp:F3} SSD reads/op, {ditto.Projection}");
         Assert.True(leed.Result.SsdReadsPerOp >= 0.99, "LEED reads the SSD on every GET");
     }
 
