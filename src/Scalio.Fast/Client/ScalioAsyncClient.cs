@@ -22,7 +22,8 @@ public sealed class ScalioAsyncClientOptions
     /// Whether a GET tries the cache on the calling thread first (default true): when no operation is queued or running,
     /// the caller READs the key's bucket itself, and on a hit the GET completes before <see cref="ScalioAsyncClient.GetAsync"/>
     /// returns, with no hand-off to the pump and back (as FASTER completes in-memory reads synchronously). Anything else
-    /// goes to the pump, which READs the bucket again: a miss costs one more round trip.
+    /// goes to the pump, which READs the bucket again: a miss costs one more round trip. On a remote store that READ
+    /// holds the calling thread for one network round trip; set false where callers must never wait on the fabric.
     /// </summary>
     public bool HitsOnCaller { get; init; } = true;
 
