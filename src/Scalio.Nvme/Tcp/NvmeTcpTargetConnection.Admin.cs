@@ -1,8 +1,5 @@
-using System.Buffers;
 using System.Buffers.Binary;
-using System.Diagnostics;
-using System.Net.Sockets;
-using Scalio.Verbs;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Scalio.Nvme.Tcp;
 
@@ -130,19 +127,21 @@ internal sealed partial class NvmeTcpTargetConnection
         return Respond(cid, NvmeStatus.Success, 1, 0); // DW0 bit 0 set: not aborted (every other command has completed already)
     }
 
+    /// <summary>An admin command that returns data: not before the controller is ready, and only to a transport SGL
+    /// data block with nothing in the capsule. False with the status to answer when it may not go on.</summary>
+    [MemberNotNullWhen(true, nameof(_controller))]
+    private bool MayReturnData(byte sglIdentifier, int inCapsule, out NvmeStatus refusal)
+    {
+        refusal = _controller is null || !_controller.Ready ? NvmeStatus.CommandSequenceError
+            : sglIdentifier != NvmeTcpWire.SglTransport || inCapsule != 0 ? SglTypeInvalid : NvmeStatus.Success;
+        return refusal.IsSuccess;
+    }
+
     private bool OnGetLogPage(ReadOnlySpan<byte> sqe, int inCapsule)
     {
         NvmeGetLogPageCommand cmd = NvmeGetLogPageCommand.Read(sqe);
         ushort cid = cmd.CommandId;
-        if (_controller is null || !_controller.Ready)
-        {
-            return Respond(cid, NvmeStatus.CommandSequenceError, 0, 0);
-        }
-
-        if (cmd.SglIdentifier != NvmeTcpWire.SglTransport || inCapsule != 0)
-        {
-            return Respond(cid, SglTypeInvalid, 0, 0);
-        }
+        if (!MayReturnData(cmd.SglIdentifier, inCapsule, out var refusal)) return Respond(cid, refusal, 0, 0);
 
         ulong offset = cmd.LogPageOffset;
         long length = (((long)cmd.DwordCountUpper << 16) | cmd.DwordCountLower) * 4 + 4; // NUMD is zero-based, in dwords
@@ -196,15 +195,7 @@ internal sealed partial class NvmeTcpTargetConnection
     {
         NvmeIdentifyCommand cmd = NvmeIdentifyCommand.Read(sqe);
         ushort cid = cmd.CommandId;
-        if (_controller is null || !_controller.Ready)
-        {
-            return Respond(cid, NvmeStatus.CommandSequenceError, 0, 0);
-        }
-
-        if (cmd.SglIdentifier != NvmeTcpWire.SglTransport || inCapsule != 0)
-        {
-            return Respond(cid, SglTypeInvalid, 0, 0);
-        }
+        if (!MayReturnData(cmd.SglIdentifier, inCapsule, out var refusal)) return Respond(cid, refusal, 0, 0);
 
         if (cmd.SglLength != NvmeIdentify.DataSize)
         {

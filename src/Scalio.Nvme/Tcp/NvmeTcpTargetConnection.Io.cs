@@ -1,8 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
-using System.Diagnostics;
-using System.Net.Sockets;
-using Scalio.Verbs;
 
 namespace Scalio.Nvme.Tcp;
 
