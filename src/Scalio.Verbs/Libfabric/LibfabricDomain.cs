@@ -452,6 +452,8 @@ public sealed unsafe partial class LibfabricDomain : ProtectionDomain, ICompleti
         long baseline = long.MaxValue;
         long busyMargin = Stopwatch.Frequency / 200_000; // 5 us
         int sinceBaseline = 0;
+        long lastSlowPoll = 0;
+        long slowPair = Stopwatch.Frequency / 1000; // 1 ms
         long callerGrace = Stopwatch.Frequency / 10_000; // 100 us
         long stepBack = Math.Max(0, options.CallerStepBackMicroseconds) * 1000L;
         if (stepBack > 0) callerGrace = Stopwatch.Frequency * stepBack / 1_000_000_000;
@@ -515,18 +517,25 @@ public sealed unsafe partial class LibfabricDomain : ProtectionDomain, ICompleti
                 ReleaseQuarantine();
                 lastHousekeeping = nowMs;
             }
+            // A slow poll probably served a peer: it keeps the busy window open. Only two within 1 ms (a peer's stream
+            // of requests) keep us out of deep idle: lone slow polls, preempted by the host, kept an idle domain at 50 us polls.
             bool served = took > baseline * 4 + busyMargin;
+            if (served)
+            {
+                if (now - lastSlowPoll < slowPair) _lastActivity = now;
+                lastSlowPoll = now;
+            }
             if (adaptive)
             {
-                if (served) _lastActivity = now;
-                long quiet = now - Volatile.Read(ref _lastActivity);
+                long sinceActivity = now - Volatile.Read(ref _lastActivity);
+                long quiet = Math.Min(sinceActivity, now - lastSlowPoll);
                 bool callerPolls = now - Volatile.Read(ref _lastCallerPoll) < callerGrace;
                 if (Volatile.Read(ref _deferredQueuePairs) > 0 || (quiet < busyWindow && !callerPolls))
                 {
                     Thread.Yield(); // (spinning instead for the first quarter of the window measured no better)
                 }
                 else if (callerPolls && stepBack > 0) WaitPolicy.Sleep(stepBack); // the waiter drives: poll rarely
-                else if (quiet < deepIdle || options.IdleSleepMilliseconds == 0) WaitPolicy.Sleep(idlePoll * 1000L); // 1 us timer slack: 50 us, not 100
+                else if (sinceActivity < deepIdle || options.IdleSleepMilliseconds == 0) WaitPolicy.Sleep(idlePoll * 1000L); // 1 us timer slack: 50 us, not 100
                 else SleepUntilKicked(options.IdleSleepMilliseconds);
                 continue;
             }

@@ -98,7 +98,8 @@ public sealed class LibfabricOptions
     /// microseconds (the bound on the extra latency of a peer's READ or atomic against an idle domain).</summary>
     public int IdlePollMicroseconds { get; init; } = 50;
 
-    /// <summary>Adaptive mode: after this long without activity the progress thread falls back to
+    /// <summary>Adaptive mode: after this long without activity (a completion, a post, or two polls within 1 ms that
+    /// served a peer; a lone slow poll may be the host preempting us) the progress thread falls back to
     /// <see cref="IdleSleepMilliseconds"/> slices (a local post still wakes it at once).</summary>
     public int DeepIdleMilliseconds { get; init; } = 200;
 
