@@ -87,6 +87,16 @@ public sealed unsafe partial class ScalioClient
         return -1;
     }
 
+    /// <summary>A single GET's hit: the value copied out (<see cref="TakeHit"/>) and, when the slot's stamp is stale, the
+    /// stamp rewritten unsignaled. Returns the value's length.</summary>
+    private int TakeHitAndTouch(ReadOnlySpan<byte> image, int bucket, int slot, Span<byte> value)
+    {
+        int length = TakeHit(image, slot, value);
+        uint now = Stamp;
+        if (StampIsStale(_layout.SlotAt(image, slot), now)) WriteStampUnsignaled(bucket, slot, now);
+        return length;
+    }
+
     /// <summary>Copies the value of the VALID slot <paramref name="slot"/> of a bucket image and counts the hit.</summary>
     private int TakeHit(ReadOnlySpan<byte> image, int slot, Span<byte> value)
     {

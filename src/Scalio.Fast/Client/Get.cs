@@ -22,7 +22,8 @@ public sealed unsafe partial class ScalioClient
 
     /// <summary>
     /// A GET that only takes a hit: one bucket READ, and on a VALID slot of this key the value (counted as a GET). On
-    /// anything else it returns false having changed nothing, for the caller to run the whole GET.
+    /// anything else it returns false having changed nothing in the store (its READ counts as a round trip), for the
+    /// caller to run the whole GET.
     /// </summary>
     internal bool TryGetHit(ReadOnlySpan<byte> key, Span<byte> value, out int valueLength)
     {
@@ -34,9 +35,7 @@ public sealed unsafe partial class ScalioClient
         int hit = ProbeHit(image, key, hash.Fingerprint);
         if (hit < 0) return false;
         _counters.Gets++;
-        valueLength = TakeHit(image, hit, value);
-        uint now = Stamp;
-        if (StampIsStale(_layout.SlotAt(image, hit), now)) WriteStampUnsignaled(bucket, hit, now);
+        valueLength = TakeHitAndTouch(image, bucket, hit, value);
         _counters.Complete(ClientOperation.Get, OpStatus.Ok);
         return true;
     }
@@ -62,9 +61,7 @@ public sealed unsafe partial class ScalioClient
             var scan = Scan(image, key, fp);
             if (scan.Hit >= 0)
             {
-                valueLength = TakeHit(image, scan.Hit, value);
-                uint now = Stamp;
-                if (StampIsStale(_layout.SlotAt(image, scan.Hit), now)) WriteStampUnsignaled(bucket, scan.Hit, now);
+                valueLength = TakeHitAndTouch(image, bucket, scan.Hit, value);
                 return OpStatus.Ok;
             }
             int pending = scan.Pending, expired = scan.Expired, tornSlot = scan.TornSlot;
