@@ -54,8 +54,13 @@ public abstract class ScalioResourceHost<T> : IHostedService, IDisposable
         {
             await closing.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !closing.IsCompleted)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            if (closing.IsCompleted)
+            {
+                await closing.ConfigureAwait(false); // it finished as the token fired: its own outcome, not "canceled"
+                return;
+            }
             // Observed, so a late failure is not an unobserved task exception (Destroy logs it).
             _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
                 TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
