@@ -71,18 +71,26 @@ public sealed unsafe partial class ScalioClient
 
     /// <summary>Step 2 when it hits: the first VALID slot of this fingerprint that holds the key with a verified checksum,
     /// as <see cref="Scan"/> would find it, without gathering the miss path's candidates; -1 otherwise.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ProbeHit(ReadOnlySpan<byte> image, ReadOnlySpan<byte> key, ushort fp)
+    {
+        if (image.Length < _layout.BucketSize) return -1;
+        fixed (byte* bucket = image) return ProbeHit(bucket, key, fp);
+    }
+
+    /// <summary><see cref="ProbeHit(ReadOnlySpan{byte}, ReadOnlySpan{byte}, ushort)"/> on a whole bucket image at
+    /// <paramref name="bucket"/>: one masked compare a slot header, the key and checksum only where it matches.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ProbeHit(byte* bucket, ReadOnlySpan<byte> key, ushort fp)
     {
         const ulong mask = SlotHeader.StateMask << SlotHeader.StateShift | SlotHeader.FingerprintMask << SlotHeader.FingerprintShift;
         ulong want = (ulong)SlotState.Valid << SlotHeader.StateShift | (ulong)fp << SlotHeader.FingerprintShift;
-        int size = _layout.SlotSize, slots = _layout.SlotsPerBucket;
-        if (image.Length < size * slots) return -1;
-        ref byte bucket = ref MemoryMarshal.GetReference(image);
+        var layout = _layout;
+        int size = layout.SlotSize, slots = layout.SlotsPerBucket;
         for (int i = 0; i < slots; i++)
         {
-            ulong h = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref bucket, i * size));
-            if ((h & mask) == want && _layout.Matches(image.Slice(i * size, size), key, h, out _)) return i;
+            byte* slot = bucket + i * size;
+            ulong h = Unsafe.ReadUnaligned<ulong>(slot);
+            if ((h & mask) == want && layout.HoldsVerified(slot, key, h)) return i;
         }
         return -1;
     }

@@ -51,60 +51,9 @@ public sealed unsafe partial class ScalioClient
     private void RunBatch(ScalioGetBatch batch, int n)
     {
         var lanes = batch.Lanes;
-        var chain = batch.Chain;
-
-        // 1. Every bucket, one doorbell.
-        ulong first = NextIds(n);
-        for (int i = 0; i < n; i++)
-        {
-            ref var lane = ref lanes[i];
-            lane = default;
-            lane.Hash = new KeyHash(batch.KeyOf(i));
-            lane.Bucket = lane.Hash.CacheBucket(_server.CacheBuckets);
-            ProtocolSteps.ReadBucket(chain + i, in batch.Steps[i], first + (ulong)i, WorkFlags.Signaled, lane.Bucket);
-        }
-        _counters.Gets += n;
-        _counters.RoundTrips += n;
-        _counters.BytesMoved += (long)n * _layout.BucketSize;
-        PostReadsAndAwait(chain, n, first);
-
-        // 2. Hits answer at once (stale stamps go out unsignaled, one doorbell); a miss picks its victim. The clock is read once a batch.
-        int touches = 0, misses = 0, hits = 0;
-        uint stamp = Stamp;
-        for (int i = 0; i < n; i++)
-        {
-            ref var lane = ref lanes[i];
-            var image = batch.BucketImage(i);
-            var key = batch.KeyOf(i);
-            int hit = ProbeHit(image, key, lane.Hash.Fingerprint);
-            if (hit >= 0)
-            {
-                batch.ValueLengths[i] = TakeHit(image, hit, batch.ValueBuffer(i));
-                batch.Statuses[i] = OpStatus.Ok;
-                batch.Hits[i] = true;
-                hits++;
-                batch.Answered(i);
-                if (!StampIsStale(_layout.SlotAt(image, hit), stamp)) continue;
-                *(uint*)(batch.Region.Address + batch.Steps[i].SlotBuffer + SlotLayout.StampOffset) = stamp;
-                ProtocolSteps.Touch(chain + touches++, in batch.Steps[i], NextId(), WorkFlags.Unordered, lane.Bucket, hit);
-                _counters.BytesMoved += 4;
-                continue;
-            }
-            var scan = Scan(image, key, lane.Hash.Fingerprint); // no hit: the probe found none in this same image
-            if (scan.TornSlot >= 0 || scan.Pending >= 0) { lane.Stage = Stage.Alone; continue; }
-            ulong taken = 0;
-            int leader = misses > 0 ? EarlierMisses(batch, i, out taken) : -1;
-            if (leader >= 0) { lane.Leader = leader; lane.Stage = Stage.Follow; continue; }
-            int victim = PickVictim(image, in scan, taken);
-            if (victim < 0) { lane.Stage = Stage.Alone; continue; }
-            lane.SsdBucket = lane.Hash.SsdBucket(_server.SsdBuckets);
-            lane.Victim = victim;
-            lane.VictimHeader = _layout.HeaderAt(image, victim);
-            lane.Locked = SlotHeader.Next(lane.VictimHeader, SlotState.Filling, lane.Hash.Fingerprint, ClockMs16);
-            lane.Stage = Stage.Miss;
-            misses++;
-        }
-        if (touches > 0) _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, touches));
+        ReadBuckets(batch, n);
+        int misses = 0;
+        int hits = AnswerHits(batch, n, ref misses);
 
         if (misses > 0)
         {
@@ -133,6 +82,92 @@ public sealed unsafe partial class ScalioClient
             batch.Answered(i);
         }
         batch.HitCount = hits;
+    }
+
+    /// <summary>Step 1 for every key: its hash and bucket, and one doorbell that READs every bucket.</summary>
+    private void ReadBuckets(ScalioGetBatch batch, int n)
+    {
+        var lanes = batch.Lanes;
+        var steps = batch.Steps;
+        var chain = batch.Chain;
+        ulong first = NextIds(n);
+        int buckets = _server.CacheBuckets;
+        for (int i = 0; i < n; i++)
+        {
+            ref var lane = ref lanes[i];
+            lane = default;
+            lane.Hash = new KeyHash(batch.KeyOf(i));
+            lane.Bucket = lane.Hash.CacheBucket(buckets);
+            ProtocolSteps.ReadBucket(chain + i, in steps[i], first + (ulong)i, WorkFlags.Signaled, lane.Bucket);
+        }
+        _counters.Gets += n;
+        _counters.RoundTrips += n;
+        _counters.BytesMoved += (long)n * _layout.BucketSize;
+        PostReadsAndAwait(chain, n, first);
+    }
+
+    /// <summary>Step 2 for every key: a hit answers at once (stale stamps go out unsignaled, one doorbell); anything
+    /// else goes to <see cref="PrepareMiss"/>. Returns the hits. The clock is read once a batch.</summary>
+    private int AnswerHits(ScalioGetBatch batch, int n, ref int misses)
+    {
+        var lanes = batch.Lanes;
+        var chain = batch.Chain;
+        var statuses = batch.Statuses;
+        var lengths = batch.ValueLengths;
+        var hitFlags = batch.Hits;
+        var observer = batch.Observer;
+        int touches = 0, hits = 0;
+        uint stamp = Stamp;
+        var steps = batch.Steps;
+        byte* region = batch.Region.Address;
+        var layout = _layout;
+        for (int i = 0; i < n; i++)
+        {
+            byte* image = region + steps[i].BucketBuffer;
+            ref var lane = ref lanes[i];
+            int hit = ProbeHit(image, batch.KeyOf(i), lane.Hash.Fingerprint);
+            if (hit < 0)
+            {
+                PrepareMiss(batch, i, new ReadOnlySpan<byte>(image, layout.BucketSize), ref misses);
+                continue;
+            }
+            var slot = new ReadOnlySpan<byte>(image + hit * layout.SlotSize, layout.SlotSize);
+            int length = SlotLayout.ValueLength(slot);
+            slot.Slice(layout.ValueOffset, length).CopyTo(batch.ValueBuffer(i));
+            lengths[i] = length;
+            statuses[i] = OpStatus.Ok;
+            hitFlags[i] = true;
+            hits++;
+            observer?.Answered(batch, i);
+            if (!StampIsStale(slot, stamp)) continue;
+            *(uint*)(region + steps[i].SlotBuffer + SlotLayout.StampOffset) = stamp;
+            ProtocolSteps.Touch(chain + touches++, in steps[i], NextId(), WorkFlags.Unordered, lane.Bucket, hit);
+            _counters.BytesMoved += 4;
+        }
+        _counters.Hits += hits;
+        if (touches > 0) _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, touches));
+        return hits;
+    }
+
+    /// <summary>Step 2 for a key its bucket image does not hold: the rare cases go alone, a repeat follows the earlier
+    /// miss of its key, and any other picks its victim.</summary>
+    private void PrepareMiss(ScalioGetBatch batch, int i, ReadOnlySpan<byte> image, ref int misses)
+    {
+        ref var lane = ref batch.Lanes[i];
+        var key = batch.KeyOf(i);
+        var scan = Scan(image, key, lane.Hash.Fingerprint); // no hit: the probe found none in this same image
+        if (scan.TornSlot >= 0 || scan.Pending >= 0) { lane.Stage = Stage.Alone; return; }
+        ulong taken = 0;
+        int leader = misses > 0 ? EarlierMisses(batch, i, out taken) : -1;
+        if (leader >= 0) { lane.Leader = leader; lane.Stage = Stage.Follow; return; }
+        int victim = PickVictim(image, in scan, taken);
+        if (victim < 0) { lane.Stage = Stage.Alone; return; }
+        lane.SsdBucket = lane.Hash.SsdBucket(_server.SsdBuckets);
+        lane.Victim = victim;
+        lane.VictimHeader = _layout.HeaderAt(image, victim);
+        lane.Locked = SlotHeader.Next(lane.VictimHeader, SlotState.Filling, lane.Hash.Fingerprint, ClockMs16);
+        lane.Stage = Stage.Miss;
+        misses++;
     }
 
     /// <summary>CAS every victim to FILLING, each chained with a re-read of its bucket, on one doorbell. On a queue pair
