@@ -81,6 +81,13 @@ public struct ClientCounters
         if (i >= 0) _outcomes[i]++;
     }
 
+    /// <summary>Counts <paramref name="count"/> operations completed with the same status.</summary>
+    internal void Complete(ClientOperation operation, OpStatus status, int count)
+    {
+        int i = Index(operation, status);
+        if (i >= 0) _outcomes[i] += count;
+    }
+
     private static int Index(ClientOperation operation, OpStatus status)
         => (uint)operation < 3 && (uint)status < OutcomeCounts.Statuses ? (int)operation * OutcomeCounts.Statuses + (int)status : -1;
 

@@ -44,7 +44,8 @@ public sealed unsafe partial class ScalioClient
         }
         _counters.Batches++;
         _counters.BatchedGets += n;
-        for (int i = 0; i < n; i++) _counters.Complete(ClientOperation.Get, batch.Statuses[i]);
+        if (batch.HitCount == n) _counters.Complete(ClientOperation.Get, OpStatus.Ok, n);
+        else for (int i = 0; i < n; i++) _counters.Complete(ClientOperation.Get, batch.Statuses[i]);
         Diagnostics.ClientInstruments.RecordBatch(n);
     }
 
@@ -54,6 +55,11 @@ public sealed unsafe partial class ScalioClient
         ReadBuckets(batch, n);
         int misses = 0;
         int hits = AnswerHits(batch, n, ref misses);
+        if (hits == n)
+        {
+            batch.HitCount = n; // nothing else to do: every GET is answered
+            return;
+        }
 
         if (misses > 0)
         {
@@ -92,13 +98,15 @@ public sealed unsafe partial class ScalioClient
         var chain = batch.Chain;
         ulong first = NextIds(n);
         int buckets = _server.CacheBuckets;
+        // Where the queue completes in order, only the last READ is signaled (see PostReadsAndAwait).
+        var flags = _qp.CompletesInOrder ? WorkFlags.None : WorkFlags.Signaled;
         for (int i = 0; i < n; i++)
         {
             ref var lane = ref lanes[i];
             lane = default;
             lane.Hash = new KeyHash(batch.KeyOf(i));
             lane.Bucket = lane.Hash.CacheBucket(buckets);
-            ProtocolSteps.ReadBucket(chain + i, in steps[i], first + (ulong)i, WorkFlags.Signaled, lane.Bucket);
+            ProtocolSteps.ReadBucket(chain + i, in steps[i], first + (ulong)i, i == n - 1 ? WorkFlags.Signaled : flags, lane.Bucket);
         }
         _counters.Gets += n;
         _counters.RoundTrips += n;

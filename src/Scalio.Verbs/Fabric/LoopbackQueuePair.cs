@@ -54,7 +54,7 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
         long t = HardwareWork.Begin();
         lock (_sendGate)
         {
-            if (chain.Length <= 1 || !TryExecuteReads(chain))
+            if (chain.Length <= 1 || !TryExecuteCopies(chain))
             {
                 if (chain.Length > 1) PrefetchReads(chain);
                 for (int i = 0; i < chain.Length; i++) Execute(in chain[i]);
@@ -63,46 +63,49 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
         HardwareWork.End(t);
     }
 
-    /// <summary>Most READs of one chain that <see cref="TryExecuteReads"/> takes.</summary>
-    private const int ReadChainLimit = 256;
+    /// <summary>Most requests of one chain that <see cref="TryExecuteCopies"/> takes.</summary>
+    private const int CopyChainLimit = 256;
 
-    // A doorbell of READs only, on a healthy queue pair with no faults or latency injected: every request is checked
-    // first (regions looked up once per key, not once per request) and, only if all would succeed, their remote lines
-    // are asked for and the copies made. Anything else (or any check that fails) goes the general way, request by
-    // request, which gives each its exact status.
-    private bool TryExecuteReads(ReadOnlySpan<WorkRequest> chain)
+    // A doorbell of READs and plain WRITEs only, on a healthy queue pair with no faults or latency injected: every
+    // request is checked first (regions looked up once per key, not once per request) and, only if all would succeed,
+    // the READs' remote lines are asked for and the copies made in order. Anything else (or any check that fails) goes
+    // the general way, request by request, which gives each its exact status.
+    private bool TryExecuteCopies(ReadOnlySpan<WorkRequest> chain)
     {
         var peer = _peer;
         var options = _domain.Fabric.Options;
-        if (chain.Length > ReadChainLimit || _state != QueuePairState.ReadyToSend || peer is null || peer._state == QueuePairState.Closed
+        if (chain.Length > CopyChainLimit || _state != QueuePairState.ReadyToSend || peer is null || peer._state == QueuePairState.Closed
             || options.Faults is not null || options.LatencyNanoseconds > 0)
             return false;
-        byte** sources = stackalloc byte*[chain.Length];
+        byte** remotes = stackalloc byte*[chain.Length];
         MemoryRegion? local = null, remote = null;
         for (int i = 0; i < chain.Length; i++)
         {
             ref readonly WorkRequest wr = ref chain[i];
-            if (wr.Opcode != WorkOpcode.Read || wr.Length == 0) return false;
+            bool read = wr.Opcode == WorkOpcode.Read;
+            if ((!read && wr.Opcode != WorkOpcode.Write) || wr.Length == 0) return false;
             if (local is null || local.LocalKey != wr.LocalKey) local = _domain.FindLocal(wr.LocalKey);
-            if (local is null || (local.Access & MemoryAccess.LocalWrite) == 0 || !local.Contains(wr.LocalAddress, wr.Length)) return false;
+            if (local is null || (read && (local.Access & MemoryAccess.LocalWrite) == 0) || !local.Contains(wr.LocalAddress, wr.Length)) return false;
             if (remote is null || remote.RemoteKey != wr.RemoteKey) remote = peer.Domain.FindRemote(wr.RemoteKey);
-            if (remote is null || (remote.Access & MemoryAccess.RemoteRead) == 0) return false;
+            if (remote is null || (remote.Access & (read ? MemoryAccess.RemoteRead : MemoryAccess.RemoteWrite)) == 0) return false;
             if (wr.RemoteOffset > remote.Length || wr.Length > remote.Length - wr.RemoteOffset) return false;
-            sources[i] = remote.Address + wr.RemoteOffset;
+            remotes[i] = remote.Address + wr.RemoteOffset;
         }
         if (Sse.IsSupported)
         {
             for (int i = 0; i < chain.Length; i++)
             {
+                if (chain[i].Opcode != WorkOpcode.Read) continue;
                 uint length = Math.Min(chain[i].Length, PrefetchLimit);
-                for (uint offset = 0; offset < length; offset += 64) Sse.Prefetch0(sources[i] + offset);
+                for (uint offset = 0; offset < length; offset += 64) Sse.Prefetch0(remotes[i] + offset);
             }
         }
         bool signalAll = _options.SignalAll;
         for (int i = 0; i < chain.Length; i++)
         {
             ref readonly WorkRequest wr = ref chain[i];
-            Buffer.MemoryCopy(sources[i], (byte*)wr.LocalAddress, wr.Length, wr.Length);
+            if (wr.Opcode == WorkOpcode.Read) Buffer.MemoryCopy(remotes[i], (byte*)wr.LocalAddress, wr.Length, wr.Length);
+            else Buffer.MemoryCopy((byte*)wr.LocalAddress, remotes[i], wr.Length, wr.Length);
             CompleteSend(in wr, CompletionStatus.Success, wr.Length, signalAll);
         }
         return true;

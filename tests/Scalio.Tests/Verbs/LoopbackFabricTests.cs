@@ -147,6 +147,40 @@ public unsafe class LoopbackFabricTests
     }
 
     [Fact]
+    public void A_chain_of_reads_and_writes_runs_in_order_and_a_bad_request_in_it_fails_alone_then_flushes_the_rest()
+    {
+        using var p = new Pair();
+        // WRITE, READ of what was written, WRITE over it, READ again: each sees the one before it.
+        Span<WorkRequest> chain = stackalloc WorkRequest[4];
+        *(ulong*)(p.LocalMr.Address + 0) = 0x1111;
+        *(ulong*)(p.LocalMr.Address + 8) = 0x2222;
+        chain[0] = WorkRequest.Write(1, p.LocalMr.AddressOf(0), 8, p.LocalMr.LocalKey, 64, p.RemoteMr.RemoteKey, WorkFlags.None);
+        chain[1] = WorkRequest.Read(2, p.LocalMr.AddressOf(512), 8, p.LocalMr.LocalKey, 64, p.RemoteMr.RemoteKey, WorkFlags.None);
+        chain[2] = WorkRequest.Write(3, p.LocalMr.AddressOf(8), 8, p.LocalMr.LocalKey, 64, p.RemoteMr.RemoteKey, WorkFlags.None);
+        chain[3] = WorkRequest.Read(4, p.LocalMr.AddressOf(520), 8, p.LocalMr.LocalKey, 64, p.RemoteMr.RemoteKey);
+        p.Qp.PostSend(chain);
+        Assert.True(p.Qp.SendQueue.TryPoll(out var wc));
+        Assert.Equal((4UL, CompletionStatus.Success, 8u), (wc.Id, wc.Status, wc.ByteLength));
+        Assert.False(p.Qp.SendQueue.TryPoll(out _)); // the unsignaled ones do not complete
+        Assert.Equal(0x1111UL, *(ulong*)(p.LocalMr.Address + 512));
+        Assert.Equal(0x2222UL, *(ulong*)(p.LocalMr.Address + 520));
+
+        // The third READ runs past the remote region: the first two still copy, it fails, and the last is flushed.
+        p.RemoteMr.Span[..16].Fill(0x5A);
+        p.LocalMr.Span[1024..1100].Clear();
+        chain[0] = WorkRequest.Read(5, p.LocalMr.AddressOf(1024), 8, p.LocalMr.LocalKey, 0, p.RemoteMr.RemoteKey);
+        chain[1] = WorkRequest.Read(6, p.LocalMr.AddressOf(1032), 8, p.LocalMr.LocalKey, 8, p.RemoteMr.RemoteKey);
+        chain[2] = WorkRequest.Read(7, p.LocalMr.AddressOf(1040), 16, p.LocalMr.LocalKey, 4096 - 8, p.RemoteMr.RemoteKey);
+        chain[3] = WorkRequest.Read(8, p.LocalMr.AddressOf(1056), 8, p.LocalMr.LocalKey, 0, p.RemoteMr.RemoteKey);
+        p.Qp.PostSend(chain);
+        var seen = new List<(ulong, CompletionStatus)>();
+        while (p.Qp.SendQueue.TryPoll(out wc)) seen.Add((wc.Id, wc.Status));
+        Assert.Equal([(5UL, CompletionStatus.Success), (6UL, CompletionStatus.Success), (7UL, CompletionStatus.RemoteAccessError), (8UL, CompletionStatus.Flushed)], seen);
+        Assert.True(p.LocalMr.Span.Slice(1024, 16).ToArray().All(b => b == 0x5A));
+        Assert.True(p.LocalMr.Span.Slice(1056, 8).ToArray().All(b => b == 0));
+    }
+
+    [Fact]
     public void Send_without_a_posted_receive_fails_as_receiver_not_ready()
     {
         var fabric = new LoopbackFabric(new LoopbackOptions { ReceiverNotReadyTimeoutMilliseconds = 20 });
