@@ -169,7 +169,15 @@ public class FasterComparisonBenchmarks : IDisposable
         _hitStore?.Dispose();
         _client?.Dispose();
         _scalio?.Dispose();
+        FreeReference();
         GC.SuppressFinalize(this);
+    }
+
+    private unsafe void FreeReference()
+    {
+        NativeMemory.AlignedFree(_refCache);
+        NativeMemory.AlignedFree(_refImages);
+        _refCache = _refImages = null;
     }
 
     // Scalio and FASTER read their keys from the same contiguous array.
@@ -201,6 +209,87 @@ public class FasterComparisonBenchmarks : IDisposable
         _hitClient.Get(batch);
         int hits = batch.HitCount;
         _batchMisses += BatchSize - hits;
+        return hits;
+    }
+
+    private unsafe byte* _refCache, _refImages;
+    private int _refBuckets;
+    private int[] _refBucketOf = new int[BatchSize];
+    private ushort[] _refFingerprint = new ushort[BatchSize];
+    private byte[] _refValues = new byte[BatchSize * 64];
+
+    /// <summary>
+    /// For <see cref="BucketCopyReference"/>: the records in a plain native array of buckets laid out as Scalio's cache
+    /// (default slot layout, 8 slots, as many buckets as <see cref="ScalioBatchedGetHit"/>'s cache, each key in the first
+    /// free slot of its bucket, VALID with a verified checksum).
+    /// </summary>
+    [GlobalSetup(Target = nameof(BucketCopyReference))]
+    public unsafe void SetupReference()
+    {
+        DrawKeys();
+        var layout = Scalio.Fast.Cache.SlotLayout.Default;
+        _refBuckets = (int)Math.Ceiling(Records * 8.0 / layout.SlotsPerBucket);
+        _refCache = (byte*)NativeMemory.AlignedAlloc((nuint)_refBuckets * (nuint)layout.BucketSize, 4096);
+        NativeMemory.Clear(_refCache, (nuint)_refBuckets * (nuint)layout.BucketSize);
+        _refImages = (byte*)NativeMemory.AlignedAlloc((nuint)(BatchSize * layout.BucketSize), 4096);
+        for (int i = 0; i < Records; i++)
+        {
+            var key = KeyBytes(i);
+            var hash = new Scalio.Fast.Cache.KeyHash(key);
+            var bucket = new Span<byte>(_refCache + (long)hash.CacheBucket(_refBuckets) * layout.BucketSize, layout.BucketSize);
+            for (int s = 0; s < layout.SlotsPerBucket; s++)
+            {
+                var slot = bucket.Slice(s * layout.SlotSize, layout.SlotSize);
+                if (layout.HeaderAt(bucket, s) != 0) continue;
+                _value[0] = (byte)i;
+                layout.WriteBody(slot, key, _value, version: 1, stamp: 0);
+                MemoryMarshal.Write(slot, Scalio.Fast.Cache.SlotHeader.Make(Scalio.Fast.Cache.SlotState.Valid, hash.Fingerprint, 0, 1));
+                break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Not a system: the memory work of <see cref="ScalioBatchedGetHit"/> with no fabric, protocol or batch bookkeeping,
+    /// as a reference for what the loopback batch pays above it. For the next <see cref="BatchSize"/> keys of the same
+    /// sequence: hash each, prefetch and copy each 832-byte bucket from the array into an image buffer, then find the
+    /// key's VALID slot by its header, verify key and checksum, and copy the value out. Reported per key.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = BatchSize)]
+    public unsafe int BucketCopyReference()
+    {
+        var layout = Scalio.Fast.Cache.SlotLayout.Default;
+        int size = layout.BucketSize, start = _next, hits = 0;
+        for (int j = 0; j < BatchSize; j++)
+        {
+            var hash = new Scalio.Fast.Cache.KeyHash(KeyBytes(NextKey()));
+            _refBucketOf[j] = hash.CacheBucket(_refBuckets);
+            _refFingerprint[j] = hash.Fingerprint;
+        }
+        for (int j = 0; j < BatchSize; j++)
+        {
+            byte* source = _refCache + (long)_refBucketOf[j] * size;
+            for (int offset = 0; offset < size; offset += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(source + offset);
+        }
+        for (int j = 0; j < BatchSize; j++)
+            Buffer.MemoryCopy(_refCache + (long)_refBucketOf[j] * size, _refImages + j * size, size, size);
+        for (int j = 0; j < BatchSize; j++)
+        {
+            var key = KeyBytes(_sequence[(start + 1 + j) & (Draws - 1)]);
+            byte* image = _refImages + j * size;
+            for (int s = 0; s < layout.SlotsPerBucket; s++)
+            {
+                byte* slot = image + s * layout.SlotSize;
+                ulong header = *(ulong*)slot;
+                if (Scalio.Fast.Cache.SlotHeader.State(header) != Scalio.Fast.Cache.SlotState.Valid
+                    || Scalio.Fast.Cache.SlotHeader.Fingerprint(header) != _refFingerprint[j]
+                    || !layout.HoldsVerified(slot, key, header)) continue;
+                new ReadOnlySpan<byte>(slot + layout.ValueOffset, 64).CopyTo(_refValues.AsSpan(j * 64, 64));
+                hits++;
+                break;
+            }
+        }
+        if (hits != BatchSize) throw new InvalidOperationException($"the reference found {hits} of {BatchSize} keys");
         return hits;
     }
 
