@@ -237,15 +237,13 @@ public class FasterComparisonBenchmarks : IDisposable
             var key = KeyBytes(i);
             var hash = new Scalio.Fast.Cache.KeyHash(key);
             var bucket = new Span<byte>(_refCache + (long)hash.CacheBucket(_refBuckets) * layout.BucketSize, layout.BucketSize);
-            for (int s = 0; s < layout.SlotsPerBucket; s++)
-            {
-                var slot = bucket.Slice(s * layout.SlotSize, layout.SlotSize);
-                if (layout.HeaderAt(bucket, s) != 0) continue;
-                _value[0] = (byte)i;
-                layout.WriteBody(slot, key, _value, version: 1, stamp: 0);
-                MemoryMarshal.Write(slot, Scalio.Fast.Cache.SlotHeader.Make(Scalio.Fast.Cache.SlotState.Valid, hash.Fingerprint, 0, 1));
-                break;
-            }
+            int free = 0;
+            while (free < layout.SlotsPerBucket && layout.HeaderAt(bucket, free) != 0) free++;
+            if (free == layout.SlotsPerBucket) throw new InvalidOperationException($"record {i}: its reference bucket is full");
+            var slot = bucket.Slice(free * layout.SlotSize, layout.SlotSize);
+            _value[0] = (byte)i;
+            layout.WriteBody(slot, key, _value, version: 1, stamp: 0);
+            MemoryMarshal.Write(slot, Scalio.Fast.Cache.SlotHeader.Make(Scalio.Fast.Cache.SlotState.Valid, hash.Fingerprint, 0, 1));
         }
     }
 
@@ -269,7 +267,8 @@ public class FasterComparisonBenchmarks : IDisposable
         for (int j = 0; j < BatchSize; j++)
         {
             byte* source = _refCache + (long)_refBucketOf[j] * size;
-            for (int offset = 0; offset < size; offset += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(source + offset);
+            if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                for (int offset = 0; offset < size; offset += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(source + offset);
         }
         for (int j = 0; j < BatchSize; j++)
             Buffer.MemoryCopy(_refCache + (long)_refBucketOf[j] * size, _refImages + j * size, size, size);
@@ -284,7 +283,8 @@ public class FasterComparisonBenchmarks : IDisposable
                 if (Scalio.Fast.Cache.SlotHeader.State(header) != Scalio.Fast.Cache.SlotState.Valid
                     || Scalio.Fast.Cache.SlotHeader.Fingerprint(header) != _refFingerprint[j]
                     || !layout.HoldsVerified(slot, key, header)) continue;
-                new ReadOnlySpan<byte>(slot + layout.ValueOffset, 64).CopyTo(_refValues.AsSpan(j * 64, 64));
+                int length = Scalio.Fast.Cache.SlotLayout.ValueLength(new ReadOnlySpan<byte>(slot, layout.SlotSize));
+                new ReadOnlySpan<byte>(slot + layout.ValueOffset, length).CopyTo(_refValues.AsSpan(j * 64, 64));
                 hits++;
                 break;
             }

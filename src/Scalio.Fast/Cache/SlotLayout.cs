@@ -107,6 +107,11 @@ public sealed partial class SlotLayout
             // Different key, unless the image is torn; a torn image with a different key is just "not ours".
             return false;
         }
+        if (ValueLength(slot) > ValueCapacity)
+        {
+            torn = true; // our key with a garbage value length: torn, whatever its checksum says
+            return false;
+        }
         uint stored = BinaryPrimitives.ReadUInt32LittleEndian(slot[ChecksumOffset..]);
         if (stored != ComputeChecksum(slot, SlotHeader.Version(header)))
         {

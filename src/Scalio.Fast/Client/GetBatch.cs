@@ -146,13 +146,13 @@ public sealed unsafe partial class ScalioClient
             statuses[i] = OpStatus.Ok;
             hitFlags[i] = true;
             hits++;
+            _counters.Hits++; // before the observer hears of it, as a single GET counts its hit
             observer?.Answered(batch, i);
             if (!StampIsStale(slot, stamp)) continue;
             *(uint*)(region + steps[i].SlotBuffer + SlotLayout.StampOffset) = stamp;
             ProtocolSteps.Touch(chain + touches++, in steps[i], NextId(), WorkFlags.Unordered, lane.Bucket, hit);
             _counters.BytesMoved += 4;
         }
-        _counters.Hits += hits;
         if (touches > 0) _qp.PostSend(new ReadOnlySpan<WorkRequest>(chain, touches));
         return hits;
     }

@@ -71,4 +71,25 @@ public class SlotLayoutTests
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SlotLayout(key, value, slots));
         Assert.Equal(parameter, error.ParamName);
     }
+
+    [Fact]
+    public unsafe void A_slot_of_our_key_with_a_garbage_value_length_is_torn_for_both_checks_whatever_its_checksum()
+    {
+        var layout = SlotLayout.Default;
+        var slot = new byte[layout.SlotSize];
+        var key = "user000000000042"u8;
+        var value = new byte[layout.ValueCapacity];
+        const uint version = 7;
+        layout.WriteBody(slot, key, value, version, stamp: 0);
+        ulong header = SlotHeader.Make(SlotState.Valid, 0x1234, 0, version);
+        Assert.True(layout.Matches(slot, key, header, out bool torn) && !torn);
+        fixed (byte* p = slot) Assert.True(layout.HoldsVerified(p, key, header));
+
+        // A value length past the schema's, and the one checksum a garbage-lengths image would otherwise "verify" with.
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(slot.AsSpan(SlotLayout.LengthsOffset + 2), (ushort)(layout.ValueCapacity + 1));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(slot.AsSpan(SlotLayout.ChecksumOffset), ~0u ^ version);
+        Assert.False(layout.Matches(slot, key, header, out torn));
+        Assert.True(torn);
+        fixed (byte* p = slot) Assert.False(layout.HoldsVerified(p, key, header));
+    }
 }
