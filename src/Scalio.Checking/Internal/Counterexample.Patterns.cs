@@ -98,7 +98,7 @@ internal sealed partial class Counterexample
             int lastWriter = -1;
             if (writerStarts[v] is { } starts)
             {
-                int count = UpperBound(starts, h.End[g]);
+                int count = SortedSearch.UpperBound(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(starts), h.End[g]);
                 if (count > 0)
                 {
                     w = writerMaxEnd[v][count - 1];
@@ -146,25 +146,6 @@ internal sealed partial class Counterexample
         }
 
         return null;
-    }
-
-    private static int UpperBound(List<long> sorted, long time)
-    {
-        int lo = 0, hi = sorted.Count;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (sorted[mid] <= time)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
     }
 
     /// <summary>First position in <paramref name="writes"/> (sorted by start) whose start is after <paramref name="time"/>.</summary>

@@ -149,24 +149,4 @@ internal sealed partial class LinearizationSearch
             _prev[q] = node;
         }
     }
-
-    /// <summary>Number of operations whose start is at most <paramref name="time"/> (starts are sorted).</summary>
-    private static int UpperBound(long[] starts, long time)
-    {
-        int lo = 0, hi = starts.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (starts[mid] <= time)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
-    }
 }

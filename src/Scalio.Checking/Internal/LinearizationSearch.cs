@@ -66,7 +66,7 @@ internal sealed partial class LinearizationSearch
             }
 
             _zobrist[i] = (ulong)rng.NextInt64() ^ ((ulong)rng.NextInt64() << 1);
-            _limit[i] = UpperBound(history.Start, history.End[i]) - 1;
+            _limit[i] = SortedSearch.UpperBound(history.Start, history.End[i]) - 1;
         }
 
         _incompleteList = incomplete.ToArray();
