@@ -122,20 +122,11 @@ public sealed partial class SlotLayout
     }
 
     /// <summary>
-    /// As <see cref="Matches(ReadOnlySpan{byte}, ReadOnlySpan{byte}, ulong, out bool)"/> without telling a torn image
-    /// from another key: the hit probe's form, on a slot image of <see cref="SlotSize"/> bytes at <paramref name="slot"/>.
-    /// <paramref name="key"/> must fit the schema (a batch checks each key as it is added).
+    /// <see cref="Matches(ReadOnlySpan{byte}, ReadOnlySpan{byte}, ulong, out bool)"/> without telling a torn image from
+    /// another key, on a slot image of <see cref="SlotSize"/> bytes at <paramref name="slot"/>: the hit probe's form.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal unsafe bool HoldsVerified(byte* slot, ReadOnlySpan<byte> key, ulong header)
-    {
-        if (Unsafe.ReadUnaligned<ushort>(slot + LengthsOffset) != key.Length
-            || !new ReadOnlySpan<byte>(slot + KeyOffset, key.Length).SequenceEqual(key)) return false;
-        int valueLength = Unsafe.ReadUnaligned<ushort>(slot + LengthsOffset + 2);
-        if (valueLength > ValueCapacity) return false; // garbage lengths never verify
-        uint sum = Checksum(new ReadOnlySpan<byte>(slot + LengthsOffset, ValueOffset - LengthsOffset + valueLength), SlotHeader.Version(header));
-        return Unsafe.ReadUnaligned<uint>(slot + ChecksumOffset) == sum;
-    }
+        => Matches(new ReadOnlySpan<byte>(slot, SlotSize), key, header, out _);
 
     /// <summary>Value length stored in a slot image.</summary>
     public static int ValueLength(ReadOnlySpan<byte> slot) => BinaryPrimitives.ReadUInt16LittleEndian(slot[(LengthsOffset + 2)..]);

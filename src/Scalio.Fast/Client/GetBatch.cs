@@ -98,15 +98,13 @@ public sealed unsafe partial class ScalioClient
         var chain = batch.Chain;
         ulong first = NextIds(n);
         int buckets = _server.CacheBuckets;
-        // Where the queue completes in order, only the last READ is signaled (see PostReadsAndAwait).
-        var flags = _qp.CompletesInOrder ? WorkFlags.None : WorkFlags.Signaled;
         for (int i = 0; i < n; i++)
         {
             ref var lane = ref lanes[i];
             lane = default;
             lane.Hash = new KeyHash(batch.KeyOf(i));
             lane.Bucket = lane.Hash.CacheBucket(buckets);
-            ProtocolSteps.ReadBucket(chain + i, in steps[i], first + (ulong)i, i == n - 1 ? WorkFlags.Signaled : flags, lane.Bucket);
+            ProtocolSteps.ReadBucket(chain + i, in steps[i], first + (ulong)i, WorkFlags.Signaled, lane.Bucket);
         }
         _counters.Gets += n;
         _counters.RoundTrips += n;
@@ -139,16 +137,13 @@ public sealed unsafe partial class ScalioClient
                 PrepareMiss(batch, i, new ReadOnlySpan<byte>(image, layout.BucketSize), ref misses);
                 continue;
             }
-            var slot = new ReadOnlySpan<byte>(image + hit * layout.SlotSize, layout.SlotSize);
-            int length = SlotLayout.ValueLength(slot);
-            slot.Slice(layout.ValueOffset, length).CopyTo(batch.ValueBuffer(i));
-            lengths[i] = length;
+            var bucket = new ReadOnlySpan<byte>(image, layout.BucketSize);
+            lengths[i] = TakeHit(bucket, hit, batch.ValueBuffer(i)); // counts the hit before the observer hears of it
             statuses[i] = OpStatus.Ok;
             hitFlags[i] = true;
             hits++;
-            _counters.Hits++; // before the observer hears of it, as a single GET counts its hit
             observer?.Answered(batch, i);
-            if (!StampIsStale(slot, stamp)) continue;
+            if (!StampIsStale(layout.SlotAt(bucket, hit), stamp)) continue;
             *(uint*)(region + steps[i].SlotBuffer + SlotLayout.StampOffset) = stamp;
             ProtocolSteps.Touch(chain + touches++, in steps[i], NextId(), WorkFlags.Unordered, lane.Bucket, hit);
             _counters.BytesMoved += 4;
