@@ -85,21 +85,13 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
             bool read = wr.Opcode == WorkOpcode.Read;
             if ((!read && wr.Opcode != WorkOpcode.Write) || wr.Length == 0) return false;
             if (local is null || local.LocalKey != wr.LocalKey) local = _domain.FindLocal(wr.LocalKey);
-            if (local is null || (read && (local.Access & MemoryAccess.LocalWrite) == 0) || !local.Contains(wr.LocalAddress, wr.Length)) return false;
+            if (!LocalUsable(local, wr.LocalAddress, wr.Length, writes: read)) return false;
             if (remote is null || remote.RemoteKey != wr.RemoteKey) remote = peer.Domain.FindRemote(wr.RemoteKey);
-            if (remote is null || (remote.Access & (read ? MemoryAccess.RemoteRead : MemoryAccess.RemoteWrite)) == 0) return false;
-            if (wr.RemoteOffset > remote.Length || wr.Length > remote.Length - wr.RemoteOffset) return false;
-            remotes[i] = remote.Address + wr.RemoteOffset;
+            remotes[i] = RemoteAddress(remote, wr.RemoteOffset, wr.Length, read ? MemoryAccess.RemoteRead : MemoryAccess.RemoteWrite);
+            if (remotes[i] == null) return false;
         }
-        if (Sse.IsSupported)
-        {
-            for (int i = 0; i < chain.Length; i++)
-            {
-                if (chain[i].Opcode != WorkOpcode.Read) continue;
-                uint length = Math.Min(chain[i].Length, PrefetchLimit);
-                for (uint offset = 0; offset < length; offset += 64) Sse.Prefetch0(remotes[i] + offset);
-            }
-        }
+        for (int i = 0; i < chain.Length; i++)
+            if (chain[i].Opcode == WorkOpcode.Read) PrefetchLines(remotes[i], chain[i].Length);
         bool signalAll = _options.SignalAll;
         for (int i = 0; i < chain.Length; i++)
         {
@@ -123,10 +115,17 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
             ref readonly WorkRequest wr = ref chain[i];
             if (wr.Opcode != WorkOpcode.Read) continue;
             byte* remote = ResolveRemote(peer, wr.RemoteKey, wr.RemoteOffset, wr.Length, MemoryAccess.RemoteRead);
-            if (remote == null) continue;
-            uint length = Math.Min(wr.Length, PrefetchLimit);
-            for (uint offset = 0; offset < length; offset += 64) Sse.Prefetch0(remote + offset);
+            if (remote != null) PrefetchLines(remote, wr.Length);
         }
+    }
+
+    /// <summary>Asks the CPU for the lines of <paramref name="length"/> bytes at <paramref name="p"/> (at most
+    /// <see cref="PrefetchLimit"/>); a hint only.</summary>
+    private static void PrefetchLines(byte* p, uint length)
+    {
+        if (!Sse.IsSupported) return;
+        length = Math.Min(length, PrefetchLimit);
+        for (uint offset = 0; offset < length; offset += 64) Sse.Prefetch0(p + offset);
     }
 
     /// <summary>Most bytes of one READ prefetched before a chain executes.</summary>
@@ -194,8 +193,7 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
         bool writesLocal = wr.Opcode is WorkOpcode.Read or WorkOpcode.CompareSwap or WorkOpcode.FetchAdd;
         if (wr.Length > 0)
         {
-            var local = _domain.FindLocal(wr.LocalKey);
-            if (local is null || !local.Contains(wr.LocalAddress, wr.Length) || (writesLocal && (local.Access & MemoryAccess.LocalWrite) == 0))
+            if (!LocalUsable(_domain.FindLocal(wr.LocalKey), wr.LocalAddress, wr.Length, writesLocal))
                 return CompletionStatus.LocalProtectionError;
         }
 
@@ -251,12 +249,20 @@ internal sealed unsafe class LoopbackQueuePair : QueuePair
     }
 
     private static byte* ResolveRemote(LoopbackQueuePair peer, uint rkey, ulong offset, uint length, MemoryAccess right)
+        => RemoteAddress(peer.Domain.FindRemote(rkey), offset, length, right);
+
+    /// <summary>Where <paramref name="length"/> bytes at <paramref name="offset"/> of a peer's region are, if the region
+    /// exists, grants <paramref name="right"/> and holds them all; null otherwise.</summary>
+    private static byte* RemoteAddress(MemoryRegion? region, ulong offset, uint length, MemoryAccess right)
     {
-        var region = peer.Domain.FindRemote(rkey);
         if (region is null || (region.Access & right) == 0) return null;
         if (offset > region.Length || length > region.Length - offset) return null;
         return region.Address + offset;
     }
+
+    /// <summary>True when a local region exists, holds the buffer and, for a request that writes it, allows local writes.</summary>
+    private static bool LocalUsable(MemoryRegion? local, ulong address, uint length, bool writes)
+        => local is not null && local.Contains(address, length) && (!writes || (local.Access & MemoryAccess.LocalWrite) != 0);
 
     // Consumes one posted receive of this (the receiving) queue pair. Waits up to the RNR timeout for one to be posted.
     private CompletionStatus Deliver(byte* source, uint length, uint immediate, bool hasImmediate, WorkOpcode opcode, int rnrTimeoutMs)
