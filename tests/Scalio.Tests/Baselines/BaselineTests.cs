@@ -139,8 +139,15 @@ public sealed class BaselineTests
         Assert.True(leed.Result.SsdReadsPerOp > ditto.Result.SsdReadsPerOp, "the Ditto cache saves SSD reads");
         Assert.Equal(1.0, ditto.OpsRatio, 6);
         Assert.Equal(1.0, ditto.ServerCpuRatio, 6);
-        Assert.True(scalio.ProjectedRatio > 1.0, $"projected ratio {scalio.ProjectedRatio:F2}: scalio {scalio.Result.ServerCpuMicrosPerOp:F3} us/op, {scalio.Result.SsdReadsPerOp:F3} SSD reads/op, " +
-            $"{scalio.Projection}; leed-ditto {ditto.Result.ServerCpuMicrosPerOp:F3} us/op, {ditto.Result.SsdReadsPerOp:F3} SSD reads/op, {ditto.Projection}");
+        // The paper's claim is about its Arm cores: the raw projection charges x86 microseconds to them, where LEED+Ditto
+        // can come out SSD-bound too and the two tie at the SSD bound, so the claim is checked on the LEED-anchored one.
+        string costs = $"scalio {scalio.Result.ServerCpuMicrosPerOp:F3} us/op, {scalio.Result.SsdReadsPerOp:F3} SSD reads/op, {scalio.ScaledProjection}; " +
+            $"leed-ditto {ditto.Result.ServerCpuMicrosPerOp:F3} us/op, {ditto.Result.SsdReadsPerOp:F3} SSD reads/op, {ditto.ScaledProjection}; " +
+            $"leed {leed.Result.ServerCpuMicrosPerOp:F3} us/op; factor {scalio.CoreScaleFactor:F2}";
+        Assert.True(scalio.CoreScaleFactor > 0, costs);
+        Assert.True(ditto.ScaledProjection.Bottleneck == "cores", $"leed-ditto should be core-bound on the paper's cores: {costs}");
+        Assert.True(scalio.ScaledProjection.Bottleneck == "SSDs", $"scalio should be SSD-bound on the paper's cores: {costs}");
+        Assert.True(scalio.ScaledProjectedRatio > 1.0, $"scaled projected ratio {scalio.ScaledProjectedRatio:F2}: {costs}");
         Assert.True(leed.Result.SsdReadsPerOp >= 0.99, "LEED reads the SSD on every GET");
     }
 
