@@ -5,6 +5,7 @@ using Scalio.Nvme;
 using Scalio.Nvme.Tcp;
 
 namespace Scalio.Cli.Fuzz;
+
 /// <summary>NVMe/TCP PDU headers (target and host side): every generated <c>TryReadHeader</c> returns an error code and offset, never throws.</summary>
 internal sealed class PduTarget : FuzzTarget
 {

@@ -7,6 +7,7 @@ using Scalio.Verbs;
 using Scalio.Nvme;
 
 namespace Scalio.Cli.Fuzz;
+
 /// <summary>
 /// An on-disk bucket block as a reader (client or server) sees it: <see cref="BucketBlock.Verify"/>, then
 /// <see cref="BucketBlock.Find"/> and <see cref="BucketBlock.NextPointer"/> report Corrupt or false, never throw; the

@@ -6,6 +6,7 @@ using Scalio.Verbs;
 using Scalio.Verbs.Libfabric;
 
 namespace Scalio.Cli.Fuzz;
+
 /// <summary>Server side of the RPC: <see cref="RpcFormat.TryReadRequest"/> returns false on a malformed request, never throws.</summary>
 internal sealed class RpcRequestTarget : FuzzTarget
 {
