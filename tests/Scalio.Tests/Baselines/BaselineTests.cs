@@ -140,14 +140,15 @@ public sealed class BaselineTests
         Assert.Equal(1.0, ditto.OpsRatio, 6);
         Assert.Equal(1.0, ditto.ServerCpuRatio, 6);
         // The paper's claim is about its Arm cores: the raw projection charges x86 microseconds to them, where LEED+Ditto
-        // can come out SSD-bound too and the two tie at the SSD bound, so the claim is checked on the LEED-anchored one.
+        // can come out SSD-bound too and the ratio is then one of SSD reads per op (0.98-0.99 seen), so the claim is checked
+        // on the LEED-anchored one: about 11.8 x LEED+Ditto's share of LEED's server CPU (0.4 -> 4.7x).
         string costs = $"scalio {scalio.Result.ServerCpuMicrosPerOp:F3} us/op, {scalio.Result.SsdReadsPerOp:F3} SSD reads/op, {scalio.ScaledProjection}; " +
             $"leed-ditto {ditto.Result.ServerCpuMicrosPerOp:F3} us/op, {ditto.Result.SsdReadsPerOp:F3} SSD reads/op, {ditto.ScaledProjection}; " +
             $"leed {leed.Result.ServerCpuMicrosPerOp:F3} us/op; factor {scalio.CoreScaleFactor:F2}";
         Assert.True(scalio.CoreScaleFactor > 0, costs);
         Assert.True(ditto.ScaledProjection.Bottleneck == "cores", $"leed-ditto should be core-bound on the paper's cores: {costs}");
         Assert.True(scalio.ScaledProjection.Bottleneck == "SSDs", $"scalio should be SSD-bound on the paper's cores: {costs}");
-        Assert.True(scalio.ScaledProjectedRatio > 1.0, $"scaled projected ratio {scalio.ScaledProjectedRatio:F2}: {costs}");
+        Assert.True(scalio.ScaledProjectedRatio > 2.0, $"scaled projected ratio {scalio.ScaledProjectedRatio:F2}: {costs}");
         Assert.True(leed.Result.SsdReadsPerOp >= 0.99, "LEED reads the SSD on every GET");
     }
 
