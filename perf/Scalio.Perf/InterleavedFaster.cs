@@ -70,7 +70,6 @@ internal static class InterleavedFaster
         bench.SetupHits();
         bench.SetupReference();
         int perBatch = FasterComparisonBenchmarks.BatchSize;
-        var names = new[] { "ScalioBatchedGetHit", "FasterRead", "BucketCopyReference" };
         var opsPerInvocation = new[] { perBatch, 1, perBatch };
         var windows = new Window[]
         {
@@ -85,43 +84,37 @@ internal static class InterleavedFaster
             Measure(windows[w], opsPerInvocation[w], 0.5);
         }
 
-        var time = new double[windows.Length][];
-        var ops = new long[windows.Length][];
         var bytes = new long[windows.Length];
-        for (int w = 0; w < windows.Length; w++) (time[w], ops[w]) = (new double[rounds], new long[rounds]);
-        var ns = new double[windows.Length][];
-        for (int w = 0; w < windows.Length; w++) ns[w] = new double[rounds];
+        var speedup = new double[rounds];
+        var overReference = new double[rounds];
+        int ahead = 0;
         Console.WriteLine($"interleaved-faster: {rounds} rounds of {seconds.ToString(CultureInfo.InvariantCulture)} s windows, order A B C C B A, {FasterComparisonBenchmarks.Records:N0} records, batches of {perBatch}");
         Console.WriteLine("| round | ScalioBatchedGetHit | FasterRead | BucketCopyReference | batch ops/s / FASTER ops/s |");
         Console.WriteLine("|---:|---:|---:|---:|---:|");
         for (int r = 0; r < rounds; r++)
         {
+            var time = new double[windows.Length];
+            var ops = new long[windows.Length];
             for (int step = 0; step < 2 * windows.Length; step++)
             {
                 int w = WindowAt(step, windows.Length);
                 var (elapsed, done, allocated) = Measure(windows[w], opsPerInvocation[w], seconds / 2);
-                time[w][r] += elapsed;
-                ops[w][r] += done;
+                time[w] += elapsed;
+                ops[w] += done;
                 bytes[w] += allocated;
             }
-            for (int w = 0; w < windows.Length; w++) ns[w][r] = time[w][r] / ops[w][r];
+            double batch = time[0] / ops[0], faster = time[1] / ops[1], reference = time[2] / ops[2];
+            speedup[r] = faster / batch;
+            overReference[r] = batch / reference;
+            if (batch < faster) ahead++;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r + 1} | {ns[0][r]:F1} ns | {ns[1][r]:F1} ns | {ns[2][r]:F1} ns | {ns[1][r] / ns[0][r]:F2} |"));
+                $"| {r + 1} | {batch:F1} ns | {faster:F1} ns | {reference:F1} ns | {speedup[r]:F2} |"));
         }
 
-        var speedup = new double[rounds];
-        var overReference = new double[rounds];
-        int ahead = 0;
-        for (int r = 0; r < rounds; r++)
-        {
-            speedup[r] = ns[1][r] / ns[0][r];
-            overReference[r] = ns[0][r] / ns[2][r];
-            if (ns[0][r] < ns[1][r]) ahead++;
-        }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"batch ops/s / FASTER ops/s: median {Median(speedup):F2} (range {Min(speedup):F2}-{Max(speedup):F2}); batch ahead in {ahead} of {rounds} rounds"));
+            $"batch ops/s / FASTER ops/s: median {Median(speedup):F2} (range {speedup.Min():F2}-{speedup.Max():F2}); batch ahead in {ahead} of {rounds} rounds"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"batch ns / reference ns: median {Median(overReference):F2} (range {Min(overReference):F2}-{Max(overReference):F2})"));
+            $"batch ns / reference ns: median {Median(overReference):F2} (range {overReference.Min():F2}-{overReference.Max():F2})"));
         Console.WriteLine($"allocated in measured windows (process-wide): batch {bytes[0]} B, FASTER {bytes[1]} B, reference {bytes[2]} B");
     }
 
@@ -156,8 +149,4 @@ internal static class InterleavedFaster
         int n = sorted.Length;
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
-
-    private static double Min(double[] values) { double m = double.MaxValue; foreach (var v in values) m = Math.Min(m, v); return m; }
-
-    private static double Max(double[] values) { double m = double.MinValue; foreach (var v in values) m = Math.Max(m, v); return m; }
 }
