@@ -61,7 +61,6 @@ public sealed unsafe partial class ScalioClient
             ulong seen = batch.Atomic(i);
             // Orphaned by a write while we filled: the value still answers this GET but must not stay cached.
             if (seen != lane.Locked && SlotHeader.State(seen) == SlotState.Orphan) TryFree(lane.Bucket, lane.Victim, seen);
-            _counters.Fills++;
             lane.Stage = Stage.Done;
         }
         ReleaseGivenBack(batch);
@@ -139,6 +138,7 @@ public sealed unsafe partial class ScalioClient
                 _counters.RoundTrips++;
                 _counters.BytesMoved += _layout.ValueOffset + length - SlotLayout.ChecksumOffset + 8;
                 lane.Stage = Stage.Filling;
+                _counters.Fills++; // before the observer hears of it, as a hit is counted
                 batch.Answered(i); // the value is read under the lock; publishing the fill only caches it
                 return 1;
             }
